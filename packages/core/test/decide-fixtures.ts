@@ -169,6 +169,7 @@ export function formatAction(a: Action): string {
     case 'clearFailover':
     case 'verifyLeader':
     case 'checkpoint':
+    case 'claimSyncKey':
       return a.kind;
     case 'awaitReplica':
       return `awaitReplica(${a.member ?? 'any'})`;

@@ -377,7 +377,72 @@ const rows: Row[] = [
       view: { sync: { leader: 'b', syncStandbys: ['a'], quorum: null, modRevision: '1' } },
     }),
     'NO_LEADER_TAKING_OVER',
-    'acquireLeader promote(failover)',
+    'acquireLeader claimSyncKey promote(failover)',
+  ],
+  [
+    'sync mode on, listed but far behind the last optime: still eligible (it has every acknowledged commit)',
+    electionObs({
+      config: { synchronousMode: 'on' },
+      peerList: [peer('c', { xlogLocation: toLsn(900) })],
+      view: {
+        sync: { leader: 'b', syncStandbys: ['a'], quorum: null, modRevision: '1' },
+        status: { optime: 900_000_000, slots: {}, retainSlots: [] },
+      },
+    }),
+    'NO_LEADER_TAKING_OVER',
+    'acquireLeader claimSyncKey promote(failover)',
+  ],
+  [
+    'sync mode off, far behind the last optime: lag too high',
+    electionObs({
+      peerList: [peer('c', { xlogLocation: toLsn(900) })],
+      view: { status: { optime: 900_000_000, slots: {}, retainSlots: [] } },
+    }),
+    'LAG_TOO_HIGH',
+    '-',
+  ],
+  [
+    'quorum ANY 1 of [a,c] (stored quorum 1): a sees c behind it: takes over',
+    electionObs({
+      config: { synchronousMode: 'quorum' },
+      peerList: [peer('c', { xlogLocation: toLsn(900) })],
+      view: { sync: { leader: 'b', syncStandbys: ['a', 'c'], quorum: 1, modRevision: '1' } },
+    }),
+    'NO_LEADER_TAKING_OVER',
+    'acquireLeader claimSyncKey promote(failover)',
+  ],
+  [
+    'quorum ANY 1 of [a,c]: c unreachable, a cannot prove it has every commit',
+    electionObs({
+      config: { synchronousMode: 'quorum' },
+      peerList: [peer('c', { reachable: false, xlogLocation: null })],
+      view: { sync: { leader: 'b', syncStandbys: ['a', 'c'], quorum: 1, modRevision: '1' } },
+    }),
+    'QUORUM_TOO_FEW_SEEN',
+    '-',
+  ],
+  [
+    'quorum ANY 2 of [a,c] (stored quorum 0): every listed standby has every commit, none need be seen',
+    electionObs({
+      config: { synchronousMode: 'quorum' },
+      peerList: [peer('c', { reachable: false, xlogLocation: null })],
+      view: { sync: { leader: 'b', syncStandbys: ['a', 'c'], quorum: 0, modRevision: '1' } },
+    }),
+    'NO_LEADER_TAKING_OVER',
+    'acquireLeader claimSyncKey promote(failover)',
+  ],
+  [
+    'quorum, manual failover to a: the proof is still required',
+    electionObs({
+      config: { synchronousMode: 'quorum' },
+      peerList: [peer('c', { reachable: false, xlogLocation: null })],
+      view: {
+        sync: { leader: 'b', syncStandbys: ['a', 'c'], quorum: 1, modRevision: '1' },
+        failover: { leader: null, member: 'a', scheduledAt: null, modRevision: '1' },
+      },
+    }),
+    'QUORUM_TOO_FEW_SEEN',
+    '-',
   ],
   [
     'no leader, my Postgres down: start it as a standby first',

@@ -1,12 +1,17 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toLsn } from '../src/lsn.js';
 import {
+  acksPerCommit,
   chooseSyncStandbys,
   type ParsedSsn,
   parseSsn,
   planSyncUpdate,
   quorumPromotionSafe,
   renderSsn,
+  ssnForKey,
+  storedSyncFromKey,
+  syncKeyFromState,
   type SyncKeyValue,
 } from '../src/sync/index.js';
 import type { Member } from '../src/types.js';
@@ -276,5 +281,65 @@ describe('quorumPromotionSafe', () => {
       selfLsn: toLsn(1),
     });
     expect(v.safe).toBe(true);
+  });
+});
+
+describe('sync key storage (Patroni layout: quorum = N − k)', () => {
+  it('reads k from the stored quorum, and writes it back the same', () => {
+    const state = { leader: 'a', syncStandbys: ['c', 'b', 'd'], quorum: 1, modRevision: '7' };
+    const key = syncKeyFromState(state, 'quorum');
+    expect(key).toEqual({ leader: 'a', syncStandbys: ['b', 'c', 'd'], quorum: 2 });
+    expect(storedSyncFromKey(key as SyncKeyValue)).toEqual({
+      leader: 'a',
+      syncStandbys: ['b', 'c', 'd'],
+      quorum: 1,
+    });
+  });
+  it('on mode: quorum 0 stored, null in memory; a missing quorum means all listed acknowledged', () => {
+    expect(storedSyncFromKey({ leader: 'a', syncStandbys: ['b'], quorum: null }).quorum).toBe(0);
+    expect(acksPerCommit({ syncStandbys: ['b', 'c'], quorum: null })).toBe(2);
+    expect(acksPerCommit({ syncStandbys: ['b', 'c'], quorum: 5 })).toBe(0);
+    expect(
+      syncKeyFromState({ leader: null, syncStandbys: [], quorum: 0, modRevision: '1' }, 'on'),
+    ).toBeNull();
+  });
+  it('round-trips any key through storage', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'd', 'e'), { maxLength: 5 }),
+        fc.nat(6),
+        (names, k) => {
+          const key: SyncKeyValue = {
+            leader: 'x',
+            syncStandbys: [...names].sort(),
+            quorum: Math.min(k, names.length),
+          };
+          const back = syncKeyFromState({ ...storedSyncFromKey(key), modRevision: '1' }, 'quorum');
+          expect(back).toEqual(key);
+        },
+      ),
+    );
+  });
+});
+
+describe('ssnForKey', () => {
+  const key = (names: string[], quorum: number | null, leader = 'a'): SyncKeyValue => ({
+    leader,
+    syncStandbys: names,
+    quorum,
+  });
+  it('keeps the promise of a key that names us', () => {
+    expect(ssnForKey('on', false, key(['b', 'c'], null), 'a')).toBe('FIRST 2 ("b","c")');
+    expect(ssnForKey('quorum', false, key(['b', 'c'], 1), 'a')).toBe('ANY 1 ("b","c")');
+  });
+  it('promises nothing for a key of another leader, an empty key or quorum 0', () => {
+    for (const k of [null, key(['b'], null, 'z'), key([], null), key(['b', 'c'], 0)]) {
+      const mode = k?.quorum === 0 ? 'quorum' : 'on';
+      expect(ssnForKey(mode, false, k, 'a')).toBe('');
+      expect(ssnForKey(mode, true, k, 'a')).toBe('*');
+    }
+  });
+  it('off: always empty', () => {
+    expect(ssnForKey('off', true, key(['b'], null), 'a')).toBe('');
   });
 });

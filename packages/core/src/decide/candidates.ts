@@ -1,7 +1,9 @@
 import { compareLsn, type Lsn, maxLsn, toLsn } from '../lsn.js';
+import { acksPerCommit } from '../sync/key.js';
+import { quorumPromotionSafe } from '../sync/quorum.js';
 import type { Timeline } from '../timeline.js';
 import type { ClusterView, Member, MemberName } from '../types.js';
-import type { DecideConfig, Observation, PeerStatus } from './types.js';
+import type { DecideConfig, Observation, PeerStatus, ReasonCode } from './types.js';
 
 /** One member as an election sees it: this node from its probe, a peer from its REST status. */
 export interface Candidate {
@@ -107,6 +109,10 @@ export function isEligible(c: Candidate, config: DecideConfig, view: ClusterView
       `${c.name}: timeline ${c.timeline ?? 'unknown'} is behind the cluster's ${clusterTimeline}`,
     );
   }
+  // A standby the sync key lists holds every acknowledged commit whatever its distance from
+  // the leader's last optime (WAL the leader wrote but never acknowledged): refusing it on
+  // lag would leave the cluster without a primary and gain nothing.
+  if (config.synchronousMode !== 'off' && view?.sync?.syncStandbys.includes(c.name) === true) return ELIGIBLE;
   return checkLag(c, config, view);
 }
 
@@ -125,17 +131,41 @@ function checkLag(c: Candidate, config: DecideConfig, view: ClusterView | null):
 }
 
 /**
- * Synchronous mode: only a member the sync key lists (or the leader it names) is known to
- * have every acknowledged commit.
- * TODO(sync): quorum mode needs the quorum count (any `quorum` of the listed standbys
- * together have every commit; the candidate must see the others' positions). Until then
- * quorum is treated like `on`, which is stricter, never looser.
+ * Synchronous mode: only a member the sync key lists (or the leader it names) can have every
+ * acknowledged commit. In `on` mode each listed standby has them all; in quorum mode the
+ * one taking over must also prove it (`quorumProof`).
  */
 function inSyncKey(name: MemberName, config: DecideConfig, view: ClusterView | null): boolean {
   if (config.synchronousMode === 'off') return true;
   const sync = view?.sync ?? null;
   if (sync === null) return false;
   return sync.leader === name || sync.syncStandbys.includes(name);
+}
+
+/**
+ * Quorum mode: can this node prove it holds every acknowledged commit (sync/quorum.ts)?
+ * Null when it can, or when no proof is needed (other modes; the key names us as leader,
+ * so the commits in question are our own). Peers count with the WAL position their REST
+ * status reported in this election.
+ */
+export function quorumProof(
+  obs: Observation,
+  view: ClusterView,
+  me: Candidate,
+): { readonly code: ReasonCode; readonly text: string } | null {
+  if (obs.config.synchronousMode !== 'quorum') return null;
+  const sync = view.sync;
+  if (sync?.leader === obs.self.name) return null;
+  if (me.lsn === null) return { code: 'QUORUM_NOT_AHEAD', text: `${me.name}: WAL position unknown` };
+  const reachable = new Map<MemberName, Lsn | null>();
+  for (const p of obs.peers?.values() ?? []) if (p.reachable) reachable.set(p.name, p.xlogLocation);
+  const verdict = quorumPromotionSafe({
+    syncKey: { syncStandbys: sync?.syncStandbys ?? [], quorum: sync === null ? 0 : acksPerCommit(sync) },
+    reachableStatuses: reachable,
+    selfName: obs.self.name,
+    selfLsn: me.lsn,
+  });
+  return verdict.safe ? null : { code: verdict.code, text: verdict.text };
 }
 
 /** The timeline the last promotion created (history records the timeline that ended), or null. */

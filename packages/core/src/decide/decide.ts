@@ -5,6 +5,7 @@ import {
   isEligible,
   memberCandidate,
   peerCandidate,
+  quorumProof,
   selfCandidate,
 } from './candidates.js';
 import { classifyLease, deadlinePassed, isIsolated, isRunningPrimary, isRunningReplica } from './lease.js';
@@ -240,12 +241,13 @@ function staleFailover(obs: Observation, view: ClusterView): boolean {
 }
 
 function promoteActions(obs: Observation, view: ClusterView): Action[] {
+  const claim: Action[] = obs.config.synchronousMode === 'off' ? [] : [{ kind: 'claimSyncKey' }];
   const f = view.failover;
   if (f !== null && f.member === obs.self.name) {
     const reason = f.leader !== null ? 'switchover' : 'manual';
-    return [{ kind: 'promote', reason }, { kind: 'clearFailover' }];
+    return [...claim, { kind: 'promote', reason }, { kind: 'clearFailover' }];
   }
-  return [{ kind: 'promote', reason: 'failover' }];
+  return [...claim, { kind: 'promote', reason: 'failover' }];
 }
 
 /** The key carries our name under an older lease (we restarted). */
@@ -362,6 +364,9 @@ function withoutLeader(obs: Observation, view: ClusterView, nowMs: number): Deci
   const target = view.failover?.member ?? null;
   if (target === self.name) {
     if (!mine.eligible) return decision('candidate', [], mine.code, `failover target, but ${mine.text}`);
+    // A switchover's leader stopped cleanly after we received its WAL; a manual failover has no such proof.
+    const proof = view.failover?.leader == null ? quorumProof(obs, view, me) : null;
+    if (proof !== null) return decision('candidate', [], proof.code, `failover target, but ${proof.text}`);
     return decision(
       'primary',
       [{ kind: 'acquireLeader' }, ...promoteActions(obs, view)],
@@ -382,11 +387,13 @@ function withoutLeader(obs: Observation, view: ClusterView, nowMs: number): Deci
   if (better !== undefined) {
     return decision('candidate', [], 'NO_LEADER_NOT_HEALTHIEST', `${better.name} is ahead of us`);
   }
+  const proof = quorumProof(obs, view, me);
+  if (proof !== null) return decision('candidate', [], proof.code, proof.text);
   return decision(
     'primary',
     // A failover key still present names a member that did not take over: consume it, or
     // as the new leader we would act on a stale request.
-    [{ kind: 'acquireLeader' }, { kind: 'promote', reason: 'failover' }, ...clearAnyFailover(view)],
+    [{ kind: 'acquireLeader' }, ...promoteActions(obs, view), ...clearAnyFailover(view)],
     'NO_LEADER_TAKING_OVER',
     'no leader and we are the healthiest eligible member: taking over',
   );

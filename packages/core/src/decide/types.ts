@@ -140,6 +140,13 @@ export type Action =
    * any eligible member) reports a received WAL position at or past our shutdown checkpoint.
    */
   | { readonly kind: 'awaitReplica'; readonly member: MemberName | null }
+  /**
+   * Synchronous mode, right before a promotion: CAS the `sync` key to name us as leader with
+   * no standbys. The old key describes the old leader's commits, not ours: left alone, a
+   * standby it lists could be promoted after we acknowledged commits it never received.
+   * A failed CAS (the key changed under us) fails the promotion; the next loop retries.
+   */
+  | { readonly kind: 'claimSyncKey' }
   /** pg_promote(wait) then append to `history` */
   | { readonly kind: 'promote'; readonly reason: 'failover' | 'switchover' | 'manual' }
   /** stop accepting writes now: stop Postgres (`immediate` when the lease is in doubt); a later loop starts it as a standby */
@@ -205,7 +212,13 @@ export type ReasonCode =
   /** leader: the failover key is stale (names another leader, or us as the target) */
   | 'CLEARING_STALE_FAILOVER'
   | 'SWITCHOVER_AWAY'
-  | 'LEADER_ON_OLDER_TIMELINE';
+  | 'LEADER_ON_OLDER_TIMELINE'
+  // added with synchronous mode:
+  /** quorum mode: this member cannot prove it holds every acknowledged commit (see sync/quorum.ts) */
+  | 'QUORUM_NOT_LISTED'
+  | 'QUORUM_NO_GUARANTEE'
+  | 'QUORUM_TOO_FEW_SEEN'
+  | 'QUORUM_NOT_AHEAD';
 
 export interface Decision {
   readonly role: DecidedRole;
