@@ -5,6 +5,7 @@ import {
   formatLsn,
   HapgError,
   type HistoryEntry,
+  isHapgError,
   lsnToJson,
   maxLsn,
   type MemberName,
@@ -108,6 +109,8 @@ async function runAction(action: Action, ctx: ActContext): Promise<void> {
       return;
     case 'awaitReplica':
       return awaitReplica(ctx, action.member);
+    case 'claimSyncKey':
+      return claimSyncKey(ctx);
     case 'promote':
       return promote(ctx, action.reason);
     case 'demote':
@@ -130,6 +133,22 @@ async function runAction(action: Action, ctx: ActContext): Promise<void> {
     default:
       unreachable(action, 'action');
   }
+}
+
+/**
+ * Names us as the sync key's leader with no standbys (quorum 0, Patroni's layout) before a
+ * promotion. The watch-fed view may lag a concurrent write: on a conflict, read the key
+ * from etcd once and retry; the write also requires that we hold the leader key.
+ */
+async function claimSyncKey(ctx: ActContext): Promise<void> {
+  const value = { leader: ctx.config.name, syncStandbys: [], quorum: 0 };
+  try {
+    await ctx.store.casSync(value, ctx.store.view()?.sync?.modRevision ?? null);
+  } catch (e) {
+    if (!isHapgError(e) || (e.code !== 'DCS_CAS_CONFLICT' && e.code !== 'DCS_KEY_EXISTS')) throw e;
+    await ctx.store.casSync(value, (await ctx.store.readView()).sync?.modRevision ?? null);
+  }
+  ctx.log.info({ syncStandbys: [] }, 'sync key claimed before promotion');
 }
 
 /** Where to stream from: the leader's Postgres address from its member key, our slot on it. */

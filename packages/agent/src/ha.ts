@@ -21,6 +21,7 @@ import type { AgentMetrics } from './metrics.js';
 import { fetchPeerStatuses } from './peers.js';
 import { SlotManager } from './slots/index.js';
 import { buildSnapshot } from './snapshot-build.js';
+import { SyncManager } from './sync/sync-manager.js';
 
 const MAX_FOLLOW_UPS = 3;
 
@@ -96,6 +97,7 @@ export class HaLoop {
   /** parameters last rendered into postgresql.conf (JSON), to apply dynamic config changes once */
   #appliedParameters: string | null = null;
   readonly #slots: SlotManager;
+  readonly #sync: SyncManager;
   /** immediate follow-up iterations after successful actions, bounded so a decision cannot spin */
   #followUps = 0;
 
@@ -117,6 +119,13 @@ export class HaLoop {
         queryTimeoutMs: 5000,
         applicationName: 'hapg',
       }),
+    });
+    this.#sync = new SyncManager({
+      name: o.config.name,
+      store: o.store,
+      query: (sql) => o.pg.node.query(sql),
+      applySsn: (value) => this.#applySsn(value),
+      log: o.log.child({ component: 'sync' }),
     });
     this.#dyn = this.#dynamicConfig(o.store.view());
     this.#snapshot = this.#emptySnapshot();
@@ -373,22 +382,32 @@ export class HaLoop {
     }
   }
 
-  /** The Postgres parameters this node should run with. */
-  desiredParameters(): Record<string, string | number | boolean> {
-    return mergeParameters(this.#dyn.postgresql.parameters, this.#o.config.postgresql.parameters);
+  /**
+   * The Postgres parameters this node should run with. In synchronous mode hapg owns
+   * `synchronous_standby_names` (a value in `parameters` is ignored); with the mode off the
+   * operator's own value, if any, stands, as in Patroni.
+   */
+  desiredParameters(ssn?: string): Record<string, string | number | boolean> {
+    const merged = mergeParameters(this.#dyn.postgresql.parameters, this.#o.config.postgresql.parameters);
+    if (this.#dyn.synchronousMode !== 'off' || ssn !== undefined)
+      merged.synchronous_standby_names = ssn ?? this.#sync.desiredSsn(this.#o.store.view(), this.#dyn);
+    return merged;
   }
 
   /**
-   * Applies a change of the parameters (a `hactl edit-config`, or a reloaded YAML) to the
-   * running server: rewrite postgresql.conf and reload. Settings that need a restart show
-   * up as pending_restart (member key, `hactl list`) until `hactl restart --pending`.
+   * Applies a change of the parameters (a `hactl edit-config`, a reloaded YAML, a new
+   * `synchronous_standby_names`) to the running server: rewrite postgresql.conf and reload.
+   * Settings that need a restart show up as pending_restart (member key, `hactl list`)
+   * until `hactl restart --pending`. Returns false when it could not.
    */
-  async #applyParameters(pgObs: PgObservation): Promise<void> {
-    const desired = this.desiredParameters();
+  async #applyParameters(pgObs: PgObservation, ssn?: string): Promise<boolean> {
+    const desired = this.desiredParameters(ssn);
     const key = JSON.stringify(Object.entries(desired).sort(([a], [b]) => a.localeCompare(b)));
-    if (key === this.#appliedParameters) return;
+    if (key === this.#appliedParameters) return true;
     const { pg, store } = this.#o;
     try {
+      // a failure part-way leaves the file and the server unknown: render again next time
+      this.#appliedParameters = null;
       await pg.node.setParameters(desired);
       if (pgObs.process === 'running' && pgObs.inRecovery !== null) {
         const follow =
@@ -399,8 +418,25 @@ export class HaLoop {
         this.#log.info({ pendingRestart: Object.keys(pending) }, 'applied Postgres parameters (reload)');
       }
       this.#appliedParameters = key;
+      return true;
     } catch (e) {
       this.#log.warn({ err: errorText(e) }, 'could not apply Postgres parameters');
+      return false;
+    }
+  }
+
+  /** Renders and reloads a new `synchronous_standby_names`, then checks the server runs with it. */
+  async #applySsn(value: string): Promise<void> {
+    const pgObs = this.#lastPg;
+    if (pgObs === null || !(await this.#applyParameters(pgObs, value)))
+      throw new Error('could not render and reload synchronous_standby_names');
+    const rows = await this.#o.pg.node.query<{ v: string }>('SHOW synchronous_standby_names');
+    const inForce = rows[0]?.v ?? null;
+    if (inForce !== value) {
+      // e.g. ALTER SYSTEM put a value in postgresql.auto.conf, which wins over our file
+      throw new Error(
+        `synchronous_standby_names is ${JSON.stringify(inForce)} after reload, not ${JSON.stringify(value)} (set in postgresql.auto.conf?)`,
+      );
     }
   }
 
@@ -410,8 +446,13 @@ export class HaLoop {
    * `status` key with our optime and slot positions.
    */
   async #leaderDuties(view: ClusterView | null, pgObs: PgObservation): Promise<void> {
+    const leading =
+      view !== null &&
+      pgObs.process === 'running' &&
+      this.#holdsLeaderKey(view) &&
+      pgObs.inRecovery === false;
+    if (!leading) this.#sync.reset();
     if (view === null || pgObs.process !== 'running' || pgObs.inRecovery === null) return;
-    const leading = this.#holdsLeaderKey(view) && pgObs.inRecovery === false;
     if (!leading && pgObs.inRecovery === false) return; // a demoted primary waits for its rejoin
     const { pg, store, clock } = this.#o;
     const r = await this.#slots.tick({
@@ -426,7 +467,18 @@ export class HaLoop {
     if (r.created.length > 0 || r.dropped.length > 0) {
       this.#log.info({ created: r.created, dropped: r.dropped }, 'replication slots changed');
     }
-    if (!leading || pgObs.flushLsn === null) return;
+    if (!leading) return;
+    try {
+      await this.#sync.tick({
+        view,
+        dyn: this.#dyn,
+        replication: pg.lastStatus?.replication ?? [],
+        retryTimeoutMs: this.#dyn.retryTimeoutMs,
+      });
+    } catch (e) {
+      this.#log.warn({ err: errorText(e) }, 'synchronous replication update incomplete; retrying next loop');
+    }
+    if (pgObs.flushLsn === null) return;
     try {
       await store.putStatus({
         optime: Number(pgObs.flushLsn),

@@ -105,6 +105,23 @@ export function createMetrics(options: MetricsOptions = {}): AgentMetrics {
     registers,
   });
 
+  const syncStandbys = new Gauge({
+    name: 'hapg_sync_standbys',
+    help: 'synchronous (or quorum) standbys the sync key lists, on the leader in synchronous mode (0 elsewhere)',
+    registers,
+  });
+  const syncDegraded = new Gauge({
+    name: 'hapg_sync_degraded',
+    help: '1 while this leader runs in synchronous mode with no standby in the sync key',
+    registers,
+  });
+  const syncDegradedSeconds = new Counter({
+    name: 'hapg_sync_degraded_seconds_total',
+    help: 'seconds this leader spent in synchronous mode with no standby in the sync key',
+    registers,
+  });
+  let degradedSinceMs: number | null = null;
+
   return {
     registry,
     contentType: registry.contentType,
@@ -116,6 +133,12 @@ export function createMetrics(options: MetricsOptions = {}): AgentMetrics {
       lag.set(replicationLagBytes(s) ?? Number.NaN);
       pgRunning.set(s.pgState === 'running' ? 1 : 0);
       pendingRestart.set(s.pendingRestart ? 1 : 0);
+      const leadingSync = s.role === 'primary' && s.holdsLeaderKey && !s.syncDegraded;
+      syncStandbys.set(leadingSync ? s.syncStandbys.length : 0);
+      syncDegraded.set(s.syncDegraded ? 1 : 0);
+      const nowMs = clock.monotonicMs();
+      if (degradedSinceMs !== null) syncDegradedSeconds.inc(Math.max(0, nowMs - degradedSinceMs) / 1000);
+      degradedSinceMs = s.syncDegraded ? nowMs : null;
     },
     observeLoopDurationSeconds: (seconds) => loopDuration.observe(seconds),
     countFailover: () => failovers.inc(),

@@ -111,9 +111,13 @@ export function buildSnapshot(i: SnapshotInputs): NodeSnapshot {
     systemIdentifier: pg.systemId,
     serverVersion: status?.serverVersion ?? null,
     postmasterStartTime: status?.postmasterStartTime.toISOString() ?? null,
-    syncStandby: syncStandbys.includes(i.config.name),
+    syncStandby: dyn.synchronousMode === 'on' && syncStandbys.includes(i.config.name),
     quorumStandby: dyn.synchronousMode === 'quorum' && syncStandbys.includes(i.config.name),
     syncStandbys,
+    syncDegraded:
+      role === 'primary' &&
+      dyn.synchronousMode !== 'off' &&
+      (sync?.leader !== i.config.name || syncStandbys.length === 0),
     clusterUnlocked: view !== null && view.leader === null,
     leaderName: view?.leader?.name ?? null,
     members: view === null ? [] : clusterMembers(view, dyn),

@@ -45,6 +45,7 @@ const base: NodeSnapshot = {
   postmasterStartTime: '2026-01-01 00:00:00.000000+00:00',
   syncStandby: false,
   quorumStandby: false,
+  syncDegraded: false,
   syncStandbys: [],
   clusterUnlocked: false,
   leaderName: 'node0',

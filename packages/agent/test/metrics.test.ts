@@ -24,6 +24,9 @@ describe('createMetrics', () => {
       'hapg_decisions_total',
       'hapg_postgres_running',
       'hapg_pending_restart',
+      'hapg_sync_standbys',
+      'hapg_sync_degraded',
+      'hapg_sync_degraded_seconds_total',
       'hapg_process_cpu_seconds_total',
       'hapg_nodejs_heap_size_total_bytes',
     ]) {
@@ -59,6 +62,26 @@ describe('createMetrics', () => {
     clock.advance(60_000);
     text = await m.render();
     expect(sample(text, 'hapg_lease_remaining_seconds')).toBe(0);
+  });
+
+  it('counts synchronous standbys and the time a leader spends degraded', async () => {
+    const clock = clockAtNow();
+    const m = createMetrics({ clock, processMetrics: false });
+    m.observeSnapshot({ ...snapshots.primaryHealthy, syncStandbys: ['b', 'c'] });
+    let text = await m.render();
+    expect(sample(text, 'hapg_sync_standbys')).toBe(2);
+    expect(sample(text, 'hapg_sync_degraded')).toBe(0);
+    m.observeSnapshot({ ...snapshots.primaryHealthy, syncStandbys: [], syncDegraded: true });
+    clock.advance(2_500);
+    m.observeSnapshot({ ...snapshots.primaryHealthy, syncStandbys: [], syncDegraded: true });
+    clock.advance(1_500);
+    m.observeSnapshot({ ...snapshots.primaryHealthy, syncStandbys: ['b'] });
+    clock.advance(10_000);
+    m.observeSnapshot({ ...snapshots.primaryHealthy, syncStandbys: ['b'] });
+    text = await m.render();
+    expect(sample(text, 'hapg_sync_degraded_seconds_total')).toBe(4);
+    expect(sample(text, 'hapg_sync_degraded')).toBe(0);
+    expect(sample(text, 'hapg_sync_standbys')).toBe(1);
   });
 
   it('follows a lagging replica, then a stopped one', async () => {

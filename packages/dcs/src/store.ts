@@ -360,12 +360,23 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     return this.casDelete(this.keys.failover, expectedModRevision);
   }
 
+  /**
+   * CAS of the `sync` key that also requires us to hold the leader key under our lease: a
+   * leader deposed without knowing it yet must not rewrite what the new leader claimed.
+   */
   casSync(value: SyncValue, expectedModRevision: string | null): Promise<string> {
-    return this.casRaw(this.keys.sync, serializeSync(value), expectedModRevision);
+    return this.casRaw(this.keys.sync, serializeSync(value), expectedModRevision, this.#leaderGuard());
   }
 
   deleteSync(expectedModRevision: string): Promise<void> {
-    return this.casDelete(this.keys.sync, expectedModRevision);
+    return this.casDelete(this.keys.sync, expectedModRevision, this.#leaderGuard());
+  }
+
+  #leaderGuard(): Compare[] {
+    return [
+      { key: this.keys.leader, target: 'value', value: this.#requireName() },
+      { key: this.keys.leader, target: 'lease', lease: this.#requireLease() },
+    ];
   }
 
   casHistory(entries: readonly HistoryEntry[], expectedModRevision: string | null): Promise<string> {
@@ -392,7 +403,13 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
    * is absent when that is null. Resolves with the new mod revision; rejects
    * with DCS_CAS_CONFLICT (changed) or DCS_KEY_EXISTS (expected absent).
    */
-  async casRaw(key: string, value: string, expectedModRevision: string | null): Promise<string> {
+  /** `guard`: further compares that must hold too (the leader key, for `sync`). */
+  async casRaw(
+    key: string,
+    value: string,
+    expectedModRevision: string | null,
+    guard: readonly Compare[] = [],
+  ): Promise<string> {
     const compare: Compare =
       expectedModRevision === null
         ? { key, target: 'create', revision: '0' }
@@ -400,12 +417,19 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     let attempts = 0;
     const res = await this.#call(`cas ${key}`, (limits) => {
       attempts++;
-      return this.#backend.txn([compare], [{ op: 'put', key, value }], [{ op: 'get', key }], limits);
+      return this.#backend.txn(
+        [compare, ...guard],
+        [{ op: 'put', key, value }],
+        [{ op: 'get', key }],
+        limits,
+      );
     });
     if (res.succeeded) return this.#afterWrite(res.revision);
     const current = res.gets[0] ?? null;
     // an earlier attempt may have committed before its response was lost
     if (attempts > 1 && current?.value === value) return this.#afterWrite(current.modRevision);
+    if (guard.length > 0 && current?.modRevision === (expectedModRevision ?? undefined))
+      throw new HapgError('DCS_CAS_CONFLICT', `${key} not written: we do not hold the leader key`);
     if (expectedModRevision === null) throw new HapgError('DCS_KEY_EXISTS', `${key} already exists`);
     throw new HapgError(
       'DCS_CAS_CONFLICT',
@@ -414,12 +438,12 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
   }
 
   /** Deletes `key` if its mod revision is still `expectedModRevision`; else DCS_CAS_CONFLICT. */
-  async casDelete(key: string, expectedModRevision: string): Promise<void> {
+  async casDelete(key: string, expectedModRevision: string, guard: readonly Compare[] = []): Promise<void> {
     let attempts = 0;
     const res = await this.#call(`cas delete ${key}`, (limits) => {
       attempts++;
       return this.#backend.txn(
-        [{ key, target: 'mod', revision: expectedModRevision }],
+        [{ key, target: 'mod', revision: expectedModRevision }, ...guard],
         [{ op: 'delete', key }],
         [{ op: 'get', key }],
         limits,

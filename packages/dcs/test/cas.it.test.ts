@@ -32,6 +32,30 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 describe('CAS writes (real etcd)', () => {
+  it('sync key: written and deleted only while holding the leader key', async () => {
+    const scope = freshScope('sync');
+    const leader = await open(scope, 'b');
+    const other = await open(scope, 'c');
+    await Promise.all([leader.startLease(), other.startLease()]);
+    expect(await leader.acquireLeader()).toBe(true);
+    const syncRev = await leader.casSync({ leader: 'b', syncStandbys: ['c', 'a'], quorum: 0 }, null);
+    expect((await leader.readView()).sync).toEqual({
+      leader: 'b',
+      syncStandbys: ['a', 'c'],
+      quorum: 0,
+      modRevision: syncRev,
+    });
+    // right mod revision, but not the leader: refused, key unchanged
+    expect(await codeOf(other.casSync({ leader: 'c', syncStandbys: [], quorum: 0 }, syncRev))).toBe(
+      'DCS_CAS_CONFLICT',
+    );
+    expect(await codeOf(other.deleteSync(syncRev))).toBe('DCS_CAS_CONFLICT');
+    expect(await codeOf(leader.deleteSync('1'))).toBe('DCS_CAS_CONFLICT');
+    expect((await leader.readView()).sync?.modRevision).toBe(syncRev);
+    await leader.deleteSync(syncRev);
+    expect((await leader.readView()).sync).toBeNull();
+  });
+
   it('stale mod revision → DCS_CAS_CONFLICT; create-only on an existing key → DCS_KEY_EXISTS', async () => {
     const s = await open(freshScope('cas'));
     const rev1 = await s.casConfig({ ttl: 30 }, null);
@@ -41,17 +65,6 @@ describe('CAS writes (real etcd)', () => {
     expect(await codeOf(s.casConfig({ ttl: 10 }, rev1))).toBe('DCS_CAS_CONFLICT');
     const v = await s.readView();
     expect(v.config).toEqual({ value: { ttl: 20 }, modRevision: rev2 });
-
-    const syncRev = await s.casSync({ leader: 'b', syncStandbys: ['c', 'a'], quorum: null }, null);
-    expect((await s.readView()).sync).toEqual({
-      leader: 'b',
-      syncStandbys: ['a', 'c'],
-      quorum: null,
-      modRevision: syncRev,
-    });
-    expect(await codeOf(s.deleteSync('1'))).toBe('DCS_CAS_CONFLICT');
-    await s.deleteSync(syncRev);
-    expect((await s.readView()).sync).toBeNull();
 
     const hist = [
       {

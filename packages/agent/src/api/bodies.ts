@@ -33,6 +33,7 @@ export function statusBody(s: NodeSnapshot): Record<string, unknown> {
   if (s.pendingRestartReason !== null) body.pending_restart_reason = s.pendingRestartReason;
   if (s.syncStandby) body.sync_standby = true;
   if (s.quorumStandby) body.quorum_standby = true;
+  if (s.quorumStandby) body.quorum_standby = true;
   if (s.paused) body.pause = true;
   if (s.replicationState !== null) body.replication_state = s.replicationState;
   body.patroni = { version: s.version, scope: s.scope, name: s.name };

@@ -16,6 +16,8 @@ export type CheckName =
   | 'sync'
   | 'async'
   | 'read-only-sync'
+  | 'quorum'
+  | 'read-only-quorum'
   | 'health'
   | 'liveness'
   | 'readiness';
@@ -80,6 +82,14 @@ const CHECKS: Readonly<Record<CheckName, (input: CheckInput) => CheckResult>> = 
     ),
   'read-only-sync': (input) =>
     eitherCheck(evaluateCheck('leader', input), () => evaluateCheck('sync', input)),
+  quorum: (input) =>
+    firstFailure(
+      () => dcsCheck(input.snapshot),
+      () => (input.snapshot.quorumStandby ? OK : fail('not a quorum standby')),
+      () => evaluateCheck('replica', input),
+    ),
+  'read-only-quorum': (input) =>
+    eitherCheck(evaluateCheck('leader', input), () => evaluateCheck('quorum', input)),
   health: ({ snapshot: s }) => runningCheck(s),
   liveness: ({ snapshot: s, nowMs }) => {
     if (s.paused) return OK;

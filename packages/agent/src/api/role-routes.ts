@@ -21,6 +21,8 @@ export const ROLE_ENDPOINTS: Readonly<Record<string, CheckName>> = {
   '/async': 'async',
   '/asynchronous': 'async',
   '/read-only-sync': 'read-only-sync',
+  '/quorum': 'quorum',
+  '/read-only-quorum': 'read-only-quorum',
   '/health': 'health',
   '/liveness': 'liveness',
   '/readiness': 'readiness',

@@ -56,6 +56,8 @@ export interface NodeSnapshot {
   readonly quorumStandby: boolean;
   /** names listed in the `sync` key */
   readonly syncStandbys: readonly string[];
+  /** leader in synchronous mode with no synchronous standby recorded in the key (running asynchronously, or blocked in strict mode) */
+  readonly syncDegraded: boolean;
   /** the cluster has no leader key */
   readonly clusterUnlocked: boolean;
   readonly leaderName: string | null;

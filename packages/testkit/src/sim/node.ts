@@ -176,6 +176,8 @@ export function act(a: Action, ctx: ActContext): boolean {
   switch (a.kind) {
     case 'acquireLeader':
       return connected && node.leaseId !== null && etcd.acquire(node.name, node.leaseId, nowMs);
+    // the model runs asynchronous clusters only: claiming the sync key is the leader check alone
+    case 'claimSyncKey':
     case 'verifyLeader': {
       const leader = etcd.current.leader;
       return connected && leader !== null && leader.name === node.name && leader.leaseId === node.leaseId;

@@ -1,0 +1,179 @@
+import {
+  type ClusterView,
+  chooseSyncStandbys,
+  type DynamicConfig,
+  HapgError,
+  type MemberName,
+  parseLsn,
+  parseSsn,
+  planSyncUpdate,
+  type SyncStep,
+  ssnForKey,
+  storedSyncFromKey,
+  syncKeyFromState,
+} from '@hapg/core';
+import type { EtcdStore } from '@hapg/dcs';
+import type { ReplicationRow } from '@hapg/postgres';
+import type { Logger } from '../logger.js';
+
+type Query = <R extends Record<string, unknown>>(sql: string) => Promise<R[]>;
+
+export interface SyncManagerOptions {
+  readonly name: MemberName;
+  readonly store: Pick<EtcdStore, 'casSync' | 'deleteSync'>;
+  /** runs SQL on the local primary */
+  readonly query: Query;
+  /** renders `synchronous_standby_names` and reloads; resolves once our session sees it, throws otherwise */
+  readonly applySsn: (value: string) => Promise<void>;
+  readonly log: Logger;
+  /** how often `awaitCaughtUp` polls pg_stat_replication */
+  readonly pollMs?: number;
+}
+
+export interface SyncTickInput {
+  readonly view: ClusterView;
+  readonly dyn: DynamicConfig;
+  /** the primary's pg_stat_replication, from this loop's probe */
+  readonly replication: readonly ReplicationRow[];
+  /** bound on `awaitCaughtUp` (the dynamic `retry_timeout`) */
+  readonly retryTimeoutMs: number;
+}
+
+/**
+ * Runs design rule 4 on the leader: picks the synchronous standbys (core's planner, pure)
+ * and carries out its ordered steps — sync key CAS (only while we hold the leader key),
+ * `synchronous_standby_names` by config file and reload, and waits for newcomers to hold
+ * every commit acknowledged so far. A failed step ends the tick; the next loop plans again
+ * from what is in force, which the planner allows from any intermediate state.
+ */
+export class SyncManager {
+  readonly #o: SyncManagerOptions;
+  /** the value in force on our primary while we lead; null when not leading */
+  #ssn: string | null = null;
+
+  constructor(o: SyncManagerOptions) {
+    this.#o = o;
+  }
+
+  /**
+   * What `synchronous_standby_names` should be rendered as: the managed value while we lead,
+   * otherwise the value that keeps the key's promise (a start in place, a promotion).
+   */
+  desiredSsn(view: ClusterView | null, dyn: DynamicConfig): string {
+    const mode = dyn.synchronousMode;
+    if (mode === 'off') return '';
+    return (
+      this.#ssn ??
+      ssnForKey(mode, dyn.synchronousModeStrict, syncKeyFromState(view?.sync ?? null, mode), this.#o.name)
+    );
+  }
+
+  /** We no longer lead: the next reign starts from the key again. */
+  reset(): void {
+    this.#ssn = null;
+  }
+
+  async tick(input: SyncTickInput): Promise<void> {
+    const { view, dyn } = input;
+    const mode = dyn.synchronousMode;
+    if (mode === 'off') {
+      // synchronous_standby_names is already '' (rendered before leader duties): now the key can go
+      this.#ssn = null;
+      if (view.sync !== null) {
+        await this.#o.store.deleteSync(view.sync.modRevision);
+        this.#o.log.info({ reason: 'synchronous_mode off' }, 'sync key removed');
+      }
+      return;
+    }
+    const key = syncKeyFromState(view.sync, mode);
+    const inForce = this.desiredSsn(view, dyn);
+    this.#ssn = inForce;
+    const desired = chooseSyncStandbys({
+      mode,
+      nodeCount: dyn.synchronousNodeCount,
+      members: view.members,
+      replication: input.replication.map((r) => ({
+        applicationName: r.applicationName,
+        state: r.state ?? '',
+        flushLsn: r.flushLsn,
+      })),
+      selfName: this.#o.name,
+      current: key?.leader === this.#o.name ? key.syncStandbys : [],
+    });
+    const steps = planSyncUpdate({
+      key,
+      ssn: parseSsn(inForce),
+      desired,
+      mode,
+      strict: dyn.synchronousModeStrict,
+      nodeCount: dyn.synchronousNodeCount,
+      leader: this.#o.name,
+    });
+    let revision = view.sync?.modRevision ?? null;
+    for (const step of steps) revision = await this.#run(step, revision, input.retryTimeoutMs);
+    if (steps.length > 0) {
+      this.#o.log.info(
+        {
+          mode,
+          syncStandbys: desired,
+          synchronousStandbyNames: this.#ssn,
+          steps: steps.map(describeStep),
+          reason: desired.length === 0 ? 'no healthy standby: degraded' : 'standbys changed',
+        },
+        'synchronous replication changed',
+      );
+    }
+  }
+
+  async #run(step: SyncStep, revision: string | null, timeoutMs: number): Promise<string | null> {
+    switch (step.kind) {
+      case 'writeSyncKey':
+        return this.#o.store.casSync(storedSyncFromKey(step.value), revision);
+      case 'setSsn':
+        await this.#o.applySsn(step.value);
+        this.#ssn = step.value;
+        return revision;
+      case 'awaitCaughtUp':
+        await this.#awaitCaughtUp(step.names, step.count, timeoutMs);
+        return revision;
+    }
+  }
+
+  /**
+   * Waits until `count` of `names` report a flush position at or past our flush LSN as read
+   * now, i.e. hold every commit acknowledged before the new `synchronous_standby_names`
+   * was in force (commits after it wait for them anyway).
+   */
+  async #awaitCaughtUp(names: readonly MemberName[], count: number, timeoutMs: number): Promise<void> {
+    const rows = await this.#o.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn');
+    const target = parseLsn(String(rows[0]?.lsn));
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const replication = await this.#o.query<{ name: string; flush: string | null }>(
+        "SELECT application_name AS name, flush_lsn::text AS flush FROM pg_stat_replication WHERE state = 'streaming'",
+      );
+      const caughtUp = new Set(
+        replication.filter((r) => r.flush !== null && parseLsn(r.flush) >= target).map((r) => r.name),
+      );
+      if (names.filter((n) => caughtUp.has(n)).length >= count) return;
+      if (performance.now() > deadline) {
+        throw new HapgError(
+          'TIMEOUT',
+          `${count} of ${names.join(', ')} did not reach ${rows[0]?.lsn} within ${timeoutMs} ms`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, this.#o.pollMs ?? 50));
+    }
+  }
+}
+
+function describeStep(step: SyncStep): string {
+  switch (step.kind) {
+    case 'writeSyncKey':
+      return `key [${step.value.syncStandbys.join(',')}]${step.value.quorum === null ? '' : ` k=${step.value.quorum}`}`;
+    case 'setSsn':
+      return `ssn '${step.value}'`;
+    case 'awaitCaughtUp':
+      return `await ${step.count} of [${step.names.join(',')}]`;
+  }
+}
