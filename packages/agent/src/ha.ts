@@ -410,8 +410,9 @@ export class HaLoop {
       this.#appliedParameters = null;
       await pg.node.setParameters(desired);
       if (pgObs.process === 'running' && pgObs.inRecovery !== null) {
+        // a just-promoted primary still remembers whom it followed: that member may be dead
         const follow =
-          pgObs.following === null
+          pgObs.following === null || pgObs.inRecovery === false
             ? null
             : followTarget({ view: store.view(), config: this.#o.config }, pgObs.following);
         const pending = await pg.node.reload(pgObs.inRecovery ? 'replica' : 'primary', follow);
@@ -430,7 +431,9 @@ export class HaLoop {
     const pgObs = this.#lastPg;
     if (pgObs === null || !(await this.#applyParameters(pgObs, value)))
       throw new Error('could not render and reload synchronous_standby_names');
-    const rows = await this.#o.pg.node.query<{ v: string }>('SHOW synchronous_standby_names');
+    const rows = await this.#o.pg.node.query<{ v: string }>(
+      "SELECT current_setting('synchronous_standby_names') AS v",
+    );
     const inForce = rows[0]?.v ?? null;
     if (inForce !== value) {
       // e.g. ALTER SYSTEM put a value in postgresql.auto.conf, which wins over our file

@@ -82,10 +82,15 @@ describe('chooseSyncStandbys', () => {
     expect(chooseSyncStandbys({ ...base, mode: 'off', replication: rows })).toEqual([]);
   });
 
-  it('on a lag tie keeps the current standby, then orders by name', () => {
+  it('on a lag tie orders by name; a current standby that still qualifies stays', () => {
     const tie = [row('a', 5), row('b', 5), row('c', 5)];
     expect(chooseSyncStandbys({ ...base, mode: 'on', replication: tie })).toEqual(['a']);
     expect(chooseSyncStandbys({ ...base, mode: 'on', current: ['c'], replication: tie })).toEqual(['c']);
+    // another standby further ahead does not displace it
+    expect(chooseSyncStandbys({ ...base, mode: 'on', current: ['a'], replication: rows })).toEqual(['a']);
+    // once it stops streaming, the least lagging one replaces it
+    const gone = rows.filter((r) => r.applicationName !== 'a');
+    expect(chooseSyncStandbys({ ...base, mode: 'on', current: ['a'], replication: gone })).toEqual(['b']);
   });
 });
 

@@ -298,6 +298,23 @@ export class TestCluster {
     await node.process()?.exited;
   }
 
+  /**
+   * A host frozen as by a partition or a stalled VM, except its fence: SIGSTOP of the agent,
+   * the postmaster and every Postgres child. Returns what `thawHost` must wake.
+   */
+  async freezeHost(node: AgentNode): Promise<number[]> {
+    const postmaster = await node.postmasterPid();
+    const pids = postmaster === null ? [] : [postmaster, ...(await childPids(postmaster))];
+    node.signalAgent('SIGSTOP');
+    for (const pid of pids) killQuiet(pid, 'SIGSTOP');
+    return pids;
+  }
+
+  thawHost(node: AgentNode, pids: readonly number[]): void {
+    for (const pid of pids) killQuiet(pid, 'SIGCONT');
+    node.signalAgent('SIGCONT');
+  }
+
   async close(): Promise<void> {
     for (const n of this.nodes) n.signalAgent('SIGKILL');
     for (const n of this.nodes) await n.etcdProxy?.close();
@@ -388,6 +405,23 @@ export async function pidsMatching(needle: string): Promise<number[]> {
     try {
       const cmd = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).replace(/\0/g, ' ');
       if (cmd.includes(needle)) out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** Direct children of `parent` (from /proc/<pid>/stat's ppid field). */
+async function childPids(parent: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      // "pid (comm) state ppid ...": comm may contain spaces, so split after the last ')'
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) out.push(Number(entry));
     } catch {
       // exited meanwhile
     }

@@ -62,6 +62,12 @@ export async function prepareWriterTable(
  */
 export class Writer {
   readonly acks: Ack[] = [];
+  /**
+   * ids whose INSERT returned success with Postgres's warning "canceling wait for synchronous
+   * replication": committed locally but never confirmed by a standby. Not acknowledged in the
+   * synchronous-mode sense (a client must treat that warning as a failure), so not in `acks`.
+   */
+  readonly unconfirmed: number[] = [];
   readonly errors = new Map<string, number>();
   /** wall-clock ms of every failed attempt, per target (when the writer first saw an outage) */
   readonly errorTimes: { readonly target: string; readonly atMs: number }[] = [];
@@ -102,6 +108,7 @@ export class Writer {
   async #loop(target: WriteTarget): Promise<void> {
     const o = this.#opts;
     let client: pg.Client | null = null;
+    let syncWaitCancelled = false;
     while (!this.#stopped) {
       try {
         if (client === null) {
@@ -116,9 +123,13 @@ export class Writer {
             query_timeout: o.statementTimeoutMs + 500,
           });
           client.on('error', () => {});
+          client.on('notice', (n) => {
+            if (/wait for synchronous replication/.test(n.message ?? '')) syncWaitCancelled = true;
+          });
           await client.connect();
         }
         const id = this.#nextId++;
+        syncWaitCancelled = false;
         const r = await client.query(
           `INSERT INTO ${o.table} (id) VALUES ($1)
            RETURNING pg_current_wal_flush_lsn()::text AS lsn,
@@ -126,6 +137,10 @@ export class Writer {
           [id],
         );
         const row = r.rows[0] as { lsn: string; tl: number };
+        if (syncWaitCancelled) {
+          this.unconfirmed.push(id);
+          continue;
+        }
         this.acks.push({ id, target: target.name, timeline: row.tl, lsn: row.lsn, atMs: Date.now() });
       } catch {
         this.errors.set(target.name, (this.errors.get(target.name) ?? 0) + 1);

@@ -26,8 +26,8 @@ interface Eligible {
  * `quorum` mode lists all of them (Postgres needs only `ANY k` of the list to answer, so a
  * longer list costs nothing and lets more members become promotable).
  *
- * Order: lowest lag (highest flush LSN) first; ties keep the current sync standbys first,
- * so an unchanged cluster produces an unchanged answer, then by name.
+ * Order: current sync standbys that still qualify first (an unchanged cluster produces an
+ * unchanged answer), then lowest lag (highest flush LSN), then name.
  */
 export function chooseSyncStandbys(input: ChooseSyncInput): MemberName[] {
   if (input.mode === 'off') return [];
@@ -56,11 +56,15 @@ function eligibleStandbys(input: ChooseSyncInput): Eligible[] {
 }
 
 function compareEligible(a: Eligible, b: Eligible): number {
+  // A current standby that still streams stays: swapping it for one a few bytes ahead
+  // would narrow the key (nobody promotable) for a catch-up wait and gain nothing.
+  // (Measured: flush positions of caught-up standbys differ from probe to probe, and
+  // ranking by lag alone swapped the sync standby on every rejoin.)
+  if (a.current !== b.current) return a.current ? -1 : 1;
   if (a.flushLsn !== b.flushLsn) {
     if (a.flushLsn === null) return 1;
     if (b.flushLsn === null) return -1;
     return a.flushLsn > b.flushLsn ? -1 : 1;
   }
-  if (a.current !== b.current) return a.current ? -1 : 1;
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

@@ -1,0 +1,246 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import {
+  type AgentNode,
+  checkAcks,
+  HACTL_MAIN,
+  prepareWriterTable,
+  sleep,
+  TEST_SUPERUSER,
+  TestCluster,
+  waitFor,
+  type Writer,
+} from '@hapg/testkit';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const user = TEST_SUPERUSER.username;
+const password = TEST_SUPERUSER.password;
+const TTL_S = 4;
+
+/**
+ * Synchronous mode on one 3-node cluster (ttl 4 s): every test starts from a healthy cluster
+ * with a synchronous standby and leaves it so. Each failover is checked against a writer
+ * that records every acknowledged commit: the new primary must hold all of them.
+ */
+describe('synchronous mode', () => {
+  let cluster: TestCluster;
+  const target = (n: AgentNode) => ({ name: n.name, host: '127.0.0.1', port: n.pgPort });
+  const ssnOf = async (n: AgentNode) =>
+    (await cluster.sql<{ v: string }>(n, "SELECT current_setting('synchronous_standby_names') AS v"))[0]?.v;
+  const hactl = async (...args: string[]) => {
+    const base = ['--etcd', cluster.etcd.endpoints.join(','), '--scope', cluster.scope];
+    return run(process.execPath, [HACTL_MAIN, ...base, ...args], { timeout: 60_000 });
+  };
+
+  /** Waits for a primary whose ssn names `count` standbys in `mode`, each answering /sync or /quorum. */
+  async function waitSync(
+    mode: 'on' | 'quorum',
+    count = 1,
+  ): Promise<{ primary: AgentNode; sync: AgentNode[] }> {
+    const endpoint = mode === 'on' ? '/sync' : '/quorum';
+    return waitFor(
+      async () => {
+        const primary = await cluster.primary();
+        if (primary === null) return null;
+        const sync: AgentNode[] = [];
+        for (const n of cluster.nodes) if ((await cluster.api(n, endpoint))?.status === 200) sync.push(n);
+        const ssn = await ssnOf(primary).catch(() => '');
+        const prefix = mode === 'on' ? 'FIRST' : 'ANY';
+        const ok =
+          sync.length === count && ssn?.startsWith(prefix) && sync.every((n) => ssn.includes(`"${n.name}"`));
+        return ok ? { primary, sync } : null;
+      },
+      { timeoutMs: 60_000, intervalMs: 200, what: `a primary with ${count} ${mode} standby(s)` },
+    );
+  }
+
+  async function expectNothingLost(writer: Writer, primary: AgentNode): Promise<void> {
+    await writer.stop();
+    const result = await checkAcks(writer.acks, target(primary), user, password);
+    console.log(
+      `${writer.acks.length} acknowledged, ${writer.unconfirmed.length} committed without confirmation, ${result.lost.length} lost`,
+    );
+    expect(writer.acks.length).toBeGreaterThan(20);
+    expect(result.lost).toEqual([]);
+    expect(result.overlaps).toEqual([]);
+  }
+
+  async function writesOn(writer: Writer, node: AgentNode): Promise<void> {
+    const before = writer.acks.filter((a) => a.target === node.name).length;
+    await waitFor(() => writer.acks.filter((a) => a.target === node.name).length > before + 5, {
+      timeoutMs: 20_000,
+      what: `writes acknowledged by ${node.name}`,
+    });
+  }
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({
+      nodes: 3,
+      ttl: TTL_S,
+      loopWait: 1,
+      retryTimeout: 1,
+      dcs: { synchronous_mode: true },
+    });
+    const primary = await cluster.waitHealthy(120_000);
+    await prepareWriterTable(target(primary), user, password);
+  });
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  it('bootstraps with one synchronous standby recorded in the key and in synchronous_standby_names', async () => {
+    const { primary, sync } = await waitSync('on');
+    expect(await ssnOf(primary)).toBe(`FIRST 1 ("${sync[0]!.name}")`);
+    const rows = await cluster.sql<{ application_name: string; sync_state: string }>(
+      primary,
+      'SELECT application_name, sync_state FROM pg_stat_replication',
+    );
+    expect(rows.find((r) => r.application_name === sync[0]!.name)?.sync_state).toBe('sync');
+    // replicas do not run with a list of their own
+    for (const n of cluster.nodes.filter((n) => n !== primary)) expect(await ssnOf(n)).toBe('');
+    const list = JSON.parse((await hactl('list', '-o', 'json')).stdout) as { member: string; role: string }[];
+    expect(list.find((m) => m.member === sync[0]!.name)?.role).toBe('Sync Standby');
+  });
+
+  it('kill -9 of the primary: the sync standby takes over with every acknowledged commit', async () => {
+    const { primary, sync } = await waitSync('on');
+    const writer = cluster.writer({ statementTimeoutMs: 10_000 });
+    writer.start();
+    await sleep(1500);
+    await cluster.killHost(primary);
+    const next = await cluster.waitForPrimary(30_000, primary);
+    expect(next.name).toBe(sync[0]!.name);
+    await writesOn(writer, next);
+    await expectNothingLost(writer, next);
+    await primary.start();
+    await cluster.waitHealthy(60_000);
+    await waitSync('on');
+  });
+
+  it('primary frozen (agent and Postgres stopped, fence alive): the sync standby takes over, nothing lost', async () => {
+    const { primary, sync } = await waitSync('on');
+    const writer = cluster.writer({ statementTimeoutMs: 10_000 });
+    writer.start();
+    await sleep(1500);
+    const frozen = await cluster.freezeHost(primary);
+    try {
+      const next = await cluster.waitForPrimary(TTL_S * 1000 + 30_000, primary);
+      expect(next.name).toBe(sync[0]!.name);
+      await writesOn(writer, next);
+      await expectNothingLost(writer, next);
+    } finally {
+      cluster.thawHost(primary, frozen);
+    }
+    await cluster.waitHealthy(60_000);
+    await waitSync('on');
+  });
+
+  it('an asynchronous member is never promoted, even as the only one left; it says why', async () => {
+    const { primary, sync } = await waitSync('on');
+    const async = cluster.nodes.find((n) => n !== primary && n !== sync[0])!;
+    const writer = cluster.writer({ statementTimeoutMs: 10_000 });
+    writer.start();
+    await sleep(1000);
+    await Promise.all([cluster.killHost(primary), cluster.killHost(sync[0]!)]);
+    // three ttl: it stays a replica, and its /cluster entry says why it is not eligible
+    const until = Date.now() + 3 * TTL_S * 1000;
+    while (Date.now() < until) {
+      expect((await cluster.api(async, '/primary'))?.status).not.toBe(200);
+      await sleep(250);
+    }
+    const members = ((await cluster.api(async, '/cluster'))?.body as { members: Record<string, unknown>[] })
+      .members;
+    const me = members.find((m) => m.name === async.name) as {
+      failover?: { eligible: boolean; reason?: string };
+    };
+    console.log(`${async.name} in /cluster: ${JSON.stringify(me)}`);
+    expect(JSON.stringify(me)).toContain('not listed in the sync key');
+    // the sync standby returns: it has every acknowledged commit and takes over
+    await sync[0]!.start();
+    const next = await cluster.waitForPrimary(60_000);
+    expect(next.name).toBe(sync[0]!.name);
+    await writesOn(writer, next);
+    await expectNothingLost(writer, next);
+    await primary.start();
+    await cluster.waitHealthy(60_000);
+    await waitSync('on');
+  });
+
+  it('strict mode: writes block while no standby is left and resume when one returns', async () => {
+    await hactl('edit-config', '-s', 'synchronous_mode_strict=true', '--force');
+    const { primary } = await waitSync('on');
+    const replicas = cluster.nodes.filter((n) => n !== primary);
+    for (const r of replicas) await r.stop();
+    await waitFor(async () => (await ssnOf(primary)) === '*', { timeoutMs: 20_000, what: "ssn '*'" });
+    // no statement_timeout: a cancelled wait would commit locally (Postgres's rule), and we want to see it wait
+    const c = new pg.Client({
+      host: '127.0.0.1',
+      port: primary.pgPort,
+      user,
+      password,
+      database: 'postgres',
+    });
+    c.on('error', () => {});
+    await c.connect();
+    try {
+      let done = false;
+      const insert = c
+        .query('INSERT INTO hapg_writer (id) VALUES ($1)', [Date.now() * 1000 + 999])
+        .then(() => {
+          done = true;
+        });
+      await sleep(3000);
+      expect(done).toBe(false);
+      await replicas[0]!.start();
+      await waitFor(() => done, { timeoutMs: 60_000, what: 'the blocked commit to complete' });
+      await insert;
+    } finally {
+      await c.end().catch(() => {});
+    }
+    await replicas[1]!.start();
+    await cluster.waitHealthy(60_000);
+    await hactl('edit-config', '-s', 'synchronous_mode_strict=false', '--force');
+    await waitSync('on');
+  });
+
+  it('edit-config toggles synchronous_mode at run time: ssn changes everywhere, no restart', async () => {
+    const { primary } = await waitSync('on');
+    const started = async (n: AgentNode) =>
+      (await cluster.sql<{ t: string }>(n, 'SELECT pg_postmaster_start_time()::text AS t'))[0]!.t;
+    const before = await Promise.all(cluster.nodes.map(started));
+    await hactl('edit-config', '-s', 'synchronous_mode=false', '--force');
+    await waitFor(async () => (await ssnOf(primary)) === '', { timeoutMs: 20_000, what: "ssn ''" });
+    await waitFor(
+      async () => {
+        const list = JSON.parse((await hactl('list', '-o', 'json')).stdout) as { role: string }[];
+        return list.every((m) => m.role === 'Leader' || m.role === 'Replica');
+      },
+      { timeoutMs: 20_000, what: 'no sync standby listed' },
+    );
+    await hactl('edit-config', '-s', 'synchronous_mode=quorum', '--force');
+    const q = await waitSync('quorum', 2);
+    expect(await ssnOf(q.primary)).toMatch(/^ANY 1 \(/);
+    await hactl('edit-config', '-s', 'synchronous_mode=true', '--force');
+    await waitSync('on');
+    expect(await Promise.all(cluster.nodes.map(started))).toEqual(before);
+    for (const n of cluster.nodes.filter((n) => n !== primary)) expect(await ssnOf(n)).toBe('');
+  });
+
+  it('quorum mode: kill -9 of the primary, the member that proves it holds every commit takes over', async () => {
+    await hactl('edit-config', '-s', 'synchronous_mode=quorum', '--force');
+    const { primary } = await waitSync('quorum', 2);
+    const writer = cluster.writer({ statementTimeoutMs: 10_000 });
+    writer.start();
+    await sleep(1500);
+    await cluster.killHost(primary);
+    const next = await cluster.waitForPrimary(30_000, primary);
+    await writesOn(writer, next);
+    await expectNothingLost(writer, next);
+    await primary.start();
+    await cluster.waitHealthy(60_000);
+    await waitSync('quorum', 2);
+    await hactl('edit-config', '-s', 'synchronous_mode=true', '--force');
+  });
+});
