@@ -27,34 +27,12 @@ const TTL_S = 4;
 describe('synchronous mode', () => {
   let cluster: TestCluster;
   const target = (n: AgentNode) => ({ name: n.name, host: '127.0.0.1', port: n.pgPort });
-  const ssnOf = async (n: AgentNode) =>
-    (await cluster.sql<{ v: string }>(n, "SELECT current_setting('synchronous_standby_names') AS v"))[0]?.v;
+  const ssnOf = (n: AgentNode) => cluster.ssn(n);
+  const waitSync = (mode: 'on' | 'quorum', count = 1) => cluster.waitSync(mode, count);
   const hactl = async (...args: string[]) => {
     const base = ['--etcd', cluster.etcd.endpoints.join(','), '--scope', cluster.scope];
     return run(process.execPath, [HACTL_MAIN, ...base, ...args], { timeout: 60_000 });
   };
-
-  /** Waits for a primary whose ssn names `count` standbys in `mode`, each answering /sync or /quorum. */
-  async function waitSync(
-    mode: 'on' | 'quorum',
-    count = 1,
-  ): Promise<{ primary: AgentNode; sync: AgentNode[] }> {
-    const endpoint = mode === 'on' ? '/sync' : '/quorum';
-    return waitFor(
-      async () => {
-        const primary = await cluster.primary();
-        if (primary === null) return null;
-        const sync: AgentNode[] = [];
-        for (const n of cluster.nodes) if ((await cluster.api(n, endpoint))?.status === 200) sync.push(n);
-        const ssn = await ssnOf(primary).catch(() => '');
-        const prefix = mode === 'on' ? 'FIRST' : 'ANY';
-        const ok =
-          sync.length === count && ssn?.startsWith(prefix) && sync.every((n) => ssn.includes(`"${n.name}"`));
-        return ok ? { primary, sync } : null;
-      },
-      { timeoutMs: 60_000, intervalMs: 200, what: `a primary with ${count} ${mode} standby(s)` },
-    );
-  }
 
   async function expectNothingLost(writer: Writer, primary: AgentNode): Promise<void> {
     await writer.stop();

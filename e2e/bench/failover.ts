@@ -6,19 +6,18 @@
  * Prints min / median / p90 / max in ms.
  */
 import {
-  type AgentNode,
+  cliArg,
   prepareWriterTable,
+  runMain,
+  stats,
   sleep,
   TEST_SUPERUSER,
   TestCluster,
-  waitFor,
+  timeToWrite,
   Writer,
 } from '@hapg/testkit';
 
-const arg = (name: string) => {
-  const i = process.argv.indexOf(name);
-  return i < 0 ? undefined : process.argv[i + 1];
-};
+const arg = cliArg;
 const runs = Number(arg('--runs')) || 10;
 /** `host`, `crash` or both (default) */
 const only = arg('--only');
@@ -28,31 +27,6 @@ const profiles = [
 ];
 const user = TEST_SUPERUSER.username;
 const password = TEST_SUPERUSER.password;
-
-function stats(xs: number[]): string {
-  if (xs.length === 0) return 'not run';
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  return `n=${s.length} min ${s[0]} / median ${q(0.5)} / p90 ${q(0.9)} / max ${s.at(-1)} ms`;
-}
-
-/**
- * ms from the fault (`t0`) until a node other than `exclude` (any, if null) acknowledges a write
- * that was sent after the writer first saw the outage (an insert in flight at the kill can
- * still be acknowledged just after `t0`: that is not recovery).
- */
-async function timeToWrite(t0: number, writer: Writer, exclude: AgentNode | null): Promise<number> {
-  const outage = await waitFor(() => writer.errorTimes.find((e) => e.atMs >= t0), {
-    timeoutMs: 60_000,
-    intervalMs: 5,
-    what: 'the writer to see the outage',
-  });
-  const ack = await waitFor(
-    () => writer.acks.find((a) => a.atMs > outage.atMs && (exclude === null || a.target !== exclude.name)),
-    { timeoutMs: 120_000, intervalMs: 5, what: 'a write after the fault' },
-  );
-  return ack.atMs - t0;
-}
 
 async function main(): Promise<void> {
   for (const p of profiles) {
@@ -104,10 +78,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -9,24 +9,21 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import {
   checkAcks,
+  cliArg,
   HACTL_MAIN,
   prepareWriterTable,
   sleep,
   TEST_SUPERUSER,
+  runMain,
+  stats,
   TestCluster,
   writeGapMs,
 } from '@hapg/testkit';
 
 const run = promisify(execFile);
-const i = process.argv.indexOf('--runs');
-const runs = (i < 0 ? undefined : Number(process.argv[i + 1])) || 10;
+const runs = Number(cliArg('--runs')) || 10;
 const user = TEST_SUPERUSER.username;
 const password = TEST_SUPERUSER.password;
-
-function stats(xs: number[]): string {
-  const s = [...xs].sort((a, b) => a - b);
-  return `n=${s.length} min ${s[0]} / median ${s[Math.floor(s.length / 2)]} / max ${s.at(-1)} ms`;
-}
 
 async function main(): Promise<void> {
   const cluster = await TestCluster.start({ nodes: 3 });
@@ -84,10 +81,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -314,6 +314,7 @@ export class HaLoop {
       }
     } else this.#followUps = 0;
     const after = decision.actions.length > 0 ? await pg.observe() : pgObs;
+    this.#lastPg = after;
     await this.#applyParameters(after);
     await this.#leaderDuties(store.view(), after);
     this.#publish(store.view(), after, decision);

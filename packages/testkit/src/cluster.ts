@@ -298,6 +298,59 @@ export class TestCluster {
     await node.process()?.exited;
   }
 
+  /** `synchronous_standby_names` of a node's running Postgres. */
+  async ssn(node: AgentNode): Promise<string> {
+    const rows = await this.sql<{ v: string }>(
+      node,
+      "SELECT current_setting('synchronous_standby_names') AS v",
+    );
+    return rows[0]?.v ?? '';
+  }
+
+  /**
+   * Waits for a primary whose `synchronous_standby_names` names `count` standbys in `mode`
+   * (`FIRST`/`ANY`), each of them answering `/sync` (`/quorum`) with 200.
+   */
+  async waitSync(
+    mode: 'on' | 'quorum',
+    count = 1,
+    timeoutMs = 60_000,
+  ): Promise<{ primary: AgentNode; sync: AgentNode[] }> {
+    const endpoint = mode === 'on' ? '/sync' : '/quorum';
+    const prefix = mode === 'on' ? 'FIRST' : 'ANY';
+    return waitFor(
+      async () => {
+        const primary = await this.primary();
+        if (primary === null) return null;
+        const sync: AgentNode[] = [];
+        for (const n of this.nodes) if ((await this.api(n, endpoint))?.status === 200) sync.push(n);
+        const ssn = await this.ssn(primary).catch(() => '');
+        const ok =
+          sync.length === count && ssn.startsWith(prefix) && sync.every((n) => ssn.includes(`"${n.name}"`));
+        return ok ? { primary, sync } : null;
+      },
+      { timeoutMs, intervalMs: 200, what: `a primary with ${count} ${mode} standby(s)` },
+    );
+  }
+
+  /** `PATCH /config` on the primary (the dynamic config, as `hactl edit-config` writes it). */
+  async patchConfig(
+    patch: Readonly<Record<string, unknown>>,
+    auth?: { readonly username: string; readonly password: string },
+  ): Promise<void> {
+    const primary = await this.waitForPrimary();
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (auth)
+      headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+    const res = await fetch(`http://127.0.0.1:${primary.restPort}/config`, {
+      method: 'PATCH',
+      headers,
+      body: JSON.stringify(patch),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new Error(`PATCH /config: ${res.status} ${await res.text()}`);
+  }
+
   /**
    * A host frozen as by a partition or a stalled VM, except its fence: SIGSTOP of the agent,
    * the postmaster and every Postgres child. Returns what `thawHost` must wake.

@@ -6,3 +6,4 @@ export * from './cluster.js';
 export * from './sim/index.js';
 export * from './haproxy.js';
 export * from './tcp-proxy.js';
+export * from './bench.js';
