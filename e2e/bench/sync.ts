@@ -1,0 +1,115 @@
+/**
+ * Synchronous-mode benchmark (by hand, not CI): `npm run bench:sync [-- --seconds 20 --runs 5]`.
+ * One real 3-node cluster with the default timing (ttl 10, loop_wait 2, retry_timeout 3); for
+ * synchronous_mode off, on and quorum in turn (switched at run time, same cluster, same data):
+ *   pgbench TPS through the primary (TPC-B-like, 8 clients, 2 threads, scale 10);
+ *   failover time: SIGKILL of the primary's agent, fence and postmaster → first write
+ *   acknowledged by the new primary (`--runs` times), with the acknowledged-commit check.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { findBinDir } from '@hapg/postgres';
+import {
+  type AgentNode,
+  checkAcks,
+  cliArg,
+  prepareWriterTable,
+  runMain,
+  sleep,
+  stats,
+  TEST_SUPERUSER,
+  TestCluster,
+  timeToWrite,
+  waitFor,
+} from '@hapg/testkit';
+
+const run = promisify(execFile);
+const seconds = Number(cliArg('--seconds')) || 20;
+const runs = Number(cliArg('--runs')) || 5;
+const user = TEST_SUPERUSER.username;
+const password = TEST_SUPERUSER.password;
+const MODES = [
+  { name: 'off', value: false, standbys: 0 },
+  { name: 'on', value: true, standbys: 1 },
+  { name: 'quorum', value: 'quorum', standbys: 2 },
+] as const;
+
+async function pgbench(bin: string, node: AgentNode, args: readonly string[]): Promise<string> {
+  const conn = ['-h', '127.0.0.1', '-p', String(node.pgPort), '-U', user];
+  const r = await run(join(bin, 'pgbench'), [...conn, ...args, 'postgres'], {
+    env: { ...process.env, PGPASSWORD: password },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return r.stdout;
+}
+
+async function settle(cluster: TestCluster, mode: (typeof MODES)[number]): Promise<AgentNode> {
+  if (mode.name === 'off') {
+    return waitFor(
+      async () => {
+        const p = await cluster.primary();
+        return p !== null && (await cluster.ssn(p)) === '' ? p : null;
+      },
+      { timeoutMs: 60_000, what: 'asynchronous primary' },
+    );
+  }
+  return (await cluster.waitSync(mode.name, mode.standbys, 120_000)).primary;
+}
+
+async function main(): Promise<void> {
+  const bin = await findBinDir();
+  const cluster = await TestCluster.start({ nodes: 3, ttl: 10, loopWait: 2, retryTimeout: 3 });
+  const lines: string[] = [];
+  try {
+    const first = await cluster.waitHealthy(180_000);
+    await prepareWriterTable({ name: first.name, host: '127.0.0.1', port: first.pgPort }, user, password);
+    await pgbench(bin, first, ['-i', '-s', '10', '-q']);
+    for (const mode of MODES) {
+      await cluster.patchConfig({ synchronous_mode: mode.value });
+      const primary = await settle(cluster, mode);
+      const out = await pgbench(bin, primary, ['-c', '8', '-j', '2', '-T', String(seconds)]);
+      const tps = /tps = ([\d.]+)/.exec(out)?.[1] ?? '?';
+      const latency = /latency average = ([\d.]+ ms)/.exec(out)?.[1] ?? '?';
+      console.log(`synchronous_mode ${mode.name}: ${tps} tps, latency ${latency} (${seconds} s)`);
+      const times: number[] = [];
+      let lost = 0;
+      let acks = 0;
+      for (let i = 0; i < runs; i++) {
+        const victim = await settle(cluster, mode);
+        await cluster.waitHealthy(180_000);
+        const writer = cluster.writer({ statementTimeoutMs: 15_000 });
+        writer.start();
+        await sleep(500 + Math.random() * 1000);
+        const t0 = Date.now();
+        await cluster.killHost(victim);
+        times.push(await timeToWrite(t0, writer, victim));
+        await writer.stop();
+        const next = await cluster.waitForPrimary(60_000, victim);
+        const r = await checkAcks(
+          writer.acks,
+          { name: next.name, host: '127.0.0.1', port: next.pgPort },
+          user,
+          password,
+        );
+        lost += r.lost.length;
+        acks += writer.acks.length;
+        console.log(
+          `  ${mode.name}: failover #${i + 1}: ${times.at(-1)} ms, ${r.lost.length} of ${writer.acks.length} lost`,
+        );
+        await victim.start();
+        await cluster.waitHealthy(180_000);
+      }
+      lines.push(`| ${mode.name} | ${tps} | ${latency} | ${stats(times)} | ${lost} of ${acks} |`);
+    }
+    console.log(
+      '\n| synchronous_mode | pgbench TPS | latency | host death → first write on the new primary | lost acknowledged commits |',
+    );
+    console.log('|---|---|---|---|---|');
+    for (const l of lines) console.log(l);
+  } finally {
+    await cluster.close();
+  }
+}
+
+runMain(main);
