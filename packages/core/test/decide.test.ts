@@ -432,6 +432,16 @@ const rows: Row[] = [
     'acquireLeader claimSyncKey promote(failover)',
   ],
   [
+    'on mode, but the key is still a quorum key (ANY 1 of [a,c]): a must prove it, c unseen',
+    electionObs({
+      config: { synchronousMode: 'on' },
+      peerList: [peer('c', { reachable: false, xlogLocation: null })],
+      view: { sync: { leader: 'b', syncStandbys: ['a', 'c'], quorum: 1, modRevision: '1' } },
+    }),
+    'QUORUM_TOO_FEW_SEEN',
+    '-',
+  ],
+  [
     'quorum, manual failover to a: the proof is still required',
     electionObs({
       config: { synchronousMode: 'quorum' },

@@ -143,17 +143,19 @@ function inSyncKey(name: MemberName, config: DecideConfig, view: ClusterView | n
 }
 
 /**
- * Quorum mode: can this node prove it holds every acknowledged commit (sync/quorum.ts)?
- * Null when it can, or when no proof is needed (other modes; the key names us as leader,
- * so the commits in question are our own). Peers count with the WAL position their REST
- * status reported in this election.
+ * Synchronous mode: can this node prove it holds every acknowledged commit (sync/quorum.ts)?
+ * Null when it can, or when no proof is needed (mode off; the key names us as leader, so
+ * the commits in question are our own). A key of `on` mode (quorum 0: every listed standby
+ * acknowledged) needs only ourselves; a quorum key (`ANY k`), also one left over right after
+ * the mode was switched from quorum to on, needs N − k + 1 listed members seen. Peers count
+ * with the WAL position their REST status reported in this election.
  */
 export function quorumProof(
   obs: Observation,
   view: ClusterView,
   me: Candidate,
 ): { readonly code: ReasonCode; readonly text: string } | null {
-  if (obs.config.synchronousMode !== 'quorum') return null;
+  if (obs.config.synchronousMode === 'off') return null;
   const sync = view.sync;
   if (sync?.leader === obs.self.name) return null;
   if (me.lsn === null) return { code: 'QUORUM_NOT_AHEAD', text: `${me.name}: WAL position unknown` };

@@ -1,0 +1,115 @@
+import { type DynamicConfig, parseDynamicConfig, toLsn } from '@hapg/core';
+import type { ReplicationRow } from '@hapg/postgres';
+import { describe, expect, it } from 'vitest';
+import type { Logger } from '../src/logger.js';
+import { SyncManager } from '../src/sync/sync-manager.js';
+import { viewOf } from './cluster-ops-fixtures.js';
+
+/** The executor's order of effects, against fakes of etcd (CAS on the sync key) and Postgres. */
+function harness(opts: { failSsn?: boolean } = {}) {
+  const effects: string[] = [];
+  let revision = 10;
+  const store = {
+    casSync: async (v: { syncStandbys: readonly string[]; quorum: number | null }, rev: string | null) => {
+      effects.push(`key [${v.syncStandbys.join(',')}] q=${v.quorum} @${rev}`);
+      return String(++revision);
+    },
+    deleteSync: async (rev: string) => {
+      effects.push(`delete key @${rev}`);
+    },
+  };
+  const query = async <R extends Record<string, unknown>>(sql: string): Promise<R[]> => {
+    if (sql.includes('pg_current_wal_flush_lsn')) return [{ lsn: '0/3E8' }] as unknown as R[];
+    effects.push('poll');
+    return [{ name: 'node2', flush: '0/3E8' }] as unknown as R[];
+  };
+  const applySsn = async (value: string) => {
+    if (opts.failSsn) throw new Error('reload failed');
+    effects.push(`ssn '${value}'`);
+  };
+  const log = { info: () => {}, warn: () => {} } as unknown as Logger;
+  const m = new SyncManager({ name: 'node1', store, query, applySsn, log, pollMs: 1 });
+  return { m, effects };
+}
+
+const dyn = (json: Record<string, unknown>): DynamicConfig =>
+  parseDynamicConfig({ ttl: 30, loop_wait: 10, ...json }, { source: 'test' }).config;
+
+const streaming = (name: string): ReplicationRow => ({
+  usename: 'replicator',
+  applicationName: name,
+  clientAddr: '127.0.0.1',
+  state: 'streaming',
+  syncState: 'async',
+  syncPriority: 0,
+  writeLsn: toLsn(1000),
+  flushLsn: toLsn(1000),
+  replayLsn: toLsn(1000),
+});
+
+describe('SyncManager', () => {
+  it('on: records an empty key, sets the ssn, waits for the standby, then names it', async () => {
+    const { m, effects } = harness();
+    await m.tick({
+      view: viewOf(),
+      dyn: dyn({ synchronous_mode: true }),
+      replication: [streaming('node2')],
+      retryTimeoutMs: 1000,
+    });
+    expect(effects).toEqual(['key [] q=0 @null', `ssn 'FIRST 1 ("node2")'`, 'poll', 'key [node2] q=0 @11']);
+    expect(m.desiredSsn(viewOf(), dyn({ synchronous_mode: true }))).toBe('FIRST 1 ("node2")');
+  });
+
+  it('a failed ssn change stops before the key names the standby', async () => {
+    const { m, effects } = harness({ failSsn: true });
+    await expect(
+      m.tick({
+        view: viewOf(),
+        dyn: dyn({ synchronous_mode: true }),
+        replication: [streaming('node2')],
+        retryTimeoutMs: 1000,
+      }),
+    ).rejects.toThrow('reload failed');
+    expect(effects).toEqual(['key [] q=0 @null']);
+  });
+
+  it('no standby, not strict: the key is emptied before the ssn drops to asynchronous', async () => {
+    const { m, effects } = harness();
+    const view = viewOf({ sync: { leader: 'node1', syncStandbys: ['node2'], quorum: 0, modRevision: '7' } });
+    await m.tick({ view, dyn: dyn({ synchronous_mode: true }), replication: [], retryTimeoutMs: 1000 });
+    expect(effects).toEqual(['key [] q=0 @7', "ssn ''"]);
+  });
+
+  it('quorum: Patroni layout in the key (quorum = N − k)', async () => {
+    const { m, effects } = harness();
+    await m.tick({
+      view: viewOf(),
+      dyn: dyn({ synchronous_mode: 'quorum' }),
+      replication: [streaming('node2'), streaming('node3')],
+      retryTimeoutMs: 1000,
+    });
+    // widened first with k 0 (quorum = 2 − 0), ssn ANY 1, wait, then k 1 (quorum = 2 − 1)
+    expect(effects[0]).toBe('key [node2,node3] q=2 @null');
+    expect(effects[1]).toBe(`ssn 'ANY 1 ("node2","node3")'`);
+    expect(effects.at(-1)).toBe('key [node2,node3] q=1 @11');
+  });
+
+  it('off: removes a leftover key', async () => {
+    const { m, effects } = harness();
+    const view = viewOf({ sync: { leader: 'node1', syncStandbys: ['node2'], quorum: 0, modRevision: '7' } });
+    await m.tick({ view, dyn: dyn({}), replication: [streaming('node2')], retryTimeoutMs: 1000 });
+    expect(effects).toEqual(['delete key @7']);
+    expect(m.desiredSsn(view, dyn({}))).toBe('');
+  });
+
+  it('a key of another leader gives a replica the fallback ssn; our own key keeps its promise', () => {
+    const { m } = harness();
+    const theirs = viewOf({
+      sync: { leader: 'node9', syncStandbys: ['node2'], quorum: 0, modRevision: '7' },
+    });
+    expect(m.desiredSsn(theirs, dyn({ synchronous_mode: true }))).toBe('');
+    expect(m.desiredSsn(theirs, dyn({ synchronous_mode: true, synchronous_mode_strict: true }))).toBe('*');
+    const ours = viewOf({ sync: { leader: 'node1', syncStandbys: ['node2'], quorum: 0, modRevision: '7' } });
+    expect(m.desiredSsn(ours, dyn({ synchronous_mode: true }))).toBe('FIRST 1 ("node2")');
+  });
+});
