@@ -338,3 +338,42 @@ describe('empty scope', () => {
     expect(renderList(viewOf({ config: {} }), 'table').err).toBe('');
   });
 });
+
+describe('hactl list: synchronous mode footer', () => {
+  const base = {
+    initialize: '1',
+    leader: 'a',
+    'members/a': member(5432, { role: 'primary', timeline: 1, xlog_location: 10 }),
+    'members/b': member(5433, { timeline: 1, xlog_location: 10 }),
+  };
+  it('marks the sync standby and says nothing more when the key names one', () => {
+    const { out } = renderList(
+      viewOf({
+        ...base,
+        config: { synchronous_mode: true },
+        sync: { leader: 'a', sync_standby: 'b', quorum: 0 },
+      }),
+      'table',
+    );
+    expect(out).toContain('| Sync Standby |');
+    expect(out).not.toContain('Synchronous mode:');
+  });
+  it('says when the leader runs without a synchronous standby, and how strict mode differs', () => {
+    const degraded = viewOf({
+      ...base,
+      config: { synchronous_mode: true },
+      sync: { leader: 'a', sync_standby: null },
+    });
+    expect(renderList(degraded, 'table').out).toContain(
+      ' Synchronous mode: on, no synchronous standby (degraded: commits are asynchronous, only a can be promoted)',
+    );
+    const strict = viewOf({
+      ...base,
+      config: { synchronous_mode: 'quorum', synchronous_mode_strict: true },
+      sync: { leader: 'a', sync_standby: null },
+    });
+    expect(renderList(strict, 'table').out).toContain(
+      ' Synchronous mode: quorum, no synchronous standby (strict: commits wait for one)',
+    );
+  });
+});

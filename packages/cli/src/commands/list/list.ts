@@ -1,7 +1,7 @@
 import { type ClusterView, errorText, formatLsn, type Lsn } from '@hapg/core';
 import type { Io } from '../../io.js';
 import { type Column, type OutputFormat, renderData, renderTable } from '../../output/index.js';
-import { type ListRow, lagInMb, listRows } from './rows.js';
+import { type ListRow, lagInMb, listRows, syncModeOf } from './rows.js';
 
 /** What a render produces: the frame for stdout and warnings for stderr. */
 export interface Rendered {
@@ -127,10 +127,15 @@ export function renderListTable(
   return renderTable(columns, cells, { title: `Cluster: ${view.scope} (${id})` }) + footer(view);
 }
 
-/** Lines under the table: maintenance mode and a scheduled switchover, in patronictl's words. */
+/**
+ * Lines under the table: maintenance mode and a scheduled switchover, in patronictl's words,
+ * and a leader in synchronous mode that has no synchronous standby (hapg's own line).
+ */
 export function footer(view: ClusterView): string {
   const lines: string[] = [];
   if (view.config?.value.pause === true) lines.push(' Maintenance mode: on');
+  const degraded = syncDegradedLine(view);
+  if (degraded !== null) lines.push(degraded);
   const f = view.failover;
   if (f !== null && f.scheduledAt !== null) {
     lines.push(` Switchover scheduled at: ${f.scheduledAt}`);
@@ -138,6 +143,18 @@ export function footer(view: ClusterView): string {
     if (f.member !== null) lines.push(`                      to: ${f.member}`);
   }
   return lines.map((l) => `${l}\n`).join('');
+}
+
+function syncDegradedLine(view: ClusterView): string | null {
+  const mode = syncModeOf(view);
+  const leader = view.leader?.name ?? null;
+  if (mode === 'off' || leader === null) return null;
+  const sync = view.sync;
+  if (sync !== null && sync.leader === leader && sync.syncStandbys.length > 0) return null;
+  const strict = view.config?.value.synchronous_mode_strict === true;
+  return strict
+    ? ` Synchronous mode: ${mode}, no synchronous standby (strict: commits wait for one)`
+    : ` Synchronous mode: ${mode}, no synchronous standby (degraded: commits are asynchronous, only ${leader} can be promoted)`;
 }
 
 /** Keys whose JSON could not be parsed, as one stderr line (the table silently lacking a member would mislead). */
