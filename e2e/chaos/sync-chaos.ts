@@ -60,6 +60,8 @@ async function main(): Promise<void> {
       const wasSync = sync.some((n) => n.name === next.name);
       const line = `#${i + 1} ${fault} ${primary.name} → ${next.name}${wasSync ? ' (sync)' : ' (NOT sync)'}: ${times.at(-1)} ms, ${writer.acks.length} acks so far, ${result.lost.length} lost, ${result.overlaps.length} overlaps`;
       console.log(line);
+      for (const id of result.lost.slice(0, 5))
+        console.log(`    lost: ${JSON.stringify(writer.acks.find((a) => a.id === id))}`);
       if (result.lost.length > 0 || result.overlaps.length > 0 || (mode === 'on' && !wasSync))
         failures.push(line);
       if (fault === 'kill -9') await primary.start();

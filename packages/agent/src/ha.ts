@@ -257,7 +257,7 @@ export class HaLoop {
     const view = store.view();
     if (store.reachable()) this.#dcsLastSeenS = Math.floor(clock.wallMs() / 1000);
     this.#dyn = this.#dynamicConfig(view);
-    const pgObs = await pg.observe();
+    const pgObs = await pg.observe(clock.monotonicMs());
     this.#lastPg = pgObs;
     const peers =
       view !== null && view.leader === null && pgObs.process === 'running'
@@ -299,7 +299,7 @@ export class HaLoop {
             kind === 'releaseLeader' ||
             kind === 'startPostgres'
           ) {
-            this.#publish(store.view(), await pg.observe(), decision);
+            this.#publish(store.view(), await pg.observe(this.#o.clock.monotonicMs()), decision);
           }
         });
         // the state changed: look again at once rather than after loop_wait (e.g. a demoted
@@ -313,7 +313,7 @@ export class HaLoop {
         metrics.countDcsError();
       }
     } else this.#followUps = 0;
-    const after = decision.actions.length > 0 ? await pg.observe() : pgObs;
+    const after = decision.actions.length > 0 ? await pg.observe(clock.monotonicMs()) : pgObs;
     this.#lastPg = after;
     await this.#applyParameters(after);
     await this.#leaderDuties(store.view(), after);

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { errorText, type MemberName, type PgObservation, type PgProcessState } from '@hapg/core';
+import { errorText, type MemberName, type PgObservation, type PgProcessState, systemClock } from '@hapg/core';
 import type { ControlData, FollowTarget, PgStatus, PostgresNode, StartRole, StopMode } from '@hapg/postgres';
 import type { Logger } from './logger.js';
 
@@ -98,8 +98,11 @@ export class LocalPostgres {
   /** the last probe saw a writable primary */
   lastRanAsPrimary = false;
 
+  /** replica: when it was first seen not streaming from `following` (see PgObservation.notStreamingSinceMs) */
+  #notStreaming: { readonly following: string | null; readonly sinceMs: number } | null = null;
+
   /** Probes Postgres (or reads pg_control when it is down) and returns the observation. */
-  async observe(): Promise<PgObservation> {
+  async observe(nowMs: number = systemClock.monotonicMs()): Promise<PgObservation> {
     const dataDir = existsSync(`${this.node.dataDir}/PG_VERSION`) ? 'initialized' : 'empty';
     let process: PgProcessState = 'stopped';
     let status: PgStatus | null = null;
@@ -133,6 +136,10 @@ export class LocalPostgres {
       }
     }
     this.lastControl = control;
+    const streaming = status?.walReceiver?.status === 'streaming';
+    if (status === null || !status.inRecovery || streaming) this.#notStreaming = null;
+    else if (this.#notStreaming === null || this.#notStreaming.following !== this.following)
+      this.#notStreaming = { following: this.following, sinceMs: nowMs };
     return {
       dataDir,
       systemId: status?.systemId ?? control?.systemId ?? null,
@@ -145,7 +152,8 @@ export class LocalPostgres {
       receiveLsn: status?.receiveLsn ?? null,
       replayLsn: status?.replayLsn ?? null,
       following: this.following,
-      streaming: status?.walReceiver?.status === 'streaming',
+      streaming,
+      notStreamingSinceMs: this.#notStreaming?.sinceMs ?? null,
       streamingReplicas: (status?.replication ?? [])
         .filter((r) => r.state === 'streaming')
         .map((r) => r.applicationName),

@@ -154,6 +154,76 @@ const rows: Row[] = [
   ],
   ['replica following the leader: nothing to do', replicaObs(), 'FOLLOWING', '-'],
   [
+    "replica past the fork point of the leader's timeline, not streaming for 2 loops: rewind",
+    replicaObs({
+      pg: {
+        streaming: false,
+        timeline: toTimeline(1),
+        receiveLsn: toLsn(1200),
+        notStreamingSinceMs: NOW_MS - 20_000,
+      },
+      view: {
+        members: new Map([
+          ['a', member('a')],
+          ['b', member('b', { role: 'primary', timeline: toTimeline(2) })],
+        ]),
+        history: {
+          entries: [{ timeline: 1, switchLsn: 1100, reason: 'x', time: '', newLeader: 'b' }],
+          modRevision: '1',
+        },
+      },
+    }),
+    'REJOINING',
+    'rejoin(b)',
+  ],
+  [
+    'same, but only just re-pointed (not streaming for less than 2 loops): wait',
+    replicaObs({
+      pg: {
+        streaming: false,
+        timeline: toTimeline(1),
+        receiveLsn: toLsn(1200),
+        notStreamingSinceMs: NOW_MS - 5_000,
+      },
+      view: {
+        members: new Map([
+          ['a', member('a')],
+          ['b', member('b', { role: 'primary', timeline: toTimeline(2) })],
+        ]),
+        history: {
+          entries: [{ timeline: 1, switchLsn: 1100, reason: 'x', time: '', newLeader: 'b' }],
+          modRevision: '1',
+        },
+      },
+    }),
+    'FOLLOWING',
+    '-',
+  ],
+  [
+    'not streaming but at or before the fork point: keep following (nothing to rewind)',
+    replicaObs({
+      pg: {
+        streaming: false,
+        timeline: toTimeline(1),
+        receiveLsn: toLsn(1100),
+        replayLsn: toLsn(1100),
+        notStreamingSinceMs: NOW_MS - 20_000,
+      },
+      view: {
+        members: new Map([
+          ['a', member('a')],
+          ['b', member('b', { role: 'primary', timeline: toTimeline(2) })],
+        ]),
+        history: {
+          entries: [{ timeline: 1, switchLsn: 1100, reason: 'x', time: '', newLeader: 'b' }],
+          modRevision: '1',
+        },
+      },
+    }),
+    'FOLLOWING',
+    '-',
+  ],
+  [
     'replica following the wrong member: repoint',
     replicaObs({ pg: { following: 'c' } }),
     'REPOINTING',

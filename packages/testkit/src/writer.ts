@@ -195,14 +195,17 @@ export async function checkAcks(
   password?: string,
   table = DEFAULT_TABLE,
 ): Promise<CheckResult> {
+  // Only acks recorded before the SELECT must be visible to it: a writer still running adds
+  // acks meanwhile (the chaos run found that race reported as "1 lost").
+  const before = acks.slice();
   const c = new pg.Client({ host: primary.host, port: primary.port, user, password, database: 'postgres' });
   c.on('error', () => {});
   await c.connect();
   try {
     const r = await c.query(`SELECT id FROM ${table}`);
     const present = new Set<number>(r.rows.map((row: { id: string }) => Number(row.id)));
-    const lost = acks.filter((a) => !present.has(a.id)).map((a) => a.id);
-    return { lost, overlaps: findOverlaps(acks) };
+    const lost = before.filter((a) => !present.has(a.id)).map((a) => a.id);
+    return { lost, overlaps: findOverlaps(before) };
   } finally {
     await c.end().catch(() => {});
   }

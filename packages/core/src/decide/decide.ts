@@ -1,3 +1,4 @@
+import { formatLsn, maxLsn, toLsn } from '../lsn.js';
 import type { ClusterView, MemberName } from '../types.js';
 import {
   type Candidate,
@@ -58,7 +59,7 @@ export function decide(obs: Observation, nowMs: number): Decision {
   }
   const leader = view.leader;
   if (leader !== null && leader.name === obs.self.name) return ownKeyOtherLease(obs);
-  if (leader !== null) return withOtherLeader(obs, view, leader.name);
+  if (leader !== null) return withOtherLeader(obs, view, leader.name, nowMs);
   return withoutLeader(obs, view, nowMs);
 }
 
@@ -268,7 +269,7 @@ function ownKeyOtherLease(obs: Observation): Decision {
   );
 }
 
-function withOtherLeader(obs: Observation, view: ClusterView, leader: MemberName): Decision {
+function withOtherLeader(obs: Observation, view: ClusterView, leader: MemberName, nowMs: number): Decision {
   const { pg } = obs;
   if (isRunningPrimary(pg)) {
     return decision(
@@ -300,6 +301,8 @@ function withOtherLeader(obs: Observation, view: ClusterView, leader: MemberName
       `former primary: rejoining ${leader}`,
     );
   }
+  const forked = pastForkPoint(obs, view, leader, nowMs);
+  if (forked !== null) return decision('replica', [{ kind: 'rejoin', leader }], 'REJOINING', forked);
   if (isRunningReplica(pg)) {
     if (pg.following !== leader) {
       return decision(
@@ -317,6 +320,36 @@ function withOtherLeader(obs: Observation, view: ClusterView, leader: MemberName
     'STARTING_REPLICA',
     `starting Postgres as a standby of ${leader}`,
   );
+}
+
+/**
+ * A replica (never a primary) that received WAL of its timeline past the point where the
+ * leader's history left that timeline can never stream from it (Postgres logs "new timeline
+ * forked off current database system timeline before current recovery point" and waits
+ * forever). It happens when an asynchronous replica got WAL from the old primary that the
+ * promoted member never received — in synchronous mode a routine case, since the promoted
+ * sync standby need not be the furthest. Only after it failed to stream for 2 × loop_wait:
+ * a replica's timeline is read from its last restartpoint when not streaming and can be
+ * stale, and pg_rewind itself decides precisely (a needless one only costs a restart).
+ */
+function pastForkPoint(
+  obs: Observation,
+  view: ClusterView,
+  leader: MemberName,
+  nowMs: number,
+): string | null {
+  const { pg, config } = obs;
+  if (!isRunningReplica(pg) || pg.streaming || pg.following !== leader || !memberRunning(view, leader))
+    return null;
+  const since = pg.notStreamingSinceMs ?? null;
+  if (since === null || nowMs - since < 2 * config.loopWaitMs) return null;
+  const lsn = maxLsn(pg.receiveLsn, pg.replayLsn);
+  const leaderTimeline = view.members.get(leader)?.timeline ?? null;
+  if (lsn === null || pg.timeline === null || leaderTimeline === null || leaderTimeline <= pg.timeline)
+    return null;
+  const entry = view.history?.entries.find((e) => e.timeline === pg.timeline);
+  if (entry === undefined || lsn <= toLsn(entry.switchLsn)) return null;
+  return `not streaming: our WAL ${formatLsn(lsn)} on timeline ${pg.timeline} is past ${leader}'s fork point ${formatLsn(toLsn(entry.switchLsn))}: rejoining through pg_rewind`;
 }
 
 function withoutLeader(obs: Observation, view: ClusterView, nowMs: number): Decision {

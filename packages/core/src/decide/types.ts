@@ -59,6 +59,11 @@ export interface PgObservation {
   readonly following: MemberName | null;
   /** replica: the WAL receiver is streaming */
   readonly streaming: boolean;
+  /**
+   * replica following `following`: monotonic ms since it was first seen not streaming from it
+   * (reset when it streams or is re-pointed); null while streaming, absent when unknown
+   */
+  readonly notStreamingSinceMs?: number | null;
   /** primary: members streaming from it (pg_stat_replication application_name, state streaming) */
   readonly streamingReplicas: readonly MemberName[];
   /** set by the agent after a rewind/clone attempt failed: the reason shown to operators */
