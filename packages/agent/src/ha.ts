@@ -450,13 +450,11 @@ export class HaLoop {
    * `status` key with our optime and slot positions.
    */
   async #leaderDuties(view: ClusterView | null, pgObs: PgObservation): Promise<void> {
-    const leading =
-      view !== null &&
-      pgObs.process === 'running' &&
-      this.#holdsLeaderKey(view) &&
-      pgObs.inRecovery === false;
-    if (!leading) this.#sync.reset();
+    // The managed ssn lives as long as Postgres runs writable: it always kept the promise of
+    // the key we last wrote, whereas a key read back from a lagging view might be older.
+    if (pgObs.process !== 'running' || pgObs.inRecovery !== false) this.#sync.reset();
     if (view === null || pgObs.process !== 'running' || pgObs.inRecovery === null) return;
+    const leading = this.#holdsLeaderKey(view) && pgObs.inRecovery === false;
     if (!leading && pgObs.inRecovery === false) return; // a demoted primary waits for its rejoin
     const { pg, store, clock } = this.#o;
     const r = await this.#slots.tick({

@@ -60,6 +60,22 @@ describe('SyncManager', () => {
     expect(m.desiredSsn(viewOf(), dyn({ synchronous_mode: true }))).toBe('FIRST 1 ("node2")');
   });
 
+  it('after a restart in place, a view lagging our own last key write does not weaken the ssn', async () => {
+    const { m } = harness();
+    await m.tick({
+      view: viewOf(),
+      dyn: dyn({ synchronous_mode: true }),
+      replication: [streaming('node2')],
+      retryTimeoutMs: 1000,
+    });
+    m.reset(); // Postgres crashed; it will start again as primary
+    // the view still shows no key (the watch has not delivered our write): our write wins
+    expect(m.desiredSsn(viewOf(), dyn({ synchronous_mode: true }))).toBe('FIRST 1 ("node2")');
+    // a newer key written by someone else (a new leader's claim) wins over ours
+    const claimed = viewOf({ sync: { leader: 'node3', syncStandbys: [], quorum: 0, modRevision: '99' } });
+    expect(m.desiredSsn(claimed, dyn({ synchronous_mode: true }))).toBe('');
+  });
+
   it('a failed ssn change stops before the key names the standby', async () => {
     const { m, effects } = harness({ failSsn: true });
     await expect(

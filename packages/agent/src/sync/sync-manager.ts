@@ -7,6 +7,7 @@ import {
   parseLsn,
   parseSsn,
   planSyncUpdate,
+  type SyncState,
   type SyncStep,
   ssnForKey,
   storedSyncFromKey,
@@ -50,6 +51,8 @@ export class SyncManager {
   readonly #o: SyncManagerOptions;
   /** the value in force on our primary while we lead; null when not leading */
   #ssn: string | null = null;
+  /** the key as we last wrote it: newer than a view that has not caught up with our write */
+  #written: SyncState | null = null;
 
   constructor(o: SyncManagerOptions) {
     this.#o = o;
@@ -62,10 +65,17 @@ export class SyncManager {
   desiredSsn(view: ClusterView | null, dyn: DynamicConfig): string {
     const mode = dyn.synchronousMode;
     if (mode === 'off') return '';
-    return (
-      this.#ssn ??
-      ssnForKey(mode, dyn.synchronousModeStrict, syncKeyFromState(view?.sync ?? null, mode), this.#o.name)
-    );
+    if (this.#ssn !== null) return this.#ssn;
+    const key = syncKeyFromState(this.#newest(view?.sync ?? null), mode);
+    return ssnForKey(mode, dyn.synchronousModeStrict, key, this.#o.name);
+  }
+
+  /** The view's key, or ours when the view has not caught up with our last write yet. */
+  #newest(seen: SyncState | null): SyncState | null {
+    const w = this.#written;
+    if (w === null) return seen;
+    if (seen === null || BigInt(seen.modRevision) < BigInt(w.modRevision)) return w;
+    return seen;
   }
 
   /** We no longer lead: the next reign starts from the key again. */
@@ -79,13 +89,16 @@ export class SyncManager {
     if (mode === 'off') {
       // synchronous_standby_names is already '' (rendered before leader duties): now the key can go
       this.#ssn = null;
-      if (view.sync !== null) {
-        await this.#o.store.deleteSync(view.sync.modRevision);
+      const current = this.#newest(view.sync);
+      if (view.sync !== null && current !== null) {
+        await this.#o.store.deleteSync(current.modRevision);
+        this.#written = null;
         this.#o.log.info({ reason: 'synchronous_mode off' }, 'sync key removed');
       }
       return;
     }
-    const key = syncKeyFromState(view.sync, mode);
+    const current = this.#newest(view.sync);
+    const key = syncKeyFromState(current, mode);
     const inForce = this.desiredSsn(view, dyn);
     this.#ssn = inForce;
     const desired = chooseSyncStandbys({
@@ -109,7 +122,7 @@ export class SyncManager {
       nodeCount: dyn.synchronousNodeCount,
       leader: this.#o.name,
     });
-    let revision = view.sync?.modRevision ?? null;
+    let revision = current?.modRevision ?? null;
     for (const step of steps) revision = await this.#run(step, revision, input.retryTimeoutMs);
     if (steps.length > 0) {
       this.#o.log.info(
@@ -127,8 +140,12 @@ export class SyncManager {
 
   async #run(step: SyncStep, revision: string | null, timeoutMs: number): Promise<string | null> {
     switch (step.kind) {
-      case 'writeSyncKey':
-        return this.#o.store.casSync(storedSyncFromKey(step.value), revision);
+      case 'writeSyncKey': {
+        const stored = storedSyncFromKey(step.value);
+        const written = await this.#o.store.casSync(stored, revision);
+        this.#written = { ...stored, modRevision: written };
+        return written;
+      }
       case 'setSsn':
         await this.#o.applySsn(step.value);
         this.#ssn = step.value;
