@@ -1,4 +1,12 @@
-import type { ClusterView, FailoverRequest, HistoryEntry, LeaderRecord, Member } from '@hapg/core';
+import type {
+  ClusterView,
+  FailoverRequest,
+  HistoryEntry,
+  LeaderRecord,
+  Member,
+  StoredSync,
+  SyncState,
+} from '@hapg/core';
 import { toLsn, toTimeline } from '@hapg/core';
 
 /** What a member writes to `members/<name>` in the model (bound to its lease). */
@@ -22,6 +30,8 @@ export interface EtcdSnapshot {
   readonly optime: number | null;
   readonly history: readonly HistoryEntry[];
   readonly pause: boolean;
+  /** the `sync` key in Patroni's layout (quorum = N − k), with its mod revision; null when absent */
+  readonly sync: SyncState | null;
 }
 
 /**
@@ -34,8 +44,8 @@ export class SimEtcd {
   #nextLeaseId = 100;
   #snapshots: EtcdSnapshot[];
 
-  constructor(initial: Omit<EtcdSnapshot, 'atMs' | 'revision'>) {
-    this.#snapshots = [{ ...initial, atMs: 0, revision: 1 }];
+  constructor(initial: Omit<EtcdSnapshot, 'atMs' | 'revision' | 'sync'>) {
+    this.#snapshots = [{ ...initial, sync: null, atMs: 0, revision: 1 }];
   }
 
   get current(): EtcdSnapshot {
@@ -99,6 +109,37 @@ export class SimEtcd {
     return true;
   }
 
+  /**
+   * The store's casSync: put the `sync` key if its mod revision is `expectedModRevision`
+   * (null: absent) *and* `name` holds the leader key under `leaseId`, so a leader deposed
+   * without knowing it cannot rewrite its successor's key. Returns the new mod revision, or
+   * null when a compare failed.
+   */
+  casSync(
+    value: StoredSync,
+    expectedModRevision: string | null,
+    holder: { readonly name: string; readonly leaseId: string | null },
+    nowMs: number,
+  ): string | null {
+    const cur = this.current;
+    if (!this.holdsLeader(holder)) return null;
+    if ((cur.sync?.modRevision ?? null) !== expectedModRevision) return null;
+    const modRevision = String(cur.revision + 1);
+    this.#commit(nowMs, { sync: { ...value, syncStandbys: [...value.syncStandbys], modRevision } });
+    return modRevision;
+  }
+
+  /** The leader key carries `name` under `leaseId` (the guard of every `sync` write). */
+  holdsLeader(holder: { readonly name: string; readonly leaseId: string | null }): boolean {
+    const leader = this.current.leader;
+    return (
+      leader !== null &&
+      holder.leaseId !== null &&
+      leader.name === holder.name &&
+      leader.leaseId === holder.leaseId
+    );
+  }
+
   putMember(m: SimMemberRecord, nowMs: number): void {
     if (!this.#leases.has(m.leaseId)) return;
     const prev = this.current.members.get(m.name);
@@ -157,7 +198,7 @@ export function toClusterView(s: EtcdSnapshot): ClusterView {
     members,
     config: { value: { pause: s.pause }, modRevision: '1' },
     failover: s.failover,
-    sync: null,
+    sync: s.sync,
     history: { entries: s.history, modRevision: '1' },
     status: s.optime === null ? null : { optime: s.optime, slots: {}, retainSlots: [] },
     malformed: [],

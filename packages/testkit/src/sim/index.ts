@@ -2,3 +2,6 @@ export { type EtcdSnapshot, SimEtcd, type SimMemberRecord, toClusterView } from 
 export { act, canStream, forkPoint, type PgModel, SimNode, type SimTiming } from './node.js';
 export { Prng } from './prng.js';
 export { runSimulation, type SimOptions, type SimResult } from './sim.js';
+export { AckLedger, type LostAck, releasedLsn } from './commits.js';
+export { desiredSsn, type SimSyncConfig, type SyncPlanner, syncDutyTick } from './sync-duty.js';
+export { decideWithTakeoverProof, guardedSsnPlan } from './proposed-fixes.js';

@@ -22,6 +22,10 @@ export interface PgModel {
   crashedAtMs: number | null;
   streaming: boolean;
   streamingReplicas: string[];
+  /** `synchronous_standby_names` as last rendered (the value a start or promotion runs with) */
+  ssn: string;
+  /** commits this primary made on its current timeline that no client has seen succeed yet */
+  unacked: bigint[];
 }
 
 /** Faults active on a node; each is "until" a simulated instant. */
@@ -53,6 +57,8 @@ export class SimNode {
   reachable = false;
   nextLoopAtMs = 0;
   lastDecision: Decision | null = null;
+  /** the sync manager's ssn while leading (null: not leading, render from the key) */
+  managedSsn: string | null = null;
   readonly faults: NodeFaults = {
     agentPausedUntilMs: 0,
     etcdCutUntilMs: 0,
@@ -167,6 +173,18 @@ export interface ActContext {
   readonly byName: ReadonlyMap<string, SimNode>;
   /** global timeline counter, as Postgres picks a fresh timeline id on promotion */
   newTimeline(): number;
+  /**
+   * Synchronous mode is modelled: `claimSyncKey` writes the key, and a fast shutdown hands
+   * all WAL to the standbys streaming from us (walsenders wait for their flush confirmation).
+   * Off: today's asynchronous model, unchanged.
+   */
+  readonly syncModel?: boolean;
+  /**
+   * Proposed fix (quorum mode): once a switchover target confirmed all our WAL, name it alone
+   * in the sync key with k = 1 before releasing, so the target's quorum proof passes on its
+   * own. Off: today's agent (awaitReplica gives up after retry_timeout and releases anyway).
+   */
+  readonly handoverSyncKey?: boolean;
 }
 
 export function act(a: Action, ctx: ActContext): boolean {
@@ -176,8 +194,9 @@ export function act(a: Action, ctx: ActContext): boolean {
   switch (a.kind) {
     case 'acquireLeader':
       return connected && node.leaseId !== null && etcd.acquire(node.name, node.leaseId, nowMs);
-    // the model runs asynchronous clusters only: claiming the sync key is the leader check alone
     case 'claimSyncKey':
+      if (ctx.syncModel === true) return connected && claimSyncKey(ctx);
+      return connected && etcd.holdsLeader(node);
     case 'verifyLeader': {
       const leader = etcd.current.leader;
       return connected && leader !== null && leader.name === node.name && leader.leaseId === node.leaseId;
@@ -196,6 +215,7 @@ export function act(a: Action, ctx: ActContext): boolean {
       return true;
     case 'demote':
       // the agent stops Postgres; a later loop starts it as a standby (or rejoins)
+      if (ctx.syncModel === true && a.mode === 'fast' && node.writable()) shutdownSendsWal(ctx);
       pg.primary = false;
       pg.process = 'stopped';
       pg.following = null;
@@ -204,7 +224,8 @@ export function act(a: Action, ctx: ActContext): boolean {
     case 'checkpoint':
       return pg.process === 'running';
     case 'awaitReplica':
-      return true; // the model's replication is immediate for connected followers
+      if (ctx.handoverSyncKey === true && a.member !== null) handOver(ctx, a.member);
+      return true; // the agent gives up waiting after retry_timeout and goes on
     case 'startPostgres':
       if (pg.process === 'running') return false;
       pg.process = 'running';
@@ -225,6 +246,42 @@ export function act(a: Action, ctx: ActContext): boolean {
     case 'clone':
       return false; // data directories are always initialized in the model
   }
+}
+
+/**
+ * The agent's claim before a promotion: `{leader: self, no standbys}`, guarded by the leader
+ * key. On a revision conflict it reads the key again and retries once, so in the model only
+ * the leader guard decides.
+ */
+function claimSyncKey(ctx: ActContext): boolean {
+  const { etcd, node, nowMs } = ctx;
+  const value = { leader: node.name, syncStandbys: [], quorum: 0 };
+  return etcd.casSync(value, etcd.current.sync?.modRevision ?? null, node, nowMs) !== null;
+}
+
+/** A fast shutdown returns once every connected standby confirmed the flush of all our WAL. */
+function shutdownSendsWal(ctx: ActContext): void {
+  const primary = ctx.node;
+  for (const name of primary.pg.streamingReplicas) {
+    const r = ctx.byName.get(name);
+    if (r === undefined || r.pg.process !== 'running' || r.pg.primary || r.pg.following !== primary.name)
+      continue;
+    if (r.fullyCut(ctx.nowMs) || primary.fullyCut(ctx.nowMs) || !canStream(r.pg, primary.pg)) continue;
+    r.pg.lsn = primary.pg.lsn;
+    r.pg.timeline = primary.pg.timeline;
+    r.pg.history = primary.pg.history.map(([t, l]) => [t, l] as [number, bigint]);
+  }
+}
+
+/** The proposed handover write: only when the target holds everything we wrote. */
+function handOver(ctx: ActContext, member: string): void {
+  const { etcd, node, nowMs } = ctx;
+  const target = ctx.byName.get(member);
+  if (target === undefined || !node.etcdConnected(nowMs)) return;
+  const t = target.pg;
+  if (t.timeline !== node.pg.timeline || t.lsn < node.pg.lsn) return;
+  const value = { leader: node.name, syncStandbys: [member], quorum: 0 }; // stored N − k = 0: k = 1
+  etcd.casSync(value, etcd.current.sync?.modRevision ?? null, node, nowMs);
 }
 
 function promoteModel(ctx: ActContext): void {

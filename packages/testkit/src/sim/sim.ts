@@ -1,8 +1,10 @@
-import { decide } from '@hapg/core';
-import type { DecideConfig, Decision, Observation } from '@hapg/core';
-import { SimEtcd } from './etcd.js';
+import { decide, parseSsn } from '@hapg/core';
+import type { DecideConfig, Decision, Observation, SyncState } from '@hapg/core';
+import { AckLedger, releasedLsn } from './commits.js';
+import { SimEtcd, toClusterView } from './etcd.js';
 import { act, canStream, type PgModel, SimNode, type SimTiming } from './node.js';
 import { Prng } from './prng.js';
+import { desiredSsn, type SimSyncConfig, type SyncPlanner, syncDutyTick } from './sync-duty.js';
 
 export interface SimOptions {
   /** number of nodes; default: 2–5 chosen by the seed */
@@ -20,6 +22,16 @@ export interface SimOptions {
   readonly fence?: boolean;
   /** the decision function under test (default: `decide` from core); tests pass mutants */
   readonly decide?: (obs: Observation, nowMs: number) => Decision;
+  /**
+   * Synchronous replication (absent: asynchronous, the default). Models the `sync` key, the
+   * leader's sync duty, commits acknowledged per `synchronous_standby_names`, and checks that
+   * no acknowledged commit is lost by a promotion.
+   */
+  readonly sync?: SimSyncConfig;
+  /** the leader duty's planner (default: core's planSyncUpdate); tests pass mutants */
+  readonly syncPlan?: SyncPlanner;
+  /** model the proposed switchover handover write of the sync key (proposed-fixes.ts) */
+  readonly handoverSyncKey?: boolean;
 }
 
 export interface SimResult {
@@ -33,11 +45,24 @@ export interface SimResult {
     faults: number;
     failovers: number;
     fenceStops: number;
+    /** synchronous mode: commits a client saw succeed */
+    acked: number;
+    /** synchronous mode: acknowledged commits missing from a newly writable primary */
+    lostAcks: number;
+    /** synchronous mode: commits acknowledged in phase 2 (healed) */
+    ackedAfterHeal: number;
     /** how often each reason code was decided: shows which branches a run exercised */
     codes: Record<string, number>;
   };
   /** the last `traceLines` events, for a human reading a failure */
   readonly trace: readonly string[];
+  /** the end state, to tell a legitimate stall from a liveness bug */
+  readonly final: {
+    readonly syncKey: SyncState | null;
+    readonly nofailover: readonly string[];
+    /** each node's last decided reason code */
+    readonly lastCodes: Readonly<Record<string, string>>;
+  };
 }
 
 /** Crashes appear twice: they are the most common real fault. */
@@ -79,12 +104,27 @@ class Simulation {
   readonly byName: Map<string, SimNode>;
   readonly violations: string[] = [];
   readonly trace: string[] = [];
-  readonly stats = { loops: 0, faults: 0, failovers: 0, fenceStops: 0, codes: {} as Record<string, number> };
+  readonly stats = {
+    loops: 0,
+    faults: 0,
+    failovers: 0,
+    fenceStops: 0,
+    acked: 0,
+    lostAcks: 0,
+    ackedAfterHeal: 0,
+    codes: {} as Record<string, number>,
+  };
+  readonly sync: SimSyncConfig | null;
+  readonly syncPlan: SyncPlanner | undefined;
+  readonly handoverSyncKey: boolean;
+  readonly acks = new AckLedger();
   readonly fenceOn: boolean;
   readonly decideFn: (obs: Observation, nowMs: number) => Decision;
   maxTimeline = 1;
   nowMs = 0;
   lastLeaderRevision = '';
+  /** the instant each node's watch-fed view reflects */
+  readonly viewAtMs = new Map<SimNode, number>();
 
   constructor(
     readonly seed: number,
@@ -98,6 +138,9 @@ class Simulation {
     this.traceLines = opts.traceLines ?? 80;
     this.fenceOn = opts.fence ?? true;
     this.decideFn = opts.decide ?? decide;
+    this.sync = opts.sync ?? null;
+    this.syncPlan = opts.syncPlan;
+    this.handoverSyncKey = opts.handoverSyncKey === true;
     const n = opts.nodes ?? this.rng.int(2, 5);
     this.config = {
       ttlMs: TIMING.ttlMs,
@@ -108,8 +151,8 @@ class Simulation {
       primaryIsolationTimeoutMs: 1_000,
       checkTimeline: this.rng.chance(0.5),
       pause: false,
-      synchronousMode: 'off',
-      synchronousModeStrict: false,
+      synchronousMode: this.sync?.mode ?? 'off',
+      synchronousModeStrict: this.sync?.strict ?? false,
       usePgRewind: true,
     };
     this.etcd = new SimEtcd({
@@ -134,6 +177,8 @@ class Simulation {
     });
     this.byName = new Map(this.nodes.map((x) => [x.name, x]));
     this.etcd.acquire('n0', this.nodes[0]!.leaseId!, 0);
+    // n0 starts as primary without a sync key: it runs with what the (absent) key allows
+    if (this.sync !== null) for (const node of this.nodes) node.pg.ssn = desiredSsn(node, null, this.sync);
   }
 
   run(): SimResult {
@@ -154,6 +199,11 @@ class Simulation {
       live: this.oneLeader(),
       stats: this.stats,
       trace: this.trace,
+      final: {
+        syncKey: this.etcd.current.sync,
+        nofailover: this.nodes.filter((n) => n.nofailover).map((n) => n.name),
+        lastCodes: Object.fromEntries(this.nodes.map((n) => [n.name, n.lastDecision?.reason.code ?? 'none'])),
+      },
     };
   }
 
@@ -182,7 +232,15 @@ class Simulation {
   /** WAL: primaries take writes; replicas stream from the member they follow when compatible. */
   replicate(): void {
     for (const node of this.nodes) node.pg.streamingReplicas = [];
-    for (const node of this.nodes) if (node.writable()) node.pg.lsn += BigInt(this.rng.int(0, 2_000));
+    for (const node of this.nodes) {
+      // clients of a primary that stopped got an error, never a success
+      if (!node.writable()) node.pg.unacked = [];
+      else {
+        const before = node.pg.lsn;
+        node.pg.lsn += BigInt(this.rng.int(0, 2_000));
+        if (this.sync !== null && node.pg.lsn > before) node.pg.unacked.push(node.pg.lsn);
+      }
+    }
     for (const r of this.nodes) {
       const pg = r.pg;
       const source = pg.following === null ? undefined : this.byName.get(pg.following);
@@ -191,10 +249,30 @@ class Simulation {
       if (r.fullyCut(this.nowMs) || source.fullyCut(this.nowMs) || !canStream(pg, source.pg)) continue;
       pg.streaming = true;
       const behind = source.pg.lsn - pg.lsn;
-      pg.lsn += behind < 3_000n ? behind : 3_000n;
+      // synchronous mode: a seeded per-step bandwidth, so standbys lag and commits wait
+      const bandwidth = this.sync === null ? 3_000n : BigInt(this.rng.pick([0, 1_000, 2_500, 4_000]));
+      pg.lsn += behind < bandwidth ? behind : bandwidth;
       pg.timeline = source.pg.timeline;
       pg.history = source.pg.history.map(([t, l]) => [t, l] as [number, bigint]);
       source.pg.streamingReplicas.push(r.name);
+    }
+    if (this.sync !== null) this.acknowledge();
+  }
+
+  /** Commits released by each writable primary's `synchronous_standby_names` are acknowledged. */
+  acknowledge(): void {
+    for (const node of this.nodes) {
+      const pg = node.pg;
+      if (!node.writable() || pg.unacked.length === 0) continue;
+      const flush = new Map(pg.streamingReplicas.map((n) => [n, this.byName.get(n)!.pg.lsn] as const));
+      const released = releasedLsn(parseSsn(pg.ssn), flush);
+      if (released === null) continue;
+      const done = pg.unacked.filter((lsn) => lsn <= released);
+      if (done.length === 0) continue;
+      pg.unacked = pg.unacked.filter((lsn) => lsn > released);
+      for (const lsn of done) this.acks.record(node.name, pg.timeline, lsn);
+      this.stats.acked += done.length;
+      if (this.nowMs >= this.faultSteps * this.stepMs) this.stats.ackedAfterHeal += done.length;
     }
   }
 
@@ -226,13 +304,9 @@ class Simulation {
     node.nextLoopAtMs = this.nowMs + this.config.loopWaitMs;
     node.renew(this.etcd, this.nowMs, TIMING);
     const peers = this.nodes.filter((p) => p !== node);
-    const obs = node.observe(
-      this.etcd,
-      this.nowMs,
-      this.rng.int(0, TIMING.maxWatchDelayMs),
-      this.config,
-      peers,
-    );
+    const watchDelayMs = this.rng.int(0, TIMING.maxWatchDelayMs);
+    const obs = node.observe(this.etcd, this.nowMs, watchDelayMs, this.config, peers);
+    if (node.reachable) this.viewAtMs.set(node, this.nowMs - watchDelayMs);
     const d = this.decideFn(obs, this.nowMs);
     this.stats.codes[d.reason.code] = (this.stats.codes[d.reason.code] ?? 0) + 1;
     if (d.actions.length > 0 || d.reason.code !== node.lastDecision?.reason.code) {
@@ -245,9 +319,13 @@ class Simulation {
       node,
       byName: this.byName,
       newTimeline: () => ++this.maxTimeline,
+      syncModel: this.sync !== null,
+      handoverSyncKey: this.handoverSyncKey,
     };
     for (const a of d.actions) {
+      const wasWritable = node.writable();
       const ok = act(a, ctx);
+      if (this.sync !== null && !wasWritable && node.writable()) this.checkAcks(node, a.kind);
       if (a.kind === 'promote' && ok) this.stats.failovers++;
       if (!ok) {
         this.log(`${node.name} action ${a.kind} failed`);
@@ -255,7 +333,47 @@ class Simulation {
       }
       this.checkSafety(`${node.name} ${a.kind}`);
     }
+    if (this.sync !== null) this.syncDuty(node, this.sync);
     this.publish(node);
+  }
+
+  /**
+   * After the actions, as the agent does: render `synchronous_standby_names` from its view
+   * (applyParameters), then the leader's sync duty. The view is the watch-fed cache: it may
+   * lag, but never goes back past what this node already saw.
+   */
+  syncDuty(node: SimNode, sync: SimSyncConfig): void {
+    if (node.etcdConnected(this.nowMs)) {
+      const atMs = Math.max(
+        this.viewAtMs.get(node) ?? 0,
+        this.nowMs - this.rng.int(0, TIMING.maxWatchDelayMs),
+      );
+      this.viewAtMs.set(node, atMs);
+      node.cachedView = toClusterView(this.etcd.readAt(atMs));
+    }
+    const view = node.cachedView;
+    node.pg.ssn = desiredSsn(node, view, sync);
+    const line = syncDutyTick({
+      etcd: this.etcd,
+      nowMs: this.nowMs,
+      node,
+      byName: this.byName,
+      sync,
+      view,
+      ...(this.syncPlan === undefined ? {} : { plan: this.syncPlan }),
+    });
+    if (line !== null) this.log(line);
+  }
+
+  /** Every acknowledged commit must be in the WAL of a node that just became writable. */
+  checkAcks(node: SimNode, where: string): void {
+    for (const lost of this.acks.missingFrom(node.pg)) {
+      this.stats.lostAcks++;
+      const held = lost.heldUpTo === null ? 'was never on it' : `holds it up to ${lost.heldUpTo}`;
+      this.fail(
+        `acknowledged commit lost: ${lost.ackedBy} acknowledged lsn ${lost.lsn} on timeline ${lost.timeline}; ${node.name} became writable (${where}) and ${held}`,
+      );
+    }
   }
 
   /** After a loop: member key, and the status optime when we lead. */
@@ -377,5 +495,7 @@ function initialPg(primary: boolean): PgModel {
     crashedAtMs: null,
     streaming: false,
     streamingReplicas: [],
+    ssn: '',
+    unacked: [],
   };
 }
