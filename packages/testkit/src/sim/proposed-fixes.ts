@@ -1,5 +1,5 @@
-import { decide, planSyncUpdate } from '@hapg/core';
-import type { Decision, Observation, PlanSyncInput, SyncStep } from '@hapg/core';
+import { acksPerCommit, decide, planSyncUpdate } from '@hapg/core';
+import type { ClusterView, Decision, Observation, PlanSyncInput, SyncStep } from '@hapg/core';
 
 /**
  * Fixes the simulator suggests for two bugs it found in synchronous mode (see the sim-sync
@@ -34,15 +34,26 @@ export function guardedSsnPlan(input: PlanSyncInput): SyncStep[] {
  */
 export function decideWithTakeoverProof(obs: Observation, nowMs: number): Decision {
   const view = obs.dcs.view;
-  const f = view?.failover ?? null;
-  if (
-    obs.config.synchronousMode !== 'quorum' ||
-    view === null ||
-    f === null ||
-    f.leader === null ||
-    f.member !== obs.self.name ||
-    view.leader !== null
-  )
-    return decide(obs, nowMs);
-  return decide({ ...obs, dcs: { ...obs.dcs, view: { ...view, failover: { ...f, leader: null } } } }, nowMs);
+  if (obs.config.synchronousMode !== 'quorum' || view === null) return decide(obs, nowMs);
+  const f = view.failover;
+  const unclean = f !== null && f.leader !== null && f.member === obs.self.name && view.leader === null;
+  const failover = unclean ? { ...f, leader: null } : f;
+  return decide(
+    { ...obs, peers: onlyPossibleTakers(obs, view), dcs: { ...obs.dcs, view: { ...view, failover } } },
+    nowMs,
+  );
+}
+
+/**
+ * Bug C (liveness): a peer the sync key can never let take over (quorum key with k = 0, or
+ * not listed) still ranks as "ahead of us" or as the failover target everybody defers to, so
+ * the one member that may take over (the key's leader) waits forever. Fix modelled here:
+ * such peers are no candidates (shown as nofailover to the election).
+ */
+function onlyPossibleTakers(obs: Observation, view: ClusterView): Observation['peers'] {
+  const sync = view.sync;
+  if (obs.peers === null || sync === null) return obs.peers;
+  const k = acksPerCommit(sync);
+  const canTake = (name: string) => sync.leader === name || (k >= 1 && sync.syncStandbys.includes(name));
+  return new Map([...obs.peers].map(([n, p]) => [n, canTake(n) ? p : { ...p, nofailover: true }]));
 }
