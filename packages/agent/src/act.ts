@@ -309,6 +309,11 @@ async function startPostgres(
 async function rejoin(ctx: ActContext, leader: MemberName): Promise<void> {
   const { pg, log } = ctx;
   const target = followTarget(ctx, leader);
+  // An unreachable leader is no reason to give up on rewind (nor to wipe anything): fail this
+  // attempt with Postgres still running, and try again next loop.
+  await pg.node.checkpointSource(target).catch((e) => {
+    throw new HapgError('TIMEOUT', `leader ${leader} not reachable for pg_rewind: ${errorText(e)}`);
+  });
   if (pg.node.running) await pg.stop('fast');
   await ctx.disarmFence();
   const started = ctx.monotonicMs();

@@ -154,13 +154,13 @@ const rows: Row[] = [
   ],
   ['replica following the leader: nothing to do', replicaObs(), 'FOLLOWING', '-'],
   [
-    "replica past the fork point of the leader's timeline, not streaming for 2 loops: rewind",
+    "replica past the fork point of the leader's timeline, not streaming for ttl + loop_wait: rewind",
     replicaObs({
       pg: {
         streaming: false,
         timeline: toTimeline(1),
         receiveLsn: toLsn(1200),
-        notStreamingSinceMs: NOW_MS - 20_000,
+        notStreamingSinceMs: NOW_MS - 41_000,
       },
       view: {
         members: new Map([
@@ -177,13 +177,13 @@ const rows: Row[] = [
     'rejoin(b)',
   ],
   [
-    'same, but only just re-pointed (not streaming for less than 2 loops): wait',
+    'same, not streaming for less than ttl + loop_wait (a leader that just died looks the same): wait',
     replicaObs({
       pg: {
         streaming: false,
         timeline: toTimeline(1),
         receiveLsn: toLsn(1200),
-        notStreamingSinceMs: NOW_MS - 5_000,
+        notStreamingSinceMs: NOW_MS - 39_000,
       },
       view: {
         members: new Map([
@@ -207,7 +207,7 @@ const rows: Row[] = [
         timeline: toTimeline(1),
         receiveLsn: toLsn(1100),
         replayLsn: toLsn(1100),
-        notStreamingSinceMs: NOW_MS - 20_000,
+        notStreamingSinceMs: NOW_MS - 41_000,
       },
       view: {
         members: new Map([

@@ -363,13 +363,22 @@ export class PostgresNode extends EventEmitter<Events> {
    * promoted server's pg_control still names the old timeline until then), then
    * pg_rewind and the config of a replica following `source`.
    */
+  /**
+   * CHECKPOINT on `source` as the superuser: pg_rewind reads the source's control file, whose
+   * timeline lags a fresh promotion until its first checkpoint. Also the cheapest proof that
+   * the source accepts connections before anything is stopped or wiped.
+   */
+  async checkpointSource(source: { readonly host: string; readonly port: number }): Promise<void> {
+    await withConnection({ ...this.#localConnect(), host: source.host, port: source.port }, (c) =>
+      c.query('CHECKPOINT'),
+    );
+  }
+
   async rewindFrom(source: FollowTarget): Promise<string> {
     if (this.running) throw new HapgError('INTERNAL', 'rewind needs a stopped server');
     const env = await this.#env();
     await ensureCleanShutdown({ ...env, dataDir: this.dataDir, timeoutMs: this.timeouts.rewindMs });
-    await withConnection({ ...this.#localConnect(), host: source.host, port: source.port }, (c) =>
-      c.query('CHECKPOINT'),
-    );
+    await this.checkpointSource(source);
     await this.writePassfile();
     const out = await rewind({
       ...env,
