@@ -224,9 +224,13 @@ async function promote(ctx: ActContext, reason: 'failover' | 'switchover' | 'man
   await pg.setWasPrimary(true);
   const after = await pg.node.probe();
   ctx.onPromoted(reason);
-  // History records the timeline that ended and where it forked.
-  const switchLsn = maxLsn(before?.receiveLsn, before?.replayLsn, after.flushLsn);
+  // History records the timeline that ended and where it forked: exactly, from Postgres's own
+  // history file. Replicas compare their position with it to know whether they must rewind;
+  // the flush LSN read after promotion is already past the fork (end-of-recovery records).
   const oldTimeline = (after.timeline ?? 2) - 1;
+  const exact =
+    after.timeline === null ? null : await pg.node.timelineSwitchLsn(after.timeline).catch(() => null);
+  const switchLsn = exact ?? maxLsn(before?.receiveLsn, before?.replayLsn, after.flushLsn);
   const entry: HistoryEntry = {
     timeline: oldTimeline,
     switchLsn: switchLsn === null ? 0 : lsnToJson(switchLsn),

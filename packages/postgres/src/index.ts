@@ -20,3 +20,4 @@ export * from './settings.js';
 export * from './slots.js';
 export * from './sql.js';
 export * from './standby.js';
+export * from './timeline-history.js';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { HapgError } from '@hapg/core';
+import { HapgError, type Lsn, type Timeline } from '@hapg/core';
 import { basebackup } from './basebackup.js';
 import { findBinDir } from './binaries.js';
 import {
@@ -26,6 +26,7 @@ import { ensureCleanShutdown, rewind } from './rewind.js';
 import { ensureReplicationUser } from './roles.js';
 import { knownParameterNames, reloadConf, reloadConfAndWait } from './settings.js';
 import { createPhysicalSlot, dropPhysicalSlot, listPhysicalSlots, type SlotInfo } from './slots.js';
+import { readTimelineHistory } from './timeline-history.js';
 import { primaryConninfo, removeRecoverySignals, type UpstreamInfo, writeStandbySignal } from './standby.js';
 
 export interface Credentials {
@@ -414,6 +415,12 @@ export class PostgresNode extends EventEmitter<Events> {
 
   async listSlots(): Promise<SlotInfo[]> {
     return listPhysicalSlots(this.#session);
+  }
+
+  /** Where the timeline before `timeline` ended, from the server's own history file. */
+  async timelineSwitchLsn(timeline: Timeline): Promise<Lsn | null> {
+    const switches = await readTimelineHistory(this.#session, timeline);
+    return switches.at(-1)?.switchLsn ?? null;
   }
 
   /** Runs one query on the local server as the superuser (tools, tests). */
