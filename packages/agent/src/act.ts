@@ -44,6 +44,8 @@ export interface ActContext {
   readonly streamingReplicas: readonly MemberName[];
   /** dynamic `postgresql.use_slots`: replicas stream through their slot on the leader */
   readonly useSlots: boolean;
+  /** dynamic `synchronous_mode` (a switchover hands the sync key over to its target) */
+  readonly syncMode: 'off' | 'on' | 'quorum';
   /** the last leader this node saw, for the history entry of a promotion */
   readonly previousLeader: MemberName | null;
 }
@@ -265,10 +267,31 @@ async function demote(ctx: ActContext, mode: 'fast' | 'immediate'): Promise<void
  * positions (the most advanced member wins).
  */
 async function awaitReplica(ctx: ActContext, member: MemberName | null): Promise<void> {
+  if ((await targetHasAllWal(ctx, member)) && member !== null && ctx.syncMode !== 'off')
+    await handOverSyncKey(ctx, member);
+}
+
+/**
+ * Synchronous mode, switchover: the target holds every commit we ever acknowledged (it
+ * confirmed our shutdown checkpoint), so the key may name it alone — which lets it pass the
+ * quorum proof without seeing anyone. Best effort: without it the target needs the proof.
+ */
+async function handOverSyncKey(ctx: ActContext, member: MemberName): Promise<void> {
+  const value = { leader: ctx.config.name, syncStandbys: [member], quorum: 0 };
+  try {
+    await ctx.store.casSync(value, (await ctx.store.readView()).sync?.modRevision ?? null);
+    ctx.log.info({ syncStandbys: [member] }, 'sync key handed over to the switchover target');
+  } catch (e) {
+    ctx.log.warn({ member, err: errorText(e) }, 'could not hand the sync key over');
+  }
+}
+
+/** Whether `member` (null: any member) holds all our WAL after our clean stop. */
+async function targetHasAllWal(ctx: ActContext, member: MemberName | null): Promise<boolean> {
   // A fast shutdown returns only after every connected walsender saw its standby confirm the
   // flush of all WAL, shutdown checkpoint included: a target that was streaming has it all.
   const streaming = ctx.streamingReplicas;
-  if (member === null ? streaming.length > 0 : streaming.includes(member)) return;
+  if (member === null ? streaming.length > 0 : streaming.includes(member)) return true;
   const control = await ctx.pg.node.controldata();
   const target = control.checkpointLsn;
   const members = [...(ctx.view?.members.values() ?? [])].filter(
@@ -277,13 +300,13 @@ async function awaitReplica(ctx: ActContext, member: MemberName | null): Promise
   const deadline = ctx.monotonicMs() + ctx.retryTimeoutMs;
   for (;;) {
     const statuses = await Promise.all(members.map((m) => fetchPeer(m, 500)));
-    if (statuses.some((p) => p.xlogLocation !== null && p.xlogLocation >= target)) return;
+    if (statuses.some((p) => p.xlogLocation !== null && p.xlogLocation >= target)) return true;
     if (ctx.monotonicMs() >= deadline) {
       ctx.log.warn(
         { member, checkpointLsn: formatLsn(target) },
         'switchover target did not confirm our last WAL in time',
       );
-      return;
+      return false;
     }
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -527,6 +527,7 @@ export class HaLoop {
       previousLeader: this.#previousLeader,
       streamingReplicas: pgObs.streamingReplicas,
       useSlots: this.#dyn.postgresql.useSlots,
+      syncMode: this.#dyn.synchronousMode,
       onReleased: () => {
         this.#releasedLeaderAtMs = o.clock.monotonicMs();
       },

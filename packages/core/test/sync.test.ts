@@ -216,6 +216,8 @@ describe('planSyncUpdate, quorum mode', () => {
         desired: ['a', 'b'],
       }),
     ).toEqual([
+      // unchanged, but kept: its CAS proves the key before the ssn changes
+      { kind: 'writeSyncKey', value: key(['a', 'b', 'c'], 1) },
       { kind: 'setSsn', value: 'ANY 1 ("a","b")' },
       { kind: 'awaitCaughtUp', names: ['a', 'b'], count: 1 },
       { kind: 'writeSyncKey', value: key(['a', 'b'], 1) },
@@ -231,10 +233,40 @@ describe('planSyncUpdate, quorum mode', () => {
       desired: ['a', 'b'],
     });
     expect(steps).toEqual([
+      { kind: 'writeSyncKey', value: key(['a', 'b'], 1) },
       { kind: 'setSsn', value: 'ANY 2 ("a","b")' },
       { kind: 'awaitCaughtUp', names: ['a', 'b'], count: 2 },
       { kind: 'writeSyncKey', value: key(['a', 'b'], 2) },
     ]);
+  });
+});
+
+describe('planSyncUpdate: the key is proven before the ssn changes', () => {
+  it('keeps an unchanged key write ahead of an ssn change (a stale view fails its CAS), drops it otherwise', () => {
+    const stale = { leader: 'p', syncStandbys: [], quorum: null };
+    const steps = planSyncUpdate({
+      key: stale,
+      ssn: parseSsn('FIRST 1 ("a")'),
+      desired: [],
+      mode: 'on',
+      strict: false,
+      nodeCount: 1,
+      leader: 'p',
+    });
+    expect(steps).toEqual([
+      { kind: 'writeSyncKey', value: stale },
+      { kind: 'setSsn', value: '' },
+    ]);
+    const steady = planSyncUpdate({
+      key: { leader: 'p', syncStandbys: ['a'], quorum: null },
+      ssn: parseSsn('FIRST 1 ("a")'),
+      desired: ['a'],
+      mode: 'on',
+      strict: false,
+      nodeCount: 1,
+      leader: 'p',
+    });
+    expect(steady).toEqual([]);
   });
 });
 

@@ -1,8 +1,6 @@
 import { decide, parseSsn, planSyncUpdate, type PlanSyncInput, type SyncStep } from '@hapg/core';
 import { describe, expect, it } from 'vitest';
 import {
-  decideWithTakeoverProof,
-  guardedSsnPlan,
   releasedLsn,
   runSimulation,
   type SimOptions,
@@ -26,12 +24,8 @@ const MODES: Record<string, SimSyncConfig> = {
 };
 const modeNames = process.env.SIM_MODE === undefined ? Object.keys(MODES) : [process.env.SIM_MODE];
 
-/** The fixes the simulator suggests for bugs A, B (proposed-fixes.ts); core as is fails without them. */
-const FIXED: SimOptions = {
-  syncPlan: guardedSsnPlan,
-  decide: decideWithTakeoverProof,
-  handoverSyncKey: true,
-};
+/** Core as it is (the fixes for bugs A, B and C the simulator found are in core now). */
+const FIXED: SimOptions = {};
 
 function report(r: SimResult, mode: string): string {
   return [
@@ -97,7 +91,7 @@ describe('seeded simulator, synchronous mode', () => {
 
   for (const mode of modeNames) {
     const sync = MODES[mode]!;
-    it(`${mode}: no acknowledged commit lost, one leader after healing (${SEEDS.length} seeds, proposed fixes)`, () => {
+    it(`${mode}: no acknowledged commit lost, one leader after healing (${SEEDS.length} seeds)`, () => {
       const totals = { failovers: 0, acked: 0, ackedAfterHeal: 0, stalls: {} as Record<string, number> };
       for (const seed of SEEDS) {
         const r = runSimulation(seed, { sync, ...FIXED });
@@ -122,23 +116,19 @@ describe('seeded simulator, synchronous mode', () => {
     }, 120_000);
   }
 
-  it('KNOWN BUG A (core planSyncUpdate + stale view): the leader loosens its ssn while etcd still lists a standby', () => {
-    // seed 18, `on`: n0 writes key [n1] at t=19000, is cut off at 19500 with a cached view
-    // from before that write; the planner drops "write key []" as a no-op (the view shows
-    // []) and sets ssn '' — commits are acknowledged by n0 alone, n1 (listed) takes over.
-    const bug = runSimulation(18, { sync: MODES.on! });
-    expect(bug.violations.join('\n')).toContain('acknowledged commit lost');
-    expect(runSimulation(18, { sync: MODES.on!, syncPlan: guardedSsnPlan }).violations).toEqual([]);
+  it('regression, bug A (seed 18, on): the leader no longer loosens its ssn on a stale view of the key', () => {
+    // n0 wrote key [n1], was cut off with a cached view from before that write; the planner
+    // dropped "write key []" as a no-op and set ssn '' — n1 (listed) later took over without
+    // the commits n0 acknowledged alone. Now the key write before an ssn change is kept, and
+    // its CAS fails on the stale view.
+    expect(runSimulation(18, { sync: MODES.on! }).violations).toEqual([]);
   });
 
-  it('KNOWN BUG B (core decide, quorum): a switchover target skips the quorum proof after an unclean handover', () => {
-    // seed 12, quorum k=1: switchover n0 → n1 requested while n0 is cut off; n0 demotes
-    // (isolated), its key expires; n1 is listed but one of two under ANY 1, and takes over
-    // without the proof because the failover key names a leader.
-    const bug = runSimulation(12, { sync: MODES['quorum-1']! });
-    expect(bug.violations.join('\n')).toContain('acknowledged commit lost');
-    expect(bug.trace.join('\n')).toContain('n1 NO_LEADER_FAILOVER_TARGET');
-    expect(runSimulation(12, { sync: MODES['quorum-1']!, ...FIXED }).violations).toEqual([]);
+  it('regression, bug B (seed 12, quorum): a switchover target must prove it holds every commit', () => {
+    // switchover n0 → n1 requested while n0 was cut off: n0 never handed over, yet n1 (one
+    // of two under ANY 1) skipped the proof because the failover key named a leader.
+    const r = runSimulation(12, { sync: MODES['quorum-1']! });
+    expect(r.violations).toEqual([]);
   });
 
   it('has teeth: a decide that ignores synchronous mode loses acknowledged commits', () => {

@@ -139,7 +139,10 @@ function inSyncKey(name: MemberName, config: DecideConfig, view: ClusterView | n
   if (config.synchronousMode === 'off') return true;
   const sync = view?.sync ?? null;
   if (sync === null) return false;
-  return sync.leader === name || sync.syncStandbys.includes(name);
+  if (sync.leader === name) return true;
+  // A key whose standbys need not hold any commit (quorum 0 of them) can never let one take
+  // over: counting it as a candidate would make the others defer to it forever (simulator).
+  return sync.syncStandbys.includes(name) && acksPerCommit(sync) >= 1;
 }
 
 /**

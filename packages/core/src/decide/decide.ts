@@ -399,8 +399,10 @@ function withoutLeader(obs: Observation, view: ClusterView, nowMs: number): Deci
   const target = view.failover?.member ?? null;
   if (target === self.name) {
     if (!mine.eligible) return decision('candidate', [], mine.code, `failover target, but ${mine.text}`);
-    // A switchover's leader stopped cleanly after we received its WAL; a manual failover has no such proof.
-    const proof = view.failover?.leader == null ? quorumProof(obs, view, me) : null;
+    // Even for a switchover: the request names its leader before that leader handed over
+    // cleanly (it may have been cut off instead — the simulator found that loss). A clean
+    // handover rewrites the key to list just us, which makes the proof trivial.
+    const proof = quorumProof(obs, view, me);
     if (proof !== null) return decision('candidate', [], proof.code, `failover target, but ${proof.text}`);
     return decision(
       'primary',

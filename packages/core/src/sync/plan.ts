@@ -46,7 +46,10 @@ export function planSyncUpdate(input: PlanSyncInput): SyncStep[] {
 
 function targetSsn(input: PlanSyncInput, count: number): ParsedSsn {
   if (input.desired.length === 0) return input.strict ? { kind: 'anyStandby' } : { kind: 'none' };
-  return { kind: input.mode === 'on' ? 'first' : 'any', count, names: input.desired };
+  // `FIRST n` lists by priority; under `ANY k` order means nothing, and a stable (sorted) text
+  // keeps lag ranking changes from reloading the server every loop
+  if (input.mode === 'quorum') return { kind: 'any', count, names: [...input.desired].sort() };
+  return { kind: 'first', count, names: input.desired };
 }
 
 function planOn(input: PlanSyncInput): SyncStep[] {
@@ -104,14 +107,23 @@ function union(a: readonly MemberName[], b: readonly MemberName[]): MemberName[]
   return [...new Set([...a, ...b])];
 }
 
-/** Drops writes that would not change anything, tracking the state the steps leave behind. */
+/**
+ * Drops writes that would not change anything, tracking the state the steps leave behind —
+ * except a key write that precedes an ssn change: its CAS is what proves the key really is
+ * what we think. The simulator found the leader loosening its ssn on a stale view of the key
+ * (a key write of ours that etcd committed but whose answer was lost, or not yet watched).
+ */
 function dropNoOps(input: PlanSyncInput, steps: readonly SyncStep[]): SyncStep[] {
   let key = input.key;
   let ssn = formatSsn(input.ssn);
+  const changesSsn = steps.some((s) => s.kind === 'setSsn' && s.value !== ssn);
+  let firstWrite = true;
   const out: SyncStep[] = [];
   for (const step of steps) {
     if (step.kind === 'writeSyncKey') {
-      if (key !== null && sameKey(key, step.value)) continue;
+      const keep = firstWrite && changesSsn;
+      firstWrite = false;
+      if (!keep && key !== null && sameKey(key, step.value)) continue;
       key = step.value;
     } else if (step.kind === 'setSsn') {
       if (step.value === ssn) continue;

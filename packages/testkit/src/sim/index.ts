@@ -4,4 +4,3 @@ export { Prng } from './prng.js';
 export { runSimulation, type SimOptions, type SimResult } from './sim.js';
 export { AckLedger, type LostAck, releasedLsn } from './commits.js';
 export { desiredSsn, type SimSyncConfig, type SyncPlanner, syncDutyTick } from './sync-duty.js';
-export { decideWithTakeoverProof, guardedSsnPlan } from './proposed-fixes.js';

@@ -273,7 +273,7 @@ function shutdownSendsWal(ctx: ActContext): void {
   }
 }
 
-/** The proposed handover write: only when the target holds everything we wrote. */
+/** The agent's switchover handover of the sync key (act.ts): only when the target holds everything we wrote. */
 function handOver(ctx: ActContext, member: string): void {
   const { etcd, node, nowMs } = ctx;
   const target = ctx.byName.get(member);

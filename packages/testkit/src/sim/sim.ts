@@ -30,7 +30,7 @@ export interface SimOptions {
   readonly sync?: SimSyncConfig;
   /** the leader duty's planner (default: core's planSyncUpdate); tests pass mutants */
   readonly syncPlan?: SyncPlanner;
-  /** model the proposed switchover handover write of the sync key (proposed-fixes.ts) */
+  /** a switchover's leader hands the sync key to its caught-up target, as the agent does (default: on in sync mode); off shows what it is for */
   readonly handoverSyncKey?: boolean;
 }
 
@@ -140,7 +140,7 @@ class Simulation {
     this.decideFn = opts.decide ?? decide;
     this.sync = opts.sync ?? null;
     this.syncPlan = opts.syncPlan;
-    this.handoverSyncKey = opts.handoverSyncKey === true;
+    this.handoverSyncKey = opts.handoverSyncKey ?? opts.sync !== undefined;
     const n = opts.nodes ?? this.rng.int(2, 5);
     this.config = {
       ttlMs: TIMING.ttlMs,
