@@ -175,6 +175,9 @@ async function bootstrap(ctx: ActContext): Promise<void> {
   await pg.node.initdb();
   // Take the leader key before Postgres can accept a write (rule 1).
   if (!(await store.acquireLeader())) throw new HapgError('INTERNAL', 'bootstrap: leader key already taken');
+  // Synchronous mode from the start: the key names us before any client can commit, so that
+  // if we die before naming a standby, nobody else is promoted over our commits.
+  if (ctx.syncMode !== 'off') await claimSyncKey(ctx);
   await pg.start({ role: 'primary', follow: null });
   await ctx.armFence();
   await pg.setWasPrimary(true);

@@ -82,7 +82,15 @@ describe('isEligible', () => {
     expect(isEligible(cand('c'), on, v).eligible).toBe(true);
     expect(isEligible(cand('b'), on, v).eligible).toBe(true);
     expect(isEligible(cand('a'), on, v).eligible).toBe(false);
-    expect(isEligible(cand('a'), on, clusterView({ sync: null })).eligible).toBe(false);
+    // no key yet (mode just switched on): nothing was promised synchronously, async rules
+    expect(isEligible(cand('a'), on, clusterView({ sync: null })).eligible).toBe(true);
+    // a key listing nobody: only its leader
+    const degraded = clusterView({ sync: { leader: 'b', syncStandbys: [], quorum: 0, modRevision: '2' } });
+    expect(isEligible(cand('a'), on, degraded).eligible).toBe(false);
+    expect(isEligible(cand('b'), on, degraded).eligible).toBe(true);
+    // quorum key with k = 0 (stored quorum = N): its standbys can never take over
+    const k0 = clusterView({ sync: { leader: 'b', syncStandbys: ['a', 'c'], quorum: 2, modRevision: '3' } });
+    expect(isEligible(cand('a'), { ...config, synchronousMode: 'quorum' }, k0).eligible).toBe(false);
   });
 
   it('lastKnownTimeline is the newest history timeline + 1', () => {

@@ -1,6 +1,7 @@
 import {
   type ClusterView,
   chooseSyncStandbys,
+  describeSyncStep,
   type DynamicConfig,
   HapgError,
   type MemberName,
@@ -130,7 +131,7 @@ export class SyncManager {
           mode,
           syncStandbys: desired,
           synchronousStandbyNames: this.#ssn,
-          steps: steps.map(describeStep),
+          steps: steps.map(describeSyncStep),
           reason: desired.length === 0 ? 'no healthy standby: degraded' : 'standbys changed',
         },
         'synchronous replication changed',
@@ -181,16 +182,5 @@ export class SyncManager {
       }
       await new Promise((r) => setTimeout(r, this.#o.pollMs ?? 50));
     }
-  }
-}
-
-function describeStep(step: SyncStep): string {
-  switch (step.kind) {
-    case 'writeSyncKey':
-      return `key [${step.value.syncStandbys.join(',')}]${step.value.quorum === null ? '' : ` k=${step.value.quorum}`}`;
-    case 'setSsn':
-      return `ssn '${step.value}'`;
-    case 'awaitCaughtUp':
-      return `await ${step.count} of [${step.names.join(',')}]`;
   }
 }

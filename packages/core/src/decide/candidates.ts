@@ -138,7 +138,10 @@ function checkLag(c: Candidate, config: DecideConfig, view: ClusterView | null):
 function inSyncKey(name: MemberName, config: DecideConfig, view: ClusterView | null): boolean {
   if (config.synchronousMode === 'off') return true;
   const sync = view?.sync ?? null;
-  if (sync === null) return false;
+  // No key: nothing has been promised synchronously yet (the mode was just switched on and
+  // the leader has not written it): asynchronous rules, as in Patroni. Every promotion and
+  // the bootstrap in synchronous mode write the key before Postgres becomes writable.
+  if (sync === null || sync.leader === null) return true;
   if (sync.leader === name) return true;
   // A key whose standbys need not hold any commit (quorum 0 of them) can never let one take
   // over: counting it as a candidate would make the others defer to it forever (simulator).

@@ -149,3 +149,15 @@ function sameKey(a: SyncKeyValue, b: SyncKeyValue): boolean {
     an.every((n, i) => n === bn[i])
   );
 }
+
+/** One step as a short text for logs and traces: `key [a,b] k=1`, `ssn 'FIRST 1 ("a")'`, `await 1 of [a]`. */
+export function describeSyncStep(step: SyncStep): string {
+  switch (step.kind) {
+    case 'writeSyncKey':
+      return `key [${step.value.syncStandbys.join(',')}]${step.value.quorum === null ? '' : ` k=${step.value.quorum}`}`;
+    case 'setSsn':
+      return `ssn '${step.value}'`;
+    case 'awaitCaughtUp':
+      return `await ${step.count} of [${step.names.join(',')}]`;
+  }
+}

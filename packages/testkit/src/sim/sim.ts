@@ -177,8 +177,12 @@ class Simulation {
     });
     this.byName = new Map(this.nodes.map((x) => [x.name, x]));
     this.etcd.acquire('n0', this.nodes[0]!.leaseId!, 0);
-    // n0 starts as primary without a sync key: it runs with what the (absent) key allows
-    if (this.sync !== null) for (const node of this.nodes) node.pg.ssn = desiredSsn(node, null, this.sync);
+    // n0 bootstrapped in synchronous mode: the agent claims the key before Postgres accepts
+    // a commit, and runs with what that key allows
+    if (this.sync !== null) {
+      this.etcd.casSync({ leader: 'n0', syncStandbys: [], quorum: 0 }, null, this.nodes[0]!, 0);
+      for (const node of this.nodes) node.pg.ssn = desiredSsn(node, null, this.sync); // a key listing nobody: the fallback
+    }
   }
 
   run(): SimResult {

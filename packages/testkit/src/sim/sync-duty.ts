@@ -1,4 +1,5 @@
 import {
+  describeSyncStep,
   type ClusterView,
   chooseSyncStandbys,
   type PlanSyncInput,
@@ -97,10 +98,10 @@ export function syncDutyTick(ctx: SyncDutyContext): string | null {
   let revision = view.sync?.modRevision ?? null;
   for (const step of steps) {
     const next = runStep(ctx, step, revision);
-    if (next === false) return `${node.name} sync: ${describeStep(step)} failed`;
+    if (next === false) return `${node.name} sync: ${describeSyncStep(step)} failed`;
     revision = next;
   }
-  return `${node.name} sync: ${steps.map(describeStep).join('; ')}`;
+  return `${node.name} sync: ${steps.map(describeSyncStep).join('; ')}`;
 }
 
 /** The new sync key revision to compare against, or false when the step failed. */
@@ -125,16 +126,5 @@ function runStep(ctx: SyncDutyContext, step: SyncStep, revision: string | null):
       });
       return caughtUp.length >= step.count ? revision : false;
     }
-  }
-}
-
-function describeStep(step: SyncStep): string {
-  switch (step.kind) {
-    case 'writeSyncKey':
-      return `key [${step.value.syncStandbys.join(',')}]${step.value.quorum === null ? '' : ` k=${step.value.quorum}`}`;
-    case 'setSsn':
-      return `ssn '${step.value}'`;
-    case 'awaitCaughtUp':
-      return `await ${step.count} of [${step.names.join(',')}]`;
   }
 }
