@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import {
   type AgentNode,
@@ -141,6 +142,63 @@ describe('synchronous mode', () => {
     expect(next.name).toBe(sync[0]!.name);
     await writesOn(writer, next);
     await expectNothingLost(writer, next);
+    await primary.start();
+    await cluster.waitHealthy(60_000);
+    await waitSync('on');
+  });
+
+  it('an async replica that got WAL the promoted sync standby never had rewinds and streams again', async () => {
+    const { primary, sync } = await waitSync('on');
+    const standby = sync[0]!;
+    const async = cluster.nodes.find((n) => n !== primary && n !== standby)!;
+    const writer = cluster.writer({ statementTimeoutMs: 10_000 });
+    writer.start();
+    await sleep(1000);
+    // freeze the sync standby's WAL receiver: commits now wait, but their WAL still reaches
+    // the asynchronous replica, which gets ahead of the standby
+    const [{ pid }] = await cluster.sql<{ pid: number }>(standby, 'SELECT pid FROM pg_stat_wal_receiver');
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // more WAL than the socket buffers hold, so the frozen receiver cannot catch up from them
+      // later; the commit waits for the standby and is never acknowledged
+      const filler = cluster
+        .sql(primary, 'CREATE TABLE hapg_filler AS SELECT g FROM generate_series(1, 400000) g', [], {
+          timeoutMs: 30_000,
+        })
+        .catch(() => 'not acknowledged');
+      await waitFor(
+        async () => {
+          const [a] = await cluster.sql<{ lsn: string }>(
+            async,
+            'SELECT pg_last_wal_receive_lsn()::text AS lsn',
+          );
+          const [s] = await cluster.sql<{ lsn: string }>(
+            standby,
+            'SELECT pg_last_wal_receive_lsn()::text AS lsn',
+          );
+          const bytes = await cluster.sql<{ d: string }>(async, 'SELECT pg_wal_lsn_diff($1, $2)::text AS d', [
+            a!.lsn,
+            s!.lsn,
+          ]);
+          return Number(bytes[0]!.d) > 16 * 1024 * 1024;
+        },
+        { timeoutMs: 30_000, what: 'the async replica 16 MB ahead of the frozen sync standby' },
+      );
+      await cluster.killHost(primary);
+      expect(await filler).toBe('not acknowledged');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const next = await cluster.waitForPrimary(30_000, primary);
+    expect(next.name).toBe(standby.name);
+    await writesOn(writer, next);
+    await expectNothingLost(writer, next);
+    // the async replica is past the fork point: it rewinds (after ttl + loop_wait) and streams
+    await waitFor(
+      async () => (await cluster.api(async, '/replica?replication_state=streaming'))?.status === 200,
+      { timeoutMs: 60_000, what: `${async.name} streaming from ${next.name} again` },
+    );
+    expect(await readFile(async.logPath, 'utf8')).toContain(`past ${next.name}'s fork point`);
     await primary.start();
     await cluster.waitHealthy(60_000);
     await waitSync('on');
