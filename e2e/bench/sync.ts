@@ -1,6 +1,7 @@
 /**
  * Synchronous-mode benchmark (by hand, not CI): `npm run bench:sync [-- --seconds 20 --runs 5]`.
- * One real 3-node cluster with the default timing (ttl 10, loop_wait 2, retry_timeout 3); for
+ * One real 3-node cluster with the default timing (ttl 10, loop_wait 2, retry_timeout 3) and
+ * fsync on; for
  * synchronous_mode off, on and quorum in turn (switched at run time, same cluster, same data):
  *   pgbench TPS through the primary (TPC-B-like, 8 clients, 2 threads, scale 10);
  *   failover time: SIGKILL of the primary's agent, fence and postmaster → first write
@@ -59,7 +60,15 @@ async function settle(cluster: TestCluster, mode: (typeof MODES)[number]): Promi
 
 async function main(): Promise<void> {
   const bin = await findBinDir();
-  const cluster = await TestCluster.start({ nodes: 3, ttl: 10, loopWait: 2, retryTimeout: 3 });
+  // fsync on (the test clusters turn it off for speed): a synchronous commit then pays for the
+  // standby's flush as it would in production, which is what this benchmark is about
+  const cluster = await TestCluster.start({
+    nodes: 3,
+    ttl: 10,
+    loopWait: 2,
+    retryTimeout: 3,
+    parameters: { fsync: 'on' },
+  });
   const lines: string[] = [];
   try {
     const first = await cluster.waitHealthy(180_000);
