@@ -35,7 +35,13 @@ describe('synchronous mode', () => {
     return run(process.execPath, [HACTL_MAIN, ...base, ...args], { timeout: 60_000 });
   };
 
+  /** The new primary acknowledges writes, and holds every commit acknowledged so far. */
   async function expectNothingLost(writer: Writer, primary: AgentNode): Promise<void> {
+    const before = writer.acks.filter((a) => a.target === primary.name).length;
+    await waitFor(() => writer.acks.filter((a) => a.target === primary.name).length > before + 5, {
+      timeoutMs: 20_000,
+      what: `writes acknowledged by ${primary.name}`,
+    });
     await writer.stop();
     const result = await checkAcks(writer.acks, target(primary), user, password);
     console.log(
@@ -46,12 +52,11 @@ describe('synchronous mode', () => {
     expect(result.overlaps).toEqual([]);
   }
 
-  async function writesOn(writer: Writer, node: AgentNode): Promise<void> {
-    const before = writer.acks.filter((a) => a.target === node.name).length;
-    await waitFor(() => writer.acks.filter((a) => a.target === node.name).length > before + 5, {
-      timeoutMs: 20_000,
-      what: `writes acknowledged by ${node.name}`,
-    });
+  /** Restarts a killed host and waits until it rejoined and the cluster has its sync standbys again. */
+  async function bringBack(node: AgentNode, mode: 'on' | 'quorum' = 'on', count = 1): Promise<void> {
+    await node.start();
+    await cluster.waitHealthy(60_000);
+    await waitSync(mode, count);
   }
 
   beforeAll(async () => {
@@ -91,11 +96,8 @@ describe('synchronous mode', () => {
     await cluster.killHost(primary);
     const next = await cluster.waitForPrimary(30_000, primary);
     expect(next.name).toBe(sync[0]!.name);
-    await writesOn(writer, next);
     await expectNothingLost(writer, next);
-    await primary.start();
-    await cluster.waitHealthy(60_000);
-    await waitSync('on');
+    await bringBack(primary);
   });
 
   it('primary frozen (agent and Postgres stopped, fence alive): the sync standby takes over, nothing lost', async () => {
@@ -107,7 +109,6 @@ describe('synchronous mode', () => {
     try {
       const next = await cluster.waitForPrimary(TTL_S * 1000 + 30_000, primary);
       expect(next.name).toBe(sync[0]!.name);
-      await writesOn(writer, next);
       await expectNothingLost(writer, next);
     } finally {
       cluster.thawHost(primary, frozen);
@@ -129,8 +130,10 @@ describe('synchronous mode', () => {
       expect((await cluster.api(async, '/primary'))?.status).not.toBe(200);
       await sleep(250);
     }
-    const members = ((await cluster.api(async, '/cluster'))?.body as { members: Record<string, unknown>[] })
-      .members;
+    const clusterBody = (await cluster.api(async, '/cluster'))?.body as {
+      members: Record<string, unknown>[];
+    };
+    const members = clusterBody.members;
     const me = members.find((m) => m.name === async.name) as {
       failover?: { eligible: boolean; reason?: string };
     };
@@ -140,11 +143,8 @@ describe('synchronous mode', () => {
     await sync[0]!.start();
     const next = await cluster.waitForPrimary(60_000);
     expect(next.name).toBe(sync[0]!.name);
-    await writesOn(writer, next);
     await expectNothingLost(writer, next);
-    await primary.start();
-    await cluster.waitHealthy(60_000);
-    await waitSync('on');
+    await bringBack(primary);
   });
 
   it('an async replica that got WAL the promoted sync standby never had rewinds and streams again', async () => {
@@ -156,7 +156,8 @@ describe('synchronous mode', () => {
     await sleep(1000);
     // freeze the sync standby's WAL receiver: commits now wait, but their WAL still reaches
     // the asynchronous replica, which gets ahead of the standby
-    const [{ pid }] = await cluster.sql<{ pid: number }>(standby, 'SELECT pid FROM pg_stat_wal_receiver');
+    const rows = await cluster.sql<{ pid: number }>(standby, 'SELECT pid FROM pg_stat_wal_receiver');
+    const pid = rows[0]!.pid;
     process.kill(pid, 'SIGSTOP');
     try {
       // more WAL than the socket buffers hold, so the frozen receiver cannot catch up from them
@@ -191,7 +192,6 @@ describe('synchronous mode', () => {
     }
     const next = await cluster.waitForPrimary(30_000, primary);
     expect(next.name).toBe(standby.name);
-    await writesOn(writer, next);
     await expectNothingLost(writer, next);
     // the async replica is past the fork point: it rewinds (after ttl + loop_wait) and streams
     await waitFor(
@@ -199,9 +199,7 @@ describe('synchronous mode', () => {
       { timeoutMs: 60_000, what: `${async.name} streaming from ${next.name} again` },
     );
     expect(await readFile(async.logPath, 'utf8')).toContain(`past ${next.name}'s fork point`);
-    await primary.start();
-    await cluster.waitHealthy(60_000);
-    await waitSync('on');
+    await bringBack(primary);
   });
 
   it('strict mode: writes block while no standby is left and resume when one returns', async () => {
@@ -272,11 +270,8 @@ describe('synchronous mode', () => {
     await sleep(1500);
     await cluster.killHost(primary);
     const next = await cluster.waitForPrimary(30_000, primary);
-    await writesOn(writer, next);
     await expectNothingLost(writer, next);
-    await primary.start();
-    await cluster.waitHealthy(60_000);
-    await waitSync('quorum', 2);
+    await bringBack(primary, 'quorum', 2);
     await hactl('edit-config', '-s', 'synchronous_mode=true', '--force');
   });
 });

@@ -47,8 +47,9 @@ async function main(): Promise<void> {
       await sleep(1000 + Math.random() * 1000); // random phase against keepalives and loops
       const fault = i % 2 === 0 ? 'kill -9' : 'freeze';
       const t0 = Date.now();
-      const frozen =
-        fault === 'kill -9' ? (await cluster.killHost(primary), []) : await cluster.freezeHost(primary);
+      let frozen: number[] = [];
+      if (fault === 'kill -9') await cluster.killHost(primary);
+      else frozen = await cluster.freezeHost(primary);
       const next = await cluster.waitForPrimary(120_000, primary);
       times.push(await timeToWrite(t0, writer, primary));
       const result = await checkAcks(

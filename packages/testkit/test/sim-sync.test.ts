@@ -99,32 +99,36 @@ describe('seeded simulator, synchronous mode', () => {
 
   for (const mode of modeNames) {
     const sync = MODES[mode]!;
-    it(`${mode}: no acknowledged commit lost, one leader after healing (${SEEDS.length} seeds)`, () => {
-      const totals = { failovers: 0, acked: 0, ackedAfterHeal: 0, stalls: {} as Record<string, number> };
-      for (const seed of SEEDS) {
-        const r = runSimulation(seed, { sync, ...FIXED });
-        totals.failovers += r.stats.failovers;
-        totals.acked += r.stats.acked;
-        totals.ackedAfterHeal += r.stats.ackedAfterHeal;
-        if (r.violations.length > 0) expect.fail(`safety violated\n${report(r, mode)}`);
-        if (r.live) continue;
-        const why = stallReason(r);
-        if (why === null) expect.fail(`no single leader after healing\n${report(r, mode)}`);
-        totals.stalls[why] = (totals.stalls[why] ?? 0) + 1;
-      }
-      console.log(
-        `sim ${mode}: ${SEEDS.length} seeds, 0 violations, ${totals.failovers} failovers, ${totals.acked} acknowledged commits, stalls ${JSON.stringify(totals.stalls)}`,
-      );
-      if (only === null) {
-        // Not vacuous: failovers happened and commits were acknowledged, also after healing.
-        expect(totals.failovers).toBeGreaterThan(SEEDS.length);
-        expect(totals.acked).toBeGreaterThan(100 * SEEDS.length);
-        expect(totals.ackedAfterHeal).toBeGreaterThan(50 * SEEDS.length);
-        // legitimate or known stalls stay rare
-        const stalled = Object.values(totals.stalls).reduce((a, b) => a + b, 0);
-        expect(stalled).toBeLessThan(SEEDS.length * 0.1);
-      }
-    }, Math.max(120_000, SEEDS.length * 40));
+    it(
+      `${mode}: no acknowledged commit lost, one leader after healing (${SEEDS.length} seeds)`,
+      () => {
+        const totals = { failovers: 0, acked: 0, ackedAfterHeal: 0, stalls: {} as Record<string, number> };
+        for (const seed of SEEDS) {
+          const r = runSimulation(seed, { sync, ...FIXED });
+          totals.failovers += r.stats.failovers;
+          totals.acked += r.stats.acked;
+          totals.ackedAfterHeal += r.stats.ackedAfterHeal;
+          if (r.violations.length > 0) expect.fail(`safety violated\n${report(r, mode)}`);
+          if (r.live) continue;
+          const why = stallReason(r);
+          if (why === null) expect.fail(`no single leader after healing\n${report(r, mode)}`);
+          totals.stalls[why] = (totals.stalls[why] ?? 0) + 1;
+        }
+        console.log(
+          `sim ${mode}: ${SEEDS.length} seeds, 0 violations, ${totals.failovers} failovers, ${totals.acked} acknowledged commits, stalls ${JSON.stringify(totals.stalls)}`,
+        );
+        if (only === null) {
+          // Not vacuous: failovers happened and commits were acknowledged, also after healing.
+          expect(totals.failovers).toBeGreaterThan(SEEDS.length);
+          expect(totals.acked).toBeGreaterThan(100 * SEEDS.length);
+          expect(totals.ackedAfterHeal).toBeGreaterThan(50 * SEEDS.length);
+          // legitimate or known stalls stay rare
+          const stalled = Object.values(totals.stalls).reduce((a, b) => a + b, 0);
+          expect(stalled).toBeLessThan(SEEDS.length * 0.1);
+        }
+      },
+      Math.max(120_000, SEEDS.length * 40),
+    );
   }
 
   it('regression, bug A (seed 18, on): the leader no longer loosens its ssn on a stale view of the key', () => {
