@@ -1,4 +1,4 @@
-import { checkAcks, prepareWriterTable, sleep, TEST_SUPERUSER, TestCluster, waitFor } from '@hapg/testkit';
+import { sleep, TestCluster, waitFor } from '@hapg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -17,11 +17,7 @@ describe('automatic failover', () => {
       primaryStartTimeout: 10,
     });
     const primary = await cluster.waitHealthy(120_000);
-    await prepareWriterTable(
-      { name: primary.name, host: '127.0.0.1', port: primary.pgPort },
-      TEST_SUPERUSER.username,
-      TEST_SUPERUSER.password,
-    );
+    await cluster.prepareWriterTable(primary);
   });
   afterAll(async () => {
     await cluster?.close();
@@ -42,12 +38,7 @@ describe('automatic failover', () => {
       what: 'writes on the new primary',
     });
     await writer.stop();
-    const result = await checkAcks(
-      writer.acks,
-      { name: next.name, host: '127.0.0.1', port: next.pgPort },
-      TEST_SUPERUSER.username,
-      TEST_SUPERUSER.password,
-    );
+    const result = await cluster.checkAcks(writer.acks, next);
     expect(result.overlaps).toEqual([]);
     // asynchronous mode may lose the last commits of a dead host; report them
     console.log(`host death: ${writer.acks.length} acks, ${result.lost.length} lost (async mode)`);

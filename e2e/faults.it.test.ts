@@ -1,13 +1,4 @@
-import {
-  type AgentNode,
-  checkAcks,
-  prepareWriterTable,
-  sleep,
-  TEST_SUPERUSER,
-  TestCluster,
-  waitFor,
-  writeGapMs,
-} from '@hapg/testkit';
+import { type AgentNode, sleep, TestCluster, waitFor, writeGapMs } from '@hapg/testkit';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -19,8 +10,6 @@ const TTL_S = 4;
  */
 describe('faults', () => {
   let cluster: TestCluster;
-  const user = TEST_SUPERUSER.username;
-  const password = TEST_SUPERUSER.password;
 
   /** Can `node` commit a write right now? */
   const writable = async (node: AgentNode): Promise<boolean> => {
@@ -44,7 +33,7 @@ describe('faults', () => {
       primaryStartTimeout: 10,
     });
     const primary = await cluster.waitHealthy(120_000);
-    await prepareWriterTable({ name: primary.name, host: '127.0.0.1', port: primary.pgPort }, user, password);
+    await cluster.prepareWriterTable(primary);
   });
   afterAll(async () => {
     await cluster?.close();
@@ -156,12 +145,7 @@ describe('faults', () => {
         what: 'a write on the new primary',
       });
       await writer.stop();
-      const result = await checkAcks(
-        writer.acks,
-        { name: next.name, host: '127.0.0.1', port: next.pgPort },
-        user,
-        password,
-      );
+      const result = await cluster.checkAcks(writer.acks, next);
       const gapMs = writeGapMs(writer.acks, old.name, next.name);
       console.log(
         `agent frozen: last ack on ${old.name} ${gapMs} ms before the first on ${next.name}; lost ${result.lost.length}`,

@@ -1,21 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import {
-  type AgentNode,
-  checkAcks,
-  HACTL_MAIN,
-  prepareWriterTable,
-  sleep,
-  TEST_SUPERUSER,
-  TestCluster,
-  waitFor,
-} from '@hapg/testkit';
+import { type AgentNode, HACTL_MAIN, sleep, TestCluster, waitFor } from '@hapg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const AUTH = { username: 'admin', password: 'adm1n' };
-const user = TEST_SUPERUSER.username;
-const password = TEST_SUPERUSER.password;
 
 /** The operator's view: hactl against a real cluster whose REST API requires credentials. */
 describe('hactl on a real cluster', () => {
@@ -49,7 +38,7 @@ describe('hactl on a real cluster', () => {
       tags: { node3: { nofailover: true } },
     });
     const primary = await cluster.waitHealthy(120_000);
-    await prepareWriterTable({ name: primary.name, host: '127.0.0.1', port: primary.pgPort }, user, password);
+    await cluster.prepareWriterTable(primary);
   });
   afterAll(async () => {
     await cluster?.close();
@@ -78,12 +67,7 @@ describe('hactl on a real cluster', () => {
       what: 'writes on the new leader',
     });
     await w.stop();
-    const check = await checkAcks(
-      w.acks,
-      { name: candidate.name, host: '127.0.0.1', port: candidate.pgPort },
-      user,
-      password,
-    );
+    const check = await cluster.checkAcks(w.acks, candidate);
     expect(check.lost).toEqual([]);
     expect(check.overlaps).toEqual([]);
     await cluster.waitHealthy(60_000);

@@ -1,17 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import {
-  type AgentNode,
-  checkAcks,
-  prepareWriterTable,
-  sleep,
-  TEST_SUPERUSER,
-  TestCluster,
-  waitFor,
-} from '@hapg/testkit';
+import { sleep, TestCluster, waitFor } from '@hapg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const user = TEST_SUPERUSER.username;
-const password = TEST_SUPERUSER.password;
 
 /**
  * Each agent reaches etcd through its own loopback proxy, so one node can be
@@ -20,12 +9,11 @@ const password = TEST_SUPERUSER.password;
 describe('partitions from etcd', () => {
   let cluster: TestCluster;
   const writerOn = () => cluster.writer();
-  const target = (n: AgentNode) => ({ name: n.name, host: '127.0.0.1', port: n.pgPort });
 
   beforeAll(async () => {
     cluster = await TestCluster.start({ nodes: 3, ttl: 6, loopWait: 1, retryTimeout: 2, etcdProxy: true });
     const primary = await cluster.waitHealthy(120_000);
-    await prepareWriterTable(target(primary), user, password);
+    await cluster.prepareWriterTable(primary);
   });
   afterAll(async () => {
     await cluster?.close();
@@ -81,7 +69,7 @@ describe('partitions from etcd', () => {
         what: 'a write on the new primary',
       });
       await writer.stop();
-      const result = await checkAcks(writer.acks, target(next), user, password);
+      const result = await cluster.checkAcks(writer.acks, next);
       expect(result.overlaps).toEqual([]);
       // replicas were streaming from the cut primary, so its commits up to the cut survive
       console.log(`primary cut from etcd: ${writer.acks.length} acks, ${result.lost.length} lost`);

@@ -1,18 +1,8 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EtcdStore } from '@hapg/dcs';
-import {
-  type AgentNode,
-  prepareWriterTable,
-  sleep,
-  TEST_SUPERUSER,
-  TestCluster,
-  waitFor,
-} from '@hapg/testkit';
+import { type AgentNode, sleep, TestCluster, waitFor } from '@hapg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const user = TEST_SUPERUSER.username;
-const password = TEST_SUPERUSER.password;
 
 /** Former primaries come back by themselves: pg_rewind, or a re-clone when allowed. */
 describe('rejoin', () => {
@@ -76,7 +66,7 @@ describe('rejoin', () => {
   beforeAll(async () => {
     cluster = await TestCluster.start({ nodes: 3, ttl: 4, loopWait: 1, retryTimeout: 1 });
     const primary = await cluster.waitHealthy(120_000);
-    await prepareWriterTable({ name: primary.name, host: '127.0.0.1', port: primary.pgPort }, user, password);
+    await cluster.prepareWriterTable(primary);
     store = await EtcdStore.open({ hosts: cluster.etcd.endpoints, scope: cluster.scope, watch: false });
   });
   afterAll(async () => {

@@ -1,17 +1,6 @@
 import { EtcdStore } from '@hapg/dcs';
-import {
-  checkAcks,
-  prepareWriterTable,
-  sleep,
-  TEST_SUPERUSER,
-  TestCluster,
-  waitFor,
-  writeGapMs,
-} from '@hapg/testkit';
+import { sleep, TestCluster, waitFor, writeGapMs } from '@hapg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const user = TEST_SUPERUSER.username;
-const password = TEST_SUPERUSER.password;
 
 /** Switchovers driven through the `failover` key (what hactl and POST /switchover write). */
 describe('switchover', () => {
@@ -21,7 +10,7 @@ describe('switchover', () => {
   beforeAll(async () => {
     cluster = await TestCluster.start({ nodes: 3, ttl: 4, loopWait: 1, retryTimeout: 1 });
     const primary = await cluster.waitHealthy(120_000);
-    await prepareWriterTable({ name: primary.name, host: '127.0.0.1', port: primary.pgPort }, user, password);
+    await cluster.prepareWriterTable(primary);
     store = await EtcdStore.open({ hosts: cluster.etcd.endpoints, scope: cluster.scope, watch: false });
   });
   afterAll(async () => {
@@ -49,12 +38,7 @@ describe('switchover', () => {
       what: 'writes on the new leader',
     });
     await w.stop();
-    const result = await checkAcks(
-      w.acks,
-      { name: next.name, host: '127.0.0.1', port: next.pgPort },
-      user,
-      password,
-    );
+    const result = await cluster.checkAcks(w.acks, next);
     expect(result.lost).toEqual([]);
     expect(result.overlaps).toEqual([]);
     console.log(`switchover to ${next.name}: write gap ${writeGapMs(w.acks, old.name, next.name)} ms`);

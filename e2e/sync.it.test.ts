@@ -3,9 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import {
   type AgentNode,
-  checkAcks,
   HACTL_MAIN,
-  prepareWriterTable,
   sleep,
   TEST_SUPERUSER,
   TestCluster,
@@ -27,7 +25,6 @@ const TTL_S = 4;
  */
 describe('synchronous mode', () => {
   let cluster: TestCluster;
-  const target = (n: AgentNode) => ({ name: n.name, host: '127.0.0.1', port: n.pgPort });
   const ssnOf = (n: AgentNode) => cluster.ssn(n);
   const waitSync = (mode: 'on' | 'quorum', count = 1) => cluster.waitSync(mode, count);
   const hactl = async (...args: string[]) => {
@@ -43,7 +40,7 @@ describe('synchronous mode', () => {
       what: `writes acknowledged by ${primary.name}`,
     });
     await writer.stop();
-    const result = await checkAcks(writer.acks, target(primary), user, password);
+    const result = await cluster.checkAcks(writer.acks, primary);
     console.log(
       `${writer.acks.length} acknowledged, ${writer.unconfirmed.length} committed without confirmation, ${result.lost.length} lost`,
     );
@@ -68,7 +65,7 @@ describe('synchronous mode', () => {
       dcs: { synchronous_mode: true },
     });
     const primary = await cluster.waitHealthy(120_000);
-    await prepareWriterTable(target(primary), user, password);
+    await cluster.prepareWriterTable(primary);
   });
   afterAll(async () => {
     await cluster?.close();

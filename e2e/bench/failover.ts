@@ -7,7 +7,6 @@
  */
 import {
   cliArg,
-  prepareWriterTable,
   runMain,
   stats,
   sleep,
@@ -38,7 +37,7 @@ async function main(): Promise<void> {
     });
     try {
       const first = await cluster.waitHealthy(180_000);
-      await prepareWriterTable({ name: first.name, host: '127.0.0.1', port: first.pgPort }, user, password);
+      await cluster.prepareWriterTable(first);
       const hostDeath: number[] = [];
       const pgCrash: number[] = [];
       for (let i = 0; i < (only === 'crash' ? 0 : runs); i++) {

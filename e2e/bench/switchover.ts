@@ -7,29 +7,16 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import {
-  checkAcks,
-  cliArg,
-  HACTL_MAIN,
-  prepareWriterTable,
-  sleep,
-  TEST_SUPERUSER,
-  runMain,
-  stats,
-  TestCluster,
-  writeGapMs,
-} from '@hapg/testkit';
+import { cliArg, HACTL_MAIN, sleep, runMain, stats, TestCluster, writeGapMs } from '@hapg/testkit';
 
 const run = promisify(execFile);
 const runs = Number(cliArg('--runs')) || 10;
-const user = TEST_SUPERUSER.username;
-const password = TEST_SUPERUSER.password;
 
 async function main(): Promise<void> {
   const cluster = await TestCluster.start({ nodes: 3 });
   try {
     const first = await cluster.waitHealthy(180_000);
-    await prepareWriterTable({ name: first.name, host: '127.0.0.1', port: first.pgPort }, user, password);
+    await cluster.prepareWriterTable(first);
     const gaps: number[] = [];
     const durations: number[] = [];
     let lost = 0;
@@ -61,12 +48,7 @@ async function main(): Promise<void> {
       await writer.stop();
       const gapMs = writeGapMs(writer.acks, old.name, next.name);
       gaps.push(gapMs);
-      const check = await checkAcks(
-        writer.acks,
-        { name: next.name, host: '127.0.0.1', port: next.pgPort },
-        user,
-        password,
-      );
+      const check = await cluster.checkAcks(writer.acks, next);
       lost += check.lost.length;
       console.log(
         `  #${r + 1} ${old.name} → ${next.name}: gap ${gapMs} ms, command ${durations.at(-1)} ms, lost ${check.lost.length}, overlaps ${check.overlaps.length}`,

@@ -14,9 +14,7 @@ import { promisify } from 'node:util';
 import { findBinDir } from '@hapg/postgres';
 import {
   type AgentNode,
-  checkAcks,
   cliArg,
-  prepareWriterTable,
   runMain,
   sleep,
   stats,
@@ -75,7 +73,7 @@ async function main(): Promise<void> {
   const failover = new Map<string, string>();
   try {
     const first = await cluster.waitHealthy(180_000);
-    await prepareWriterTable({ name: first.name, host: '127.0.0.1', port: first.pgPort }, user, password);
+    await cluster.prepareWriterTable(first);
     await pgbench(bin, first, ['-i', '-s', '10', '-q']);
     await pgbench(bin, first, ['-c', '8', '-j', '2', '-T', '10']); // warm-up: caches, first checkpoint
     // TPS: the modes interleaved, `--rounds` times, on one primary, so drift and checkpoints
@@ -108,12 +106,7 @@ async function main(): Promise<void> {
         times.push(await timeToWrite(t0, writer, victim));
         await writer.stop();
         const next = await cluster.waitForPrimary(60_000, victim);
-        const r = await checkAcks(
-          writer.acks,
-          { name: next.name, host: '127.0.0.1', port: next.pgPort },
-          user,
-          password,
-        );
+        const r = await cluster.checkAcks(writer.acks, next);
         lost += r.lost.length;
         acks += writer.acks.length;
         console.log(

@@ -8,23 +8,11 @@
  * in `on` mode it was a synchronous standby, then brings the old host back (it rejoins by
  * itself). Exits 1 on any lost commit, overlap or promotion of a non-synchronous member.
  */
-import {
-  checkAcks,
-  cliArg,
-  prepareWriterTable,
-  runMain,
-  sleep,
-  stats,
-  TEST_SUPERUSER,
-  TestCluster,
-  timeToWrite,
-} from '@hapg/testkit';
+import { cliArg, runMain, sleep, stats, TestCluster, timeToWrite } from '@hapg/testkit';
 
 const runs = Number(cliArg('--runs')) || 50;
 const mode = cliArg('--mode') === 'quorum' ? 'quorum' : 'on';
 const TTL_S = 4;
-const user = TEST_SUPERUSER.username;
-const password = TEST_SUPERUSER.password;
 
 async function main(): Promise<void> {
   const cluster = await TestCluster.start({
@@ -39,7 +27,7 @@ async function main(): Promise<void> {
   const times: number[] = [];
   try {
     const first = await cluster.waitHealthy(180_000);
-    await prepareWriterTable({ name: first.name, host: '127.0.0.1', port: first.pgPort }, user, password);
+    await cluster.prepareWriterTable(first);
     const writer = cluster.writer({ statementTimeoutMs: 10_000 });
     writer.start();
     for (let i = 0; i < runs; i++) {
@@ -52,12 +40,7 @@ async function main(): Promise<void> {
       else frozen = await cluster.freezeHost(primary);
       const next = await cluster.waitForPrimary(120_000, primary);
       times.push(await timeToWrite(t0, writer, primary));
-      const result = await checkAcks(
-        writer.acks,
-        { name: next.name, host: '127.0.0.1', port: next.pgPort },
-        user,
-        password,
-      );
+      const result = await cluster.checkAcks(writer.acks, next);
       const wasSync = sync.some((n) => n.name === next.name);
       const line = `#${i + 1} ${fault} ${primary.name} → ${next.name}${wasSync ? ' (sync)' : ' (NOT sync)'}: ${times.at(-1)} ms, ${writer.acks.length} acks so far, ${result.lost.length} lost, ${result.overlaps.length} overlaps`;
       console.log(line);
@@ -71,12 +54,7 @@ async function main(): Promise<void> {
     }
     await writer.stop();
     const primary = await cluster.waitForPrimary();
-    const final = await checkAcks(
-      writer.acks,
-      { name: primary.name, host: '127.0.0.1', port: primary.pgPort },
-      user,
-      password,
-    );
+    const final = await cluster.checkAcks(writer.acks, primary);
     console.log(
       `\nsynchronous_mode ${mode}: ${runs} consecutive failovers (${Math.ceil(runs / 2)} kill -9, ${Math.floor(runs / 2)} freeze)`,
     );

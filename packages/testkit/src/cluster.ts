@@ -11,7 +11,15 @@ import { type EtcdCluster, startEtcd } from './etcd.js';
 import { freePorts, sleep, spawnTracked, type TrackedProcess, waitFor } from './proc.js';
 import { TEST_PARAMETERS, TEST_REPLICATION, TEST_SUPERUSER } from './postgres.js';
 import { TcpProxy } from './tcp-proxy.js';
-import { Writer, type WriterOptions } from './writer.js';
+import {
+  type Ack,
+  type CheckResult,
+  checkAcks,
+  prepareWriterTable,
+  Writer,
+  type WriterOptions,
+  type WriteTarget,
+} from './writer.js';
 
 /**
  * A real hapg cluster on loopback: etcd, and N agents (each starting its own
@@ -211,10 +219,25 @@ export class TestCluster {
     }
   }
 
+  /** A node's Postgres as the writer and the checker address it. */
+  target(node: AgentNode): WriteTarget {
+    return { name: node.name, host: '127.0.0.1', port: node.pgPort };
+  }
+
+  /** Creates the writer's table on `primary`, as the superuser. */
+  prepareWriterTable(primary: AgentNode): Promise<void> {
+    return prepareWriterTable(this.target(primary), TEST_SUPERUSER.username, TEST_SUPERUSER.password);
+  }
+
+  /** The writer's acknowledged ids missing on `primary`, and overlapping reigns (testkit's `checkAcks`). */
+  checkAcks(acks: readonly Ack[], primary: AgentNode): Promise<CheckResult> {
+    return checkAcks(acks, this.target(primary), TEST_SUPERUSER.username, TEST_SUPERUSER.password);
+  }
+
   /** A writer to every node as the superuser (a client that does not know who the primary is). */
   writer(opts: Partial<WriterOptions> = {}): Writer {
     return new Writer({
-      targets: this.nodes.map((n) => ({ name: n.name, host: '127.0.0.1', port: n.pgPort })),
+      targets: this.nodes.map((n) => this.target(n)),
       user: TEST_SUPERUSER.username,
       password: TEST_SUPERUSER.password,
       ...opts,
