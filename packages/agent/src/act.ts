@@ -137,20 +137,25 @@ async function runAction(action: Action, ctx: ActContext): Promise<void> {
   }
 }
 
-/**
- * Names us as the sync key's leader with no standbys (quorum 0, Patroni's layout) before a
- * promotion. The watch-fed view may lag a concurrent write: on a conflict, read the key
- * from etcd once and retry; the write also requires that we hold the leader key.
- */
+/** Names us as the sync key's leader with no standbys (quorum 0, Patroni's layout) before a promotion. */
 async function claimSyncKey(ctx: ActContext): Promise<void> {
-  const value = { leader: ctx.config.name, syncStandbys: [], quorum: 0 };
+  await writeSyncKeyAsLeader(ctx, []);
+  ctx.log.info({ syncStandbys: [] }, 'sync key claimed before promotion');
+}
+
+/**
+ * Writes the sync key as `{leader: us, syncStandbys, quorum: 0}` whatever it held: a CAS at the
+ * watch-fed view's revision, and, when that view lagged a concurrent write, once more at the
+ * revision read from etcd. The write also requires that we hold the leader key.
+ */
+async function writeSyncKeyAsLeader(ctx: ActContext, syncStandbys: MemberName[]): Promise<void> {
+  const value = { leader: ctx.config.name, syncStandbys, quorum: 0 };
   try {
     await ctx.store.casSync(value, ctx.store.view()?.sync?.modRevision ?? null);
   } catch (e) {
     if (!isHapgError(e) || (e.code !== 'DCS_CAS_CONFLICT' && e.code !== 'DCS_KEY_EXISTS')) throw e;
     await ctx.store.casSync(value, (await ctx.store.readView()).sync?.modRevision ?? null);
   }
-  ctx.log.info({ syncStandbys: [] }, 'sync key claimed before promotion');
 }
 
 /** Where to stream from: the leader's Postgres address from its member key, our slot on it. */
@@ -280,9 +285,8 @@ async function awaitReplica(ctx: ActContext, member: MemberName | null): Promise
  * quorum proof without seeing anyone. Best effort: without it the target needs the proof.
  */
 async function handOverSyncKey(ctx: ActContext, member: MemberName): Promise<void> {
-  const value = { leader: ctx.config.name, syncStandbys: [member], quorum: 0 };
   try {
-    await ctx.store.casSync(value, (await ctx.store.readView()).sync?.modRevision ?? null);
+    await writeSyncKeyAsLeader(ctx, [member]);
     ctx.log.info({ syncStandbys: [member] }, 'sync key handed over to the switchover target');
   } catch (e) {
     ctx.log.warn({ member, err: errorText(e) }, 'could not hand the sync key over');
