@@ -343,8 +343,9 @@ async function startPostgres(
 async function rejoin(ctx: ActContext, leader: MemberName): Promise<void> {
   const { pg, log } = ctx;
   const target = followTarget(ctx, leader);
-  // An unreachable leader is no reason to give up on rewind (nor to wipe anything): fail this
-  // attempt with Postgres still running, and try again next loop.
+  // The CHECKPOINT pg_rewind needs on the source, run first: an unreachable leader is no
+  // reason to give up on rewind (nor to wipe anything), so this attempt fails with Postgres
+  // still running, and the next loop tries again.
   await pg.node.checkpointSource(target).catch((e) => {
     throw new HapgError('TIMEOUT', `leader ${leader} not reachable for pg_rewind: ${errorText(e)}`);
   });
@@ -360,7 +361,7 @@ async function rejoin(ctx: ActContext, leader: MemberName): Promise<void> {
     return;
   }
   try {
-    const out = await pg.node.rewindFrom(target);
+    const out = await pg.node.rewindFrom(target, { sourceCheckpointed: true });
     log.info({ leader, durationMs: took(), method: 'pg_rewind', out: out.slice(-300) }, 'rejoined');
   } catch (e) {
     const why = `pg_rewind from ${leader} failed: ${errorText(e)}`;

@@ -375,11 +375,12 @@ export class PostgresNode extends EventEmitter<Events> {
     );
   }
 
-  async rewindFrom(source: FollowTarget): Promise<string> {
+  /** `sourceCheckpointed`: the caller already ran `checkpointSource` (the agent does, before stopping us). */
+  async rewindFrom(source: FollowTarget, opts: { sourceCheckpointed?: boolean } = {}): Promise<string> {
     if (this.running) throw new HapgError('INTERNAL', 'rewind needs a stopped server');
     const env = await this.#env();
     await ensureCleanShutdown({ ...env, dataDir: this.dataDir, timeoutMs: this.timeouts.rewindMs });
-    await this.checkpointSource(source);
+    if (opts.sourceCheckpointed !== true) await this.checkpointSource(source);
     await this.writePassfile();
     const out = await rewind({
       ...env,
