@@ -3,6 +3,7 @@ import {
   type Decision,
   type DynamicConfig,
   isEligible,
+  keyHasSyncStandbysFor,
   lsnToJson,
   maxLsn,
   type Member,
@@ -115,9 +116,7 @@ export function buildSnapshot(i: SnapshotInputs): NodeSnapshot {
     quorumStandby: dyn.synchronousMode === 'quorum' && syncStandbys.includes(i.config.name),
     syncStandbys,
     syncDegraded:
-      role === 'primary' &&
-      dyn.synchronousMode !== 'off' &&
-      (sync?.leader !== i.config.name || syncStandbys.length === 0),
+      role === 'primary' && dyn.synchronousMode !== 'off' && !keyHasSyncStandbysFor(sync, i.config.name),
     clusterUnlocked: view !== null && view.leader === null,
     leaderName: view?.leader?.name ?? null,
     members: view === null ? [] : clusterMembers(view, dyn),

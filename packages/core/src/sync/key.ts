@@ -15,6 +15,17 @@ export interface StoredSync {
   readonly quorum: number | null;
 }
 
+/**
+ * The key records synchronous standbys for `leader`. A leader in synchronous mode without
+ * them runs degraded (asynchronously, or blocked in strict mode) and alone is promotable.
+ */
+export function keyHasSyncStandbysFor(
+  sync: Pick<SyncState, 'leader' | 'syncStandbys'> | null,
+  leader: MemberName,
+): boolean {
+  return sync !== null && sync.leader === leader && sync.syncStandbys.length > 0;
+}
+
 /** k = N − stored quorum, clamped to 0..N (a missing quorum means every listed standby acknowledged). */
 export function acksPerCommit(stored: Pick<StoredSync, 'syncStandbys' | 'quorum'>): number {
   const n = stored.syncStandbys.length;

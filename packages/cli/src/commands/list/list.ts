@@ -1,4 +1,4 @@
-import { type ClusterView, errorText, formatLsn, type Lsn } from '@hapg/core';
+import { type ClusterView, errorText, formatLsn, keyHasSyncStandbysFor, type Lsn } from '@hapg/core';
 import type { Io } from '../../io.js';
 import { type Column, type OutputFormat, renderData, renderTable } from '../../output/index.js';
 import { type ListRow, lagInMb, listRows, syncModeOf } from './rows.js';
@@ -149,8 +149,7 @@ function syncDegradedLine(view: ClusterView): string | null {
   const mode = syncModeOf(view);
   const leader = view.leader?.name ?? null;
   if (mode === 'off' || leader === null) return null;
-  const sync = view.sync;
-  if (sync !== null && sync.leader === leader && sync.syncStandbys.length > 0) return null;
+  if (keyHasSyncStandbysFor(view.sync, leader)) return null;
   const strict = view.config?.value.synchronous_mode_strict === true;
   return strict
     ? ` Synchronous mode: ${mode}, no synchronous standby (strict: commits wait for one)`
