@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { type SpawnOptions, spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { lookupOsUser } from '@hapg/postgres';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { type EtcdCluster, startEtcd } from './etcd.js';
+import { type NetHost, NetLab } from './netns.js';
 import { freePorts, sleep, spawnTracked, type TrackedProcess, waitFor } from './proc.js';
 import { TEST_PARAMETERS, TEST_REPLICATION, TEST_SUPERUSER } from './postgres.js';
 import { TcpProxy } from './tcp-proxy.js';
@@ -47,11 +48,21 @@ export interface ClusterOptions {
   readonly restapiAuth?: { readonly username: string; readonly password: string };
   /** each agent reaches etcd through its own TcpProxy, so `node.etcdProxy.cut()` isolates just it */
   readonly etcdProxy?: boolean;
+  /**
+   * `netns`: every node and every etcd member is its own host in a network namespace with its
+   * own address (`cluster.net` cuts and heals packet paths between them; tests must run as
+   * root). Default `loopback`: every process on 127.0.0.1 with free ports.
+   */
+  readonly network?: 'loopback' | 'netns';
   /** node process stdio goes to `<baseDir>/<name>.agent.log` */
 }
 
 export interface AgentNode {
   readonly name: string;
+  /** the address its Postgres and REST API listen on (127.0.0.1, or its namespace's) */
+  readonly host: string;
+  /** its network namespace, when the cluster runs on `netns` hosts */
+  readonly netHost: NetHost | null;
   readonly pgPort: number;
   readonly restPort: number;
   readonly dataDir: string;
@@ -108,35 +119,51 @@ export class TestCluster {
   readonly nodes: readonly AgentNode[];
   readonly baseDir: string;
   readonly scope: string;
+  /** the namespaced hosts (cut, heal), when started with `network: 'netns'` */
+  readonly net: NetLab | null;
   readonly #ownsBase: boolean;
 
   private constructor(
-    etcd: EtcdCluster,
-    nodes: AgentNode[],
-    baseDir: string,
-    scope: string,
+    parts: { etcd: EtcdCluster; nodes: AgentNode[]; baseDir: string; scope: string; net: NetLab | null },
     ownsBase: boolean,
   ) {
-    this.etcd = etcd;
-    this.nodes = nodes;
-    this.baseDir = baseDir;
-    this.scope = scope;
+    this.etcd = parts.etcd;
+    this.nodes = parts.nodes;
+    this.baseDir = parts.baseDir;
+    this.scope = parts.scope;
+    this.net = parts.net;
     this.#ownsBase = ownsBase;
   }
 
   static async start(opts: ClusterOptions): Promise<TestCluster> {
+    const net = opts.network === 'netns' ? await netLabFor(opts) : null;
+    try {
+      return await TestCluster.#start(opts, net);
+    } catch (e) {
+      await net?.close();
+      throw e;
+    }
+  }
+
+  static async #start(opts: ClusterOptions, net: NetLab | null): Promise<TestCluster> {
     const scope = opts.scope ?? 'test';
-    const etcd = await startEtcd({ members: opts.etcdMembers ?? 1 });
+    const etcdMembers = opts.etcdMembers ?? 1;
+    const etcd = await startEtcd({
+      members: etcdMembers,
+      ...(net ? { hosts: Array.from({ length: etcdMembers }, (_, i) => net.host(`etcd${i + 1}`)) } : {}),
+    });
     const osUser = await lookupOsUser('postgres');
     const ownsBase = opts.baseDir === undefined;
     const baseDir = opts.baseDir ?? (await mkdtemp(join(tmpdir(), 'hapg-cluster-')));
     await mkdir(baseDir, { recursive: true });
     await chown(baseDir, osUser.uid, osUser.gid).catch(() => {});
-    const ports = opts.fixedPorts
-      ? Array.from({ length: opts.nodes * 2 }, (_, i) =>
-          i % 2 === 0 ? opts.fixedPorts!.pg + i / 2 : opts.fixedPorts!.rest + (i - 1) / 2,
-        )
-      : await freePorts(opts.nodes * 2);
+    const ports = net
+      ? Array.from({ length: opts.nodes * 2 }, (_, i) => (i % 2 === 0 ? NETNS_PG_PORT : NETNS_REST_PORT))
+      : opts.fixedPorts
+        ? Array.from({ length: opts.nodes * 2 }, (_, i) =>
+            i % 2 === 0 ? opts.fixedPorts!.pg + i / 2 : opts.fixedPorts!.rest + (i - 1) / 2,
+          )
+        : await freePorts(opts.nodes * 2);
     const nodes: AgentNode[] = [];
     for (let i = 0; i < opts.nodes; i++) {
       const name = `node${i + 1}`;
@@ -148,12 +175,14 @@ export class TestCluster {
       const dataDir = join(dir, 'data');
       const configPath = join(baseDir, `${name}.yaml`);
       const etcdProxy = opts.etcdProxy ? await TcpProxy.start(parseEndpoint(etcd.endpoints[0]!)) : null;
+      const netHost = net?.host(name) ?? null;
+      const host = netHost?.address ?? '127.0.0.1';
       const yaml = {
         scope,
         name,
         restapi: {
-          listen: `127.0.0.1:${restPort}`,
-          connect_address: `127.0.0.1:${restPort}`,
+          listen: `${host}:${restPort}`,
+          connect_address: `${host}:${restPort}`,
           ...(opts.restapiAuth ? { authentication: { ...opts.restapiAuth } } : {}),
         },
         etcd3: { hosts: etcdProxy ? [etcdProxy.endpoint] : etcd.endpoints },
@@ -169,14 +198,20 @@ export class TestCluster {
           },
         },
         postgresql: {
-          listen: `127.0.0.1:${pgPort}`,
-          connect_address: `127.0.0.1:${pgPort}`,
+          listen: `${host}:${pgPort}`,
+          connect_address: `${host}:${pgPort}`,
           data_dir: dataDir,
           authentication: {
             superuser: { ...TEST_SUPERUSER },
             replication: { ...TEST_REPLICATION },
           },
-          parameters: { ...TEST_PARAMETERS, ...opts.parameters },
+          parameters: {
+            ...TEST_PARAMETERS,
+            // every host uses port 5432: each needs its own socket directory on the shared disk
+            ...(net ? { unix_socket_directories: dir } : {}),
+            ...opts.parameters,
+          },
+          ...(net ? { pg_hba: labPgHba(net) } : {}),
         },
         ...(opts.tags?.[name] ? { tags: opts.tags[name] } : {}),
       };
@@ -185,6 +220,8 @@ export class TestCluster {
       nodes.push(
         makeNode({
           name,
+          host,
+          netHost,
           pgPort,
           restPort,
           dataDir,
@@ -195,7 +232,7 @@ export class TestCluster {
         }),
       );
     }
-    const cluster = new TestCluster(etcd, nodes, baseDir, scope, ownsBase);
+    const cluster = new TestCluster({ etcd, nodes, baseDir, scope, net }, ownsBase);
     for (const n of nodes) await n.start();
     return cluster;
   }
@@ -203,7 +240,7 @@ export class TestCluster {
   /** GET a JSON endpoint of a node's REST API; null when it does not answer. */
   async api(node: AgentNode, path: string): Promise<{ status: number; body: unknown } | null> {
     try {
-      const res = await fetch(`http://127.0.0.1:${node.restPort}${path}`, {
+      const res = await fetch(`http://${node.host}:${node.restPort}${path}`, {
         signal: AbortSignal.timeout(2000),
       });
       const text = await res.text();
@@ -221,7 +258,7 @@ export class TestCluster {
 
   /** A node's Postgres as the writer and the checker address it. */
   target(node: AgentNode): WriteTarget {
-    return { name: node.name, host: '127.0.0.1', port: node.pgPort };
+    return { name: node.name, host: node.host, port: node.pgPort };
   }
 
   /** Creates the writer's table on `primary`, as the superuser. */
@@ -295,7 +332,7 @@ export class TestCluster {
   ): Promise<R[]> {
     const timeoutMs = opts.timeoutMs ?? 3000;
     const c = new pg.Client({
-      host: '127.0.0.1',
+      host: node.host,
       port: node.pgPort,
       user: TEST_SUPERUSER.username,
       password: TEST_SUPERUSER.password,
@@ -314,6 +351,10 @@ export class TestCluster {
 
   /** Host death: SIGKILL the agent, its fence and its postmaster (and the postmaster's children). */
   async killHost(node: AgentNode): Promise<void> {
+    if (node.netHost !== null) {
+      // a namespaced host: every process in it, whatever started it
+      for (const pid of await node.netHost.pids()) killQuiet(pid, 'SIGKILL');
+    }
     const pids = [await node.fencePid(), await node.postmasterPid()].filter((p): p is number => p !== null);
     node.signalAgent('SIGKILL');
     for (const pid of pids) killQuiet(pid, 'SIGKILL');
@@ -365,7 +406,7 @@ export class TestCluster {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (auth)
       headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
-    const res = await fetch(`http://127.0.0.1:${primary.restPort}/config`, {
+    const res = await fetch(`http://${primary.host}:${primary.restPort}/config`, {
       method: 'PATCH',
       headers,
       body: JSON.stringify(patch),
@@ -398,6 +439,7 @@ export class TestCluster {
     await sleep(100);
     await killMatching(this.baseDir, 'SIGKILL');
     await this.etcd.close();
+    await this.net?.close();
     // HAPG_KEEP_TEST_DIRS=1 keeps data dirs and agent logs for a post-mortem.
     if (!this.#ownsBase) return;
     if (process.env.HAPG_KEEP_TEST_DIRS === '1') console.log(`cluster files kept in ${this.baseDir}`);
@@ -407,6 +449,8 @@ export class TestCluster {
 
 function makeNode(p: {
   name: string;
+  host: string;
+  netHost: NetHost | null;
   pgPort: number;
   restPort: number;
   dataDir: string;
@@ -418,24 +462,35 @@ function makeNode(p: {
   let proc: TrackedProcess | null = null;
   return {
     name: p.name,
+    host: p.host,
+    netHost: p.netHost,
     pgPort: p.pgPort,
     restPort: p.restPort,
     dataDir: p.dataDir,
     configPath: p.configPath,
     logPath: p.logPath,
-    apiUrl: `http://127.0.0.1:${p.restPort}`,
+    apiUrl: `http://${p.host}:${p.restPort}`,
     etcdProxy: p.etcdProxy,
     process: () => proc,
     async start() {
       if (proc !== null && proc.child.exitCode === null && proc.child.signalCode === null) return;
       const fd = openSync(p.logPath, 'a');
       const asPostgres = process.getuid?.() === 0 && postgresCanReadAgent();
-      proc = spawnTracked(process.execPath, [AGENT_MAIN, '--config', p.configPath], {
+      const args = [AGENT_MAIN, '--config', p.configPath];
+      const common: SpawnOptions = {
         stdio: ['ignore', fd, fd],
-        ...(asPostgres ? { uid: p.osUser.uid, gid: p.osUser.gid } : {}),
         env: { ...process.env },
         cwd: dirname(p.configPath),
-      });
+      };
+      proc = p.netHost
+        ? p.netHost.spawn(process.execPath, args, {
+            ...common,
+            ...(asPostgres ? { asUser: 'postgres' } : {}),
+          })
+        : spawnTracked(process.execPath, args, {
+            ...common,
+            ...(asPostgres ? { uid: p.osUser.uid, gid: p.osUser.gid } : {}),
+          });
       closeSync(fd);
     },
     async stop() {
@@ -458,6 +513,27 @@ function makeNode(p: {
       return pids[0] ?? null;
     },
   };
+}
+
+/** Standard ports: every namespaced host has its own addresses, so nothing collides. */
+const NETNS_PG_PORT = 5432;
+const NETNS_REST_PORT = 8008;
+
+/** Hosts `etcd1..M` then `node1..N`, in one lab. */
+function netLabFor(opts: ClusterOptions): Promise<NetLab> {
+  const etcd = Array.from({ length: opts.etcdMembers ?? 1 }, (_, i) => `etcd${i + 1}`);
+  const nodes = Array.from({ length: opts.nodes }, (_, i) => `node${i + 1}`);
+  return NetLab.create([...etcd, ...nodes]);
+}
+
+/** What an operator writes for a cluster on one private network: members and clients on the lab /24. */
+function labPgHba(net: NetLab): string[] {
+  return [
+    'local all all peer',
+    'host all all 127.0.0.1/32 scram-sha-256',
+    `host all all ${net.subnet} scram-sha-256`,
+    `host replication all ${net.subnet} scram-sha-256`,
+  ];
 }
 
 function parseEndpoint(endpoint: string): { host: string; port: number } {

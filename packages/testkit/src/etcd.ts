@@ -1,6 +1,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { NetHost } from './netns.js';
 import { freePorts, spawnTracked, type TrackedProcess, waitFor } from './proc.js';
 
 /**
@@ -18,12 +19,19 @@ export interface EtcdOptions {
   readonly binary?: string;
   /** how long to wait for every member to report healthy */
   readonly startTimeoutMs?: number;
+  /**
+   * One namespaced host per member: member i runs inside `hosts[i]` on its address with
+   * etcd's standard ports (2379 client, 2380 peer). Default: loopback, free ports.
+   */
+  readonly hosts?: readonly NetHost[];
 }
 
 export interface EtcdMember {
   readonly name: string;
-  /** `127.0.0.1:<port>` */
+  /** `<address>:<port>` (`127.0.0.1:<free port>` on loopback) */
   readonly endpoint: string;
+  /** the namespaced host it runs on, or null on loopback */
+  readonly host: NetHost | null;
   readonly dataDir: string;
   /** the running process, or null while stopped/killed */
   process(): TrackedProcess | null;
@@ -40,7 +48,7 @@ export interface EtcdMember {
 }
 
 export interface EtcdCluster {
-  /** `127.0.0.1:<port>` of every member, in member order */
+  /** `<address>:<port>` of every member, in member order */
   readonly endpoints: readonly string[];
   readonly members: readonly EtcdMember[];
   /**
@@ -62,18 +70,21 @@ const STOP_GRACE_MS = 3000;
 
 export async function startEtcd(opts: EtcdOptions): Promise<EtcdCluster> {
   const n = opts.members;
-  const ports = await freePorts(2 * n);
+  if (opts.hosts && opts.hosts.length !== n) throw new Error(`${n} etcd members need ${n} hosts`);
+  const ports = opts.hosts ? [] : await freePorts(2 * n);
   const root = await mkdtemp(join(tmpdir(), 'hapg-etcd-'));
   await chmod(root, 0o700);
   const specs = Array.from({ length: n }, (_, i) => ({
     name: `etcd${i}`,
-    clientPort: ports[2 * i]!,
-    peerPort: ports[2 * i + 1]!,
+    address: opts.hosts?.[i]?.address ?? '127.0.0.1',
+    clientPort: opts.hosts ? 2379 : ports[2 * i]!,
+    peerPort: opts.hosts ? 2380 : ports[2 * i + 1]!,
     dataDir: join(root, `etcd${i}`),
+    host: opts.hosts?.[i] ?? null,
   }));
   const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
   const electionTimeoutMs = opts.electionTimeoutMs ?? DEFAULT_ELECTION_MS;
-  const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
+  const initialCluster = specs.map((s) => `${s.name}=http://${s.address}:${s.peerPort}`).join(',');
   const members = specs.map((s) =>
     makeMember(s, {
       binary: opts.binary ?? '/usr/bin/etcd',
@@ -105,6 +116,8 @@ export async function startEtcd(opts: EtcdOptions): Promise<EtcdCluster> {
 
 interface MemberSpec {
   readonly name: string;
+  readonly address: string;
+  readonly host: NetHost | null;
   readonly clientPort: number;
   readonly peerPort: number;
   readonly dataDir: string;
@@ -119,8 +132,8 @@ interface ClusterSettings {
 }
 
 function makeMember(spec: MemberSpec, settings: ClusterSettings): EtcdMember {
-  const clientUrl = `http://127.0.0.1:${spec.clientPort}`;
-  const peerUrl = `http://127.0.0.1:${spec.peerPort}`;
+  const clientUrl = `http://${spec.address}:${spec.clientPort}`;
+  const peerUrl = `http://${spec.address}:${spec.peerPort}`;
   // On restart the data dir exists and etcd ignores the --initial-* flags.
   const args = [
     '--name',
@@ -163,14 +176,15 @@ function makeMember(spec: MemberSpec, settings: ClusterSettings): EtcdMember {
   };
   return {
     name: spec.name,
-    endpoint: `127.0.0.1:${spec.clientPort}`,
+    endpoint: `${spec.address}:${spec.clientPort}`,
+    host: spec.host,
     dataDir: spec.dataDir,
     process: () => proc,
     kill: () => halt('kill'),
     stop: () => halt('stop'),
     async start() {
       if (proc !== null) throw new Error(`${spec.name} is already running`);
-      const p = spawnTracked(settings.binary, args);
+      const p = spec.host ? spec.host.spawn(settings.binary, args) : spawnTracked(settings.binary, args);
       proc = p;
       await waitFor(
         async () => {
