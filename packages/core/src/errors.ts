@@ -13,6 +13,10 @@ export const ERROR_CODES = {
   PG_COMMAND_FAILED: { retryable: false, text: 'a PostgreSQL program failed' },
   PG_QUERY_FAILED: { retryable: true, text: 'a query to the local PostgreSQL failed' },
   PG_NOT_RUNNING: { retryable: true, text: 'PostgreSQL is not running' },
+  PG_CONNECTION_REJECTED: {
+    retryable: true,
+    text: 'PostgreSQL runs but refuses the connection (pg_hba.conf, password, role, database)',
+  },
   PG_START_FAILED: { retryable: false, text: 'PostgreSQL failed to start' },
   PG_STOP_FAILED: { retryable: false, text: 'PostgreSQL failed to stop' },
   PG_SYSTEM_ID_MISMATCH: { retryable: false, text: 'the data directory belongs to another cluster' },

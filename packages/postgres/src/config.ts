@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { HapgError } from '@hapg/core';
 
 /**
@@ -114,13 +115,32 @@ export interface PgHbaInput {
   readonly replicationUser: string;
   /** networks the other members connect from (replication, and pg_rewind as the superuser) */
   readonly memberCidrs: readonly string[];
-  /** `postgresql.pg_hba`: when given it is the whole file, as in Patroni */
+  /**
+   * Addresses this node reaches its own server on (listen and connect hosts). A connection to
+   * one's own non-loopback address comes from that address, so without a rule for it the
+   * agent's TCP connection is refused ("no pg_hba.conf entry for host 10.0.0.11").
+   */
+  readonly selfAddresses?: readonly string[];
+  /** `postgresql.pg_hba` (the node's, else the dynamic one): when given it is the whole file, as in Patroni */
   readonly lines?: readonly string[] | null;
+  /** `bootstrap.pg_hba`: appended to the generated default, as Patroni appends it to initdb's file */
+  readonly extraLines?: readonly string[] | null;
 }
 
 function hbaName(name: string): string {
   return /^[A-Za-z0-9_]+$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
+
+/** `10.0.0.11/32`, `fd00::1/128`; null for names and wildcards (no single address to allow). */
+export function hostCidr(host: string): string | null {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  const family = isIP(bare);
+  if (family === 4) return bare === '0.0.0.0' ? null : `${bare}/32`;
+  if (family === 6) return bare === '::' ? null : `${bare}/128`;
+  return null;
+}
+
+const LOOPBACK_CIDRS: ReadonlySet<string> = new Set(['127.0.0.1/32', '::1/128']);
 
 export function renderPgHba(input: PgHbaInput): string {
   const header = '# Written by hapg; edits here are lost. Configure postgresql.pg_hba instead.';
@@ -136,11 +156,19 @@ export function renderPgHba(input: PgHbaInput): string {
     'host all all ::1/128 scram-sha-256',
     'host replication all ::1/128 scram-sha-256',
   ];
+  const self = new Set<string>();
+  for (const host of input.selfAddresses ?? []) {
+    const cidr = hostCidr(host);
+    if (cidr !== null && !LOOPBACK_CIDRS.has(cidr)) self.add(cidr);
+  }
+  // the agent's own connection over TCP (when it cannot use the socket) arrives from here
+  for (const cidr of self) lines.push(`host all ${su} ${cidr} scram-sha-256`);
   for (const cidr of input.memberCidrs) {
     lines.push(`host replication ${repl} ${cidr} scram-sha-256`);
     // pg_rewind --source-server connects to an ordinary database as the superuser
     lines.push(`host all ${su} ${cidr} scram-sha-256`);
   }
+  if (input.extraLines && input.extraLines.length > 0) lines.push('# bootstrap.pg_hba', ...input.extraLines);
   return `${lines.join('\n')}\n`;
 }
 

@@ -14,6 +14,7 @@ import {
   renderPostgresqlConf,
 } from './config.js';
 import { type ConnectOptions, SqlSession, withConnection } from './connection.js';
+import { readPidFile } from './pidfile.js';
 import { renderConninfo, renderPgpass } from './conninfo.js';
 import { type ControlData, readControlData } from './controldata.js';
 import { writeOwnedFile } from './files.js';
@@ -82,8 +83,17 @@ export interface PostgresNodeOptions {
   readonly superuser: Credentials;
   readonly replication: Credentials;
   readonly parameters?: Parameters;
-  /** `postgresql.pg_hba`: replaces the generated file when set */
+  /** `postgresql.pg_hba` (node, else dynamic): replaces the generated file when set; see `setPgHba` */
   readonly pgHba?: readonly string[] | null;
+  /** `bootstrap.pg_hba`: appended to the generated file (unused while `pgHba` is set) */
+  readonly bootstrapPgHba?: readonly string[] | null;
+  /**
+   * `postgresql.use_unix_socket` (default true): the agent's own connections go over the server's
+   * Unix socket (the directory it reports in postmaster.pid), falling back to TCP on `connectHost`
+   */
+  readonly useUnixSocket?: boolean;
+  /** more addresses this node reaches itself on (its connect_address): allowed for the superuser in the generated pg_hba */
+  readonly selfAddresses?: readonly string[];
   /** networks other members connect from (replication and pg_rewind) */
   readonly memberCidrs?: readonly string[];
   /** extra initdb arguments */
@@ -127,6 +137,9 @@ export class PostgresNode extends EventEmitter<Events> {
   #as: OsIdentity | null | undefined;
   #postmaster: Postmaster | null = null;
   #session: SqlSession;
+  #pgHba: readonly string[] | null;
+  /** the socket directory the running server reported in postmaster.pid; null: none (TCP only) */
+  #socketDir: string | null = null;
 
   constructor(opts: PostgresNodeOptions) {
     super();
@@ -139,7 +152,48 @@ export class PostgresNode extends EventEmitter<Events> {
     this.#log = opts.log ?? silentLog;
     this.#parameters = opts.parameters ?? {};
     assertParameterNames(this.#parameters);
-    this.#session = new SqlSession(this.#localConnect());
+    this.#pgHba = opts.pgHba ?? null;
+    this.#session = new SqlSession(async () => {
+      await this.#readSocketDir();
+      return this.localConnectOptions();
+    });
+  }
+
+  /**
+   * Where the agent reaches its own server, in order: the Unix socket (no pg_hba host rule
+   * and no network involved), then TCP on the connect host. Uses the socket directory last
+   * read from postmaster.pid.
+   */
+  localConnectOptions(database = 'postgres'): ConnectOptions[] {
+    const tcp = this.#localConnect(database);
+    if (this.#opts.useUnixSocket === false || this.#socketDir === null) return [tcp];
+    return [{ ...tcp, host: this.#socketDir }, tcp];
+  }
+
+  /**
+   * The first `unix_socket_directories` entry as the running server wrote it into
+   * postmaster.pid: the server's own socket, never a guessed libpq default. Abstract sockets
+   * (`@name`) and relative paths cannot be used by the client: TCP only then.
+   */
+  async #readSocketDir(): Promise<void> {
+    const pf = await readPidFile(this.dataDir).catch(() => null);
+    const dir = pf?.socketDir ?? '';
+    this.#socketDir = dir.startsWith('/') ? dir : null;
+  }
+
+  /**
+   * What postmaster.pid says about the server without a connection: `primary` once it
+   * accepts connections as a primary (`ready`), `standby` as a hot standby; null otherwise.
+   */
+  async serverRoleFromPidFile(): Promise<'primary' | 'standby' | null> {
+    const pf = await readPidFile(this.dataDir).catch(() => null);
+    if (pf === null || pf.pid !== this.pid) return null;
+    return pf.status === 'ready' ? 'primary' : pf.status === 'standby' ? 'standby' : null;
+  }
+
+  /** Replaces the `postgresql.pg_hba` lines (null: the generated file); applied at the next write/reload. */
+  setPgHba(lines: readonly string[] | null): void {
+    this.#pgHba = lines !== null && lines.length > 0 ? lines : null;
   }
 
   #localConnect(database = 'postgres'): ConnectOptions {
@@ -234,7 +288,13 @@ export class PostgresNode extends EventEmitter<Events> {
       superuser: this.#opts.superuser.username,
       replicationUser: this.#opts.replication.username,
       memberCidrs: this.#opts.memberCidrs ?? [],
-      lines: this.#opts.pgHba ?? null,
+      selfAddresses: [
+        ...this.#opts.listenHost.split(',').map((h) => h.trim()),
+        this.#localConnect().host,
+        ...(this.#opts.selfAddresses ?? []),
+      ],
+      lines: this.#pgHba,
+      extraLines: this.#opts.bootstrapPgHba ?? null,
     });
     const pgpass = renderPgpass([this.#opts.replication, this.#opts.superuser]);
     await writeOwnedFile(this.passfile, pgpass, { owner: as, mode: 0o600 });

@@ -2,6 +2,7 @@ import {
   checkParameterNames,
   DEFAULT_PARAMETERS,
   quoteGucValue,
+  hostCidr,
   renderPgHba,
   renderPostgresqlConf,
   slotNameFor,
@@ -86,6 +87,66 @@ describe('pg_hba.conf rendering', () => {
       lines: ['host all all 0.0.0.0/0 md5'],
     });
     expect(text.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['host all all 0.0.0.0/0 md5']);
+  });
+
+  it('lets the superuser reach its own listen and connect addresses (not loopback, names or wildcards twice)', () => {
+    const text = renderPgHba({
+      superuser: 'postgres',
+      replicationUser: 'replicator',
+      memberCidrs: [],
+      selfAddresses: ['10.0.0.11', '*', '0.0.0.0', '127.0.0.1', 'db1.example', '[fd00::11]', '10.0.0.11'],
+    });
+    const rules = text.split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(rules).toEqual([
+      'local all all peer',
+      'host all all 127.0.0.1/32 scram-sha-256',
+      'host replication all 127.0.0.1/32 scram-sha-256',
+      'host all all ::1/128 scram-sha-256',
+      'host replication all ::1/128 scram-sha-256',
+      'host all postgres 10.0.0.11/32 scram-sha-256',
+      'host all postgres fd00::11/128 scram-sha-256',
+    ]);
+  });
+
+  it("appends bootstrap.pg_hba to the generated file, after hapg's own rules", () => {
+    const text = renderPgHba({
+      superuser: 'postgres',
+      replicationUser: 'replicator',
+      memberCidrs: [],
+      selfAddresses: ['10.0.0.11'],
+      extraLines: ['host replication replicator 10.0.0.0/24 md5', 'host all all 0.0.0.0/0 md5'],
+    });
+    expect(
+      text.endsWith(
+        'host all postgres 10.0.0.11/32 scram-sha-256\n# bootstrap.pg_hba\n' +
+          'host replication replicator 10.0.0.0/24 md5\nhost all all 0.0.0.0/0 md5\n',
+      ),
+    ).toBe(true);
+  });
+
+  it('ignores bootstrap.pg_hba when postgresql.pg_hba is set (Patroni: the list replaces the file)', () => {
+    const text = renderPgHba({
+      superuser: 's',
+      replicationUser: 'r',
+      memberCidrs: [],
+      lines: ['local all all trust'],
+      extraLines: ['host all all 0.0.0.0/0 md5'],
+    });
+    expect(text.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual(['local all all trust']);
+  });
+});
+
+describe('hostCidr', () => {
+  it.each([
+    ['10.1.2.3', '10.1.2.3/32'],
+    ['::1', '::1/128'],
+    ['[fd00::1]', 'fd00::1/128'],
+    ['0.0.0.0', null],
+    ['::', null],
+    ['*', null],
+    ['db.example', null],
+  ])('%s → %s', (host, cidr) => {
+    expect(hostCidr(host)).toBe(cidr);
   });
 });
 

@@ -1,10 +1,13 @@
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isHapgError } from '@hapg/core';
+import { HapgError, isHapgError } from '@hapg/core';
 import {
   basebackupArgs,
+  classifyConnectError,
   classifyPgError,
+  connectFirst,
+  endpointText,
   execProgram,
   findBinDir,
   initdbArgs,
@@ -233,5 +236,69 @@ describe('connection errors', () => {
       'PG_QUERY_FAILED',
     );
     expect(classifyPgError(new Error('Connection terminated unexpectedly'), 'q').code).toBe('PG_NOT_RUNNING');
+  });
+
+  // [error, code] — at connect time a server that answered and refused us is not "not running"
+  it.each([
+    [
+      {
+        code: '28000',
+        message:
+          'no pg_hba.conf entry for host "10.0.0.11", user "postgres", database "postgres", no encryption',
+      },
+      'PG_CONNECTION_REJECTED',
+    ],
+    [
+      { code: '28000', message: 'pg_hba.conf rejects connection for host "[local]", user "postgres"' },
+      'PG_CONNECTION_REJECTED',
+    ],
+    [
+      { code: '28P01', message: 'password authentication failed for user "postgres"' },
+      'PG_CONNECTION_REJECTED',
+    ],
+    [{ code: '3D000', message: 'database "postgres" does not exist' }, 'PG_CONNECTION_REJECTED'],
+    [{ code: '53300', message: 'sorry, too many clients already' }, 'PG_CONNECTION_REJECTED'],
+    [{ code: 'EACCES', message: 'connect EACCES /run/postgresql/.s.PGSQL.5432' }, 'PG_CONNECTION_REJECTED'],
+    [
+      new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string'),
+      'PG_CONNECTION_REJECTED',
+    ],
+    [{ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 10.0.0.11:5432' }, 'PG_NOT_RUNNING'],
+    [{ code: 'ENOENT', message: 'connect ENOENT /run/postgresql/.s.PGSQL.5432' }, 'PG_NOT_RUNNING'],
+    [{ code: '57P03', message: 'the database system is starting up' }, 'PG_NOT_RUNNING'],
+    [new Error('timeout expired'), 'PG_NOT_RUNNING'],
+  ] as const)('connect error %# → %s', (err, code) => {
+    const e = classifyConnectError(err, 'connect to 10.0.0.11:5432');
+    expect(e.code).toBe(code);
+    expect(e.message).toContain(err.message);
+  });
+
+  it('keeps the server text and SQLSTATE in the message', () => {
+    const e = classifyConnectError(
+      { code: '28000', message: 'no pg_hba.conf entry for host "10.0.0.11", user "postgres"' },
+      'connect to 10.0.0.11:5432',
+    );
+    expect(e.message).toBe(
+      'connect to 10.0.0.11:5432: no pg_hba.conf entry for host "10.0.0.11", user "postgres" (28000)',
+    );
+  });
+
+  it('names a Unix socket by its file', () => {
+    expect(endpointText('/var/run/postgresql', 5432)).toBe('/var/run/postgresql/.s.PGSQL.5432');
+    expect(endpointText('/tmp/', 5433)).toBe('/tmp/.s.PGSQL.5433');
+    expect(endpointText('10.0.0.11', 5432)).toBe('10.0.0.11:5432');
+  });
+
+  it('tries each candidate and names every failure', async () => {
+    const base = { port: 1, user: 'u', password: null, connectTimeoutMs: 500, queryTimeoutMs: 500 };
+    const err = await connectFirst([
+      { ...base, host: '/nonexistent-hapg-dir' },
+      { ...base, host: '127.0.0.1' },
+    ]).catch((e: unknown) => e as HapgError);
+    expect(err).toBeInstanceOf(HapgError);
+    expect((err as HapgError).code).toBe('PG_NOT_RUNNING');
+    expect((err as HapgError).message).toMatch(
+      /^connect to \/nonexistent-hapg-dir\/\.s\.PGSQL\.1: .*ENOENT.*; connect to 127\.0\.0\.1:1: .*ECONNREFUSED/,
+    );
   });
 });
