@@ -55,6 +55,21 @@ export function mergeParameters(cluster: Params, local: Params): Record<string, 
   return merged;
 }
 
+/**
+ * The `pg_hba.conf` lines that replace the generated file: the node's `postgresql.pg_hba`,
+ * else the dynamic one (Patroni's precedence); null: the generated file, with
+ * `bootstrap.pg_hba` appended.
+ */
+export function effectivePgHba(
+  config: Pick<NodeConfig, 'postgresql'>,
+  dyn: Pick<DynamicConfig, 'postgresql'>,
+): readonly string[] | null {
+  const local = config.postgresql.pgHba;
+  if (local !== null && local.length > 0) return local;
+  const cluster = dyn.postgresql.pgHba;
+  return cluster !== null && cluster.length > 0 ? cluster : null;
+}
+
 /** Arms/disarms the fence; never throws (a fence failure is logged and shown, not fatal). */
 export interface Fence {
   arm(deadlineMs: number, pid: number, dataDir: string): Promise<boolean>;
@@ -104,21 +119,12 @@ export class HaLoop {
   constructor(o: HaOptions) {
     this.#o = o;
     this.#log = o.log.child({ component: 'ha' });
-    const pgc = o.config.postgresql;
     this.#slots = new SlotManager({
       name: o.config.name,
       log: o.log.child({ component: 'slots' }),
-      // logical slots live in their own database: connect there as the superuser
-      connectIn: (database) => ({
-        host: pgc.connectAddress.host,
-        port: pgc.listen.port,
-        user: pgc.authentication.superuser.username,
-        password: pgc.authentication.superuser.password,
-        database,
-        connectTimeoutMs: 3000,
-        queryTimeoutMs: 5000,
-        applicationName: 'hapg',
-      }),
+      // logical slots live in their own database: connect there as the superuser, over the
+      // local socket first like every other connection of the agent to its own server
+      connectIn: (database) => o.pg.node.localConnectOptions(database),
     });
     this.#sync = new SyncManager({
       name: o.config.name,
@@ -257,6 +263,8 @@ export class HaLoop {
     const view = store.view();
     if (store.reachable()) this.#dcsLastSeenS = Math.floor(clock.wallMs() / 1000);
     this.#dyn = this.#dynamicConfig(view);
+    // a start or clone in this loop writes pg_hba.conf from the current dynamic config
+    pg.node.setPgHba(effectivePgHba(config, this.#dyn));
     const pgObs = await pg.observe(clock.monotonicMs());
     this.#lastPg = pgObs;
     const peers =
@@ -403,7 +411,9 @@ export class HaLoop {
    */
   async #applyParameters(pgObs: PgObservation, ssn?: string): Promise<boolean> {
     const desired = this.desiredParameters(ssn);
-    const key = JSON.stringify(Object.entries(desired).sort(([a], [b]) => a.localeCompare(b)));
+    // a changed pg_hba list (hactl edit-config) is applied by the same rewrite and reload
+    const hba = effectivePgHba(this.#o.config, this.#dyn);
+    const key = JSON.stringify([Object.entries(desired).sort(([a], [b]) => a.localeCompare(b)), hba]);
     if (key === this.#appliedParameters) return true;
     const { pg, store } = this.#o;
     try {

@@ -18,7 +18,7 @@ import { NodeActions } from './node-actions.js';
 import { retryForever } from './backoff.js';
 import { fenceAdapter } from './fence-adapter.js';
 import { FenceClient } from './fence/client.js';
-import { HaLoop } from './ha.js';
+import { effectivePgHba, HaLoop } from './ha.js';
 import { LocalPostgres } from './local-pg.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -145,7 +145,11 @@ async function run(config: NodeConfig, log: Logger): Promise<number> {
     superuser: credentials(pgc.authentication.superuser),
     replication: credentials(pgc.authentication.replication),
     parameters: { ...config.bootstrap.dcs.postgresql.parameters, ...pgc.parameters },
-    pgHba: pgc.pgHba,
+    // the loop re-applies the list from the current dynamic config before it acts (see HaLoop)
+    pgHba: effectivePgHba(config, config.bootstrap.dcs),
+    bootstrapPgHba: config.bootstrap.pgHba,
+    useUnixSocket: pgc.useUnixSocket,
+    selfAddresses: [pgc.connectAddress.host],
     initdbArgs: config.bootstrap.initdbArgs,
     log: log.child({ component: 'postgres' }),
   });

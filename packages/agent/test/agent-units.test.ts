@@ -232,3 +232,24 @@ describe('Postgres parameters', () => {
     ).toEqual({ work_mem: '8MB', max_connections: 100, shared_buffers: '1GB' });
   });
 });
+
+describe('pg_hba precedence', () => {
+  const node = (pgHba: string[] | null) => ({ postgresql: { pgHba } }) as never;
+  const dyn = (pgHba: string[] | null) => ({ postgresql: { pgHba } }) as never;
+
+  it.each([
+    ['the node list wins', ['local all all peer'], ['host all all 0.0.0.0/0 md5'], ['local all all peer']],
+    ['else the dynamic list', null, ['host all all 0.0.0.0/0 md5'], ['host all all 0.0.0.0/0 md5']],
+    [
+      'an empty node list does not hide the dynamic one',
+      [],
+      ['host all all ::/0 md5'],
+      ['host all all ::/0 md5'],
+    ],
+    ['neither: the generated file (bootstrap.pg_hba appended there)', null, null, null],
+    ['an empty dynamic list is none', null, [], null],
+  ] as const)('%s', async (_case, local, cluster, expected) => {
+    const { effectivePgHba } = await import('../src/ha.js');
+    expect(effectivePgHba(node(local as string[] | null), dyn(cluster as string[] | null))).toEqual(expected);
+  });
+});

@@ -200,6 +200,24 @@ const INVALID: readonly (readonly [string, string, Record<string, string>, strin
     'node.yaml:5:11: postgresql.pg_hba: expected a list of strings, got "host all all 0/0 md5"',
   ],
   [
+    'bootstrap.pg_hba as a string',
+    `${BASE}bootstrap:\n  pg_hba: host all all 0/0 md5\n`,
+    {},
+    'node.yaml:6:11: bootstrap.pg_hba: expected a list of strings, got "host all all 0/0 md5"',
+  ],
+  [
+    'bootstrap.pg_hba with a non-string line',
+    `${BASE}bootstrap:\n  pg_hba:\n    - host all all 0/0 md5\n    - 5\n`,
+    {},
+    'node.yaml:7:5: bootstrap.pg_hba: expected a list of strings, got a list',
+  ],
+  [
+    'use_unix_socket not a boolean',
+    `${BASE}  use_unix_socket: sometimes\n`,
+    {},
+    'node.yaml:5:20: postgresql.use_unix_socket: expected a boolean, got "sometimes"',
+  ],
+  [
     'logical slot without plugin',
     `${BASE}bootstrap:\n  dcs:\n    slots:\n      s1:\n        type: logical\n`,
     {},
@@ -281,6 +299,9 @@ describe('parseNodeConfig: defaults', () => {
     expect(config.postgresql.authentication.replication).toEqual({ username: 'replicator', password: null });
     expect(config.postgresql.authentication.rewind).toBeNull();
     expect(config.postgresql.createReplicaMethods).toEqual(['basebackup']);
+    expect(config.postgresql.pgHba).toBeNull();
+    expect(config.postgresql.useUnixSocket).toBe(true);
+    expect(config.bootstrap.pgHba).toBeNull();
     expect(config.tags).toMatchObject({
       nofailover: false,
       nosync: false,
@@ -367,8 +388,9 @@ describe('Patroni compatibility', () => {
       `${file}: ignoring keys hapg does not implement yet: log.traceback_level, log.format, restapi.allowlist, ctl, ` +
         'bootstrap.dcs.master_start_timeout, bootstrap.dcs.postgresql.recovery_conf, bootstrap.users, ' +
         'bootstrap.post_bootstrap, postgresql.authentication.superuser.sslmode, ' +
-        'postgresql.callbacks, postgresql.pg_ctl_timeout, postgresql.use_unix_socket',
+        'postgresql.callbacks, postgresql.pg_ctl_timeout',
     ]);
+    expect(config.postgresql.useUnixSocket).toBe(true);
     expect(config.scope).toBe('batman');
     expect(config.namespace).toBe('service');
     expect(config.bootstrap.dcs.ttlMs).toBe(30_000);
@@ -398,6 +420,23 @@ describe('Patroni compatibility', () => {
     expect(warnings).toEqual([
       'n.yaml: ignoring keys hapg does not implement yet: bootstrap.method, bootstrap.clone',
     ]);
+  });
+
+  it('honours a Patroni 3.x bootstrap.pg_hba and postgresql.use_unix_socket without a warning', () => {
+    const { config, warnings } = parseNodeConfig(
+      `${BASE}  use_unix_socket: false\n  use_unix_socket_repl: true\nbootstrap:\n  pg_hba:\n` +
+        '    - host replication replicator 10.0.0.0/24 md5\n    - host all all 0.0.0.0/0 md5\n',
+      { fileName: 'n.yaml' },
+    );
+    expect(warnings).toEqual([
+      'n.yaml: ignoring keys hapg does not implement yet: postgresql.use_unix_socket_repl',
+    ]);
+    expect(config.bootstrap.pgHba).toEqual([
+      'host replication replicator 10.0.0.0/24 md5',
+      'host all all 0.0.0.0/0 md5',
+    ]);
+    expect(config.postgresql.pgHba).toBeNull();
+    expect(config.postgresql.useUnixSocket).toBe(false);
   });
 
   it('treats keys in tags and parameters as free-form', () => {

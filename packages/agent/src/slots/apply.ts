@@ -38,7 +38,7 @@ export interface SlotConnector {
  */
 export function nodeSlotConnector(
   node: Pick<PostgresNode, 'query'>,
-  connectIn?: ((database: string) => ConnectOptions) | null,
+  connectIn?: ((database: string) => ConnectOptions | readonly ConnectOptions[]) | null,
   defaultDatabase = 'postgres',
 ): SlotConnector {
   const main: SlotSql = { query: (text, values) => node.query(text, values) };

@@ -19,7 +19,7 @@ export interface SlotManagerOptions {
   readonly name: string;
   readonly log: SlotLog;
   /** connection settings for a database other than the node's (logical slots live in their database) */
-  readonly connectIn?: ((database: string) => ConnectOptions) | null;
+  readonly connectIn?: ((database: string) => ConnectOptions | readonly ConnectOptions[]) | null;
 }
 
 export interface SlotTickInput {

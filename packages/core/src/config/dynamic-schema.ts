@@ -73,6 +73,7 @@ export const DYNAMIC_NOT_IMPLEMENTED: readonly KeyPattern[] = [
   ['master_stop_timeout'],
   ['postgresql', 'recovery_conf'],
   ['postgresql', 'pg_ident'],
+  // a node's own way to reach its server: honoured in the node's YAML only
   ['postgresql', 'use_unix_socket'],
 ];
 
@@ -144,7 +145,7 @@ export interface DynamicConfig {
     readonly usePgRewind: boolean;
     readonly useSlots: boolean;
     readonly parameters: PgParameters;
-    /** null: none configured, the postgres package writes its default pg_hba */
+    /** null: none configured; the generated pg_hba (plus `bootstrap.pg_hba`) is used. A node's own list wins */
     readonly pgHba: readonly string[] | null;
     readonly removeDataDirectoryOnRewindFailure: boolean;
     readonly removeDataDirectoryOnDivergedTimelines: boolean;

@@ -64,6 +64,7 @@ export const nodeConfigSchema = section({
     authentication: section({ superuser: credentials, replication: credentials, rewind: credentials }),
     parameters: freeMap(f.pgValue()),
     pg_hba: f.stringList(),
+    use_unix_socket: f.flag(),
     use_pg_rewind: f.flag(),
     create_replica_methods: f.stringList(),
     basebackup: f.optionList(),
@@ -71,6 +72,7 @@ export const nodeConfigSchema = section({
   bootstrap: section({
     dcs: dynamicConfigSchema,
     initdb: f.optionList(),
+    pg_hba: f.stringList(),
   }),
   tags: openSection({
     nofailover: f.flag(),
@@ -139,7 +141,7 @@ export const NODE_NOT_IMPLEMENTED: readonly KeyPattern[] = [
     'custom_conf',
     'recovery_conf',
     'pg_ctl_timeout',
-    'use_unix_socket',
+    // replication and pg_rewind connect to other hosts: always TCP in hapg
     'use_unix_socket_repl',
     'config_dir',
     'bin_name',
@@ -153,7 +155,7 @@ export const NODE_NOT_IMPLEMENTED: readonly KeyPattern[] = [
     'use_slots',
   ].map((k) => ['postgresql', k]),
   ...SSL_CONNECTION_KEYS.map((k) => ['postgresql', 'authentication', '*', k]),
-  ...['method', 'users', 'post_bootstrap', 'post_init', 'pg_hba'].map((k) => ['bootstrap', k]),
+  ...['method', 'users', 'post_bootstrap', 'post_init'].map((k) => ['bootstrap', k]),
   ...DYNAMIC_NOT_IMPLEMENTED.map((p) => ['bootstrap', 'dcs', ...p]),
   ...[
     'traceback_level',
@@ -239,7 +241,14 @@ export interface NodeConfig {
       readonly rewind: Credentials | null;
     };
     readonly parameters: PgParameters;
+    /** `postgresql.pg_hba` of this node: wins over the dynamic list; null: not set here */
     readonly pgHba: readonly string[] | null;
+    /**
+     * The agent's own connections to its Postgres go over the Unix socket first (TCP after).
+     * Default true (Patroni's is false): the agent's probe must not depend on pg_hba host
+     * rules for the node's own address.
+     */
+    readonly useUnixSocket: boolean;
     /** local override of the dynamic `postgresql.use_pg_rewind`; null: use the dynamic value */
     readonly usePgRewind: boolean | null;
     /** tried in order until one succeeds; `basebackup` is built in, the others are in `replicaMethods` */
@@ -256,6 +265,11 @@ export interface NodeConfig {
     readonly dcsJson: Readonly<Record<string, unknown>>;
     /** initdb arguments, e.g. `--data-checksums`, `--encoding=UTF8` */
     readonly initdbArgs: readonly string[];
+    /**
+     * `bootstrap.pg_hba`: lines appended to the generated pg_hba.conf while neither the node's
+     * nor the dynamic `postgresql.pg_hba` is set (Patroni appends them to initdb's file)
+     */
+    readonly pgHba: readonly string[] | null;
   };
   readonly tags: Tags;
   readonly log: {
@@ -281,6 +295,7 @@ export const NODE_DEFAULTS = Object.freeze({
   'etcd3.protocol': 'http',
   'postgresql.listen': '127.0.0.1:5432',
   'postgresql.os_user': 'postgres',
+  'postgresql.use_unix_socket': true,
   'postgresql.authentication.superuser.username': 'postgres',
   'postgresql.authentication.replication.username': 'replicator',
   'postgresql.create_replica_methods': ['basebackup'],
@@ -396,12 +411,13 @@ export function toNodeConfig(
       },
       parameters: { ...pg.parameters },
       pgHba: pg.pg_hba ?? null,
+      useUnixSocket: pg.use_unix_socket ?? N['postgresql.use_unix_socket'],
       usePgRewind: pg.use_pg_rewind ?? null,
       createReplicaMethods: pg.create_replica_methods ?? N['postgresql.create_replica_methods'],
       basebackupArgs: pg.basebackup ?? [],
       replicaMethods,
     },
-    bootstrap: { dcs, dcsJson, initdbArgs: raw.bootstrap.initdb ?? [] },
+    bootstrap: { dcs, dcsJson, initdbArgs: raw.bootstrap.initdb ?? [], pgHba: raw.bootstrap.pg_hba ?? null },
     tags: toTags(raw.tags),
     log: {
       level: log.level ?? 'info',
