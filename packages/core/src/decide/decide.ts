@@ -9,6 +9,7 @@ import {
   quorumProof,
   selfCandidate,
 } from './candidates.js';
+import { cannotConnect } from './cannot-connect.js';
 import { classifyLease, deadlinePassed, isIsolated, isRunningPrimary, isRunningReplica } from './lease.js';
 import type { Action, DecidedRole, Decision, Observation, ReasonCode } from './types.js';
 
@@ -42,12 +43,15 @@ export function decide(obs: Observation, nowMs: number): Decision {
       `data directory system id ${pg.systemId} differs from the cluster's ${view?.initialize}`,
     );
   }
+  // Before pause: its safety rules hold in pause, and "paused" would hide why nothing works.
+  if (pg.connectFailure?.kind === 'rejected') return cannotConnect(obs, pg.connectFailure, nowMs);
   if (config.pause) return paused(obs);
   if (pg.rejoinFailure !== null) return decision('stopped', [], 'REJOIN_FAILED', pg.rejoinFailure);
   if (view === null || !dcs.reachable) return dcsUnavailable(obs);
   if (pg.dataDir === 'empty') return emptyDataDir(obs, view);
   if (pg.process === 'starting' || pg.process === 'stopping') {
-    return decision(currentRole(obs), [], 'POSTGRES_STARTING', `waiting: Postgres is ${pg.process}`);
+    const last = pg.connectFailure ? ` (last connection attempt: ${pg.connectFailure.text})` : '';
+    return decision(currentRole(obs), [], 'POSTGRES_STARTING', `waiting: Postgres is ${pg.process}${last}`);
   }
 
   const lease = classifyLease(obs, nowMs);

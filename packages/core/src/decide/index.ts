@@ -1,4 +1,5 @@
 export * from './candidates.js';
+export * from './cannot-connect.js';
 export * from './decide.js';
 export * from './lease.js';
 export * from './types.js';

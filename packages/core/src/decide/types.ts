@@ -34,6 +34,22 @@ export interface SelfInfo {
 
 export type PgProcessState = 'running' | 'starting' | 'stopping' | 'stopped' | 'crashed';
 
+/** The postmaster runs, but the agent's own connection to it failed (see `PgObservation.connectFailure`). */
+export interface PgConnectFailure {
+  /**
+   * `rejected`: the server answered and refused us (pg_hba.conf, password, role, database,
+   * too many clients) — it will not pass by itself; `no-answer`: nothing accepted the
+   * connection (still starting, shutting down, hung, listening elsewhere)
+   */
+  readonly kind: 'rejected' | 'no-answer';
+  /** what the agent got, with the server's own text and SQLSTATE, for every address it tried */
+  readonly text: string;
+  /** monotonic ms of the first failure of this run of failures */
+  readonly sinceMs: number;
+  /** from postmaster.pid, no connection needed: `ready` is a primary, `standby` a hot standby; null: neither yet */
+  readonly serverRole: 'primary' | 'standby' | null;
+}
+
 /** The local Postgres as the last probe saw it. */
 export interface PgObservation {
   /** `empty`: no data directory yet (needs bootstrap or clone) */
@@ -68,6 +84,8 @@ export interface PgObservation {
   readonly streamingReplicas: readonly MemberName[];
   /** set by the agent after a rewind/clone attempt failed: the reason shown to operators */
   readonly rejoinFailure: string | null;
+  /** the postmaster runs but the agent cannot connect to it (process is then `starting`); absent/null: no such failure */
+  readonly connectFailure?: PgConnectFailure | null;
 }
 
 /** The etcd side: the last good cluster view, and the state of this node's lease. */
@@ -202,6 +220,8 @@ export type ReasonCode =
   | 'LAG_TOO_HIGH'
   | 'POSTGRES_NOT_RUNNING'
   | 'POSTGRES_STARTING'
+  /** Postgres runs but refuses the agent's connection: the text carries the server's words (see cannot-connect.ts) */
+  | 'POSTGRES_CONNECTION_REJECTED'
   | 'WAITING'
   // added with the decide() implementation:
   /** the key has our name but another lease (agent restarted): rebind it, or wait for it to expire */
