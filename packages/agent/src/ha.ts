@@ -5,10 +5,14 @@ import {
   type DynamicConfig,
   decide,
   errorText,
+  evidenceBoundsFor,
+  leaderRenewIntervalMs,
   type NodeConfig,
   type Observation,
   type PgObservation,
   parseDynamicConfig,
+  replicationSampleMs,
+  replicationTimingParameters,
   toDecideConfig,
 } from '@hapg/core';
 import type { EtcdStore } from '@hapg/dcs';
@@ -20,6 +24,7 @@ import { memberJson } from './member.js';
 import type { AgentMetrics } from './metrics.js';
 import { fetchPeerStatuses } from './peers.js';
 import { SlotManager } from './slots/index.js';
+import { SafetyGuard } from './safety-guard.js';
 import { buildSnapshot } from './snapshot-build.js';
 import { SyncManager } from './sync/sync-manager.js';
 
@@ -115,6 +120,9 @@ export class HaLoop {
   readonly #sync: SyncManager;
   /** immediate follow-up iterations after successful actions, bounded so a decision cannot spin */
   #followUps = 0;
+  /** what the last iteration decided on (the safety guard re-checks it with fresh evidence) */
+  #lastObs: Observation | null = null;
+  readonly #guard: SafetyGuard;
 
   constructor(o: HaOptions) {
     this.#o = o;
@@ -135,6 +143,21 @@ export class HaLoop {
     });
     this.#dyn = this.#dynamicConfig(o.store.view());
     this.#snapshot = this.#emptySnapshot();
+    this.#guard = new SafetyGuard(
+      {
+        clock: o.clock,
+        log: this.#log,
+        lastObservation: () => this.#lastObs,
+        lease: () => ({
+          leaseId: o.store.leaseId(),
+          leaseDeadlineMs: o.store.leaseDeadlineMs(),
+          renewFailingSinceMs: o.store.renewFailingSinceMs(),
+        }),
+        sampleReplication: (nowMs) => o.pg.sampleReplication(nowMs),
+        enforce: (d, obs) => this.#enforce(d, obs),
+      },
+      replicationSampleMs(this.#dyn.primaryIsolationTimeoutMs),
+    );
     o.store.on('leader-deleted', () => this.wake('leader key deleted'));
     o.store.on('deadline', () => this.wake('lease deadline passed'));
     o.store.on('renewed', (info) => {
@@ -163,6 +186,7 @@ export class HaLoop {
   }
 
   start(): void {
+    this.#guard.start();
     this.wake('start');
   }
 
@@ -192,6 +216,7 @@ export class HaLoop {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#guard.stop();
     if (this.#timer) clearTimeout(this.#timer);
     await this.#loopDone;
   }
@@ -263,6 +288,7 @@ export class HaLoop {
     const view = store.view();
     if (store.reachable()) this.#dcsLastSeenS = Math.floor(clock.wallMs() / 1000);
     this.#dyn = this.#dynamicConfig(view);
+    this.#applyTiming();
     // a start or clone in this loop writes pg_hba.conf from the current dynamic config
     pg.node.setPgHba(effectivePgHba(config, this.#dyn));
     const pgObs = await pg.observe(clock.monotonicMs());
@@ -292,6 +318,11 @@ export class HaLoop {
       wallNowMs: clock.wallMs(),
     };
     const decision = decide(obs, clock.monotonicMs());
+    this.#lastObs = obs;
+    // The leader renews more often: it bounds how soon an isolated primary notices (rule 2).
+    store.setRenewIntervalMs(
+      decision.role === 'primary' ? leaderRenewIntervalMs(this.#dyn.primaryIsolationTimeoutMs) : null,
+    );
     metrics.countDecision(decision.reason.code);
     this.#logChange(decision, pgObs);
     this.#lastDecision = decision;
@@ -327,6 +358,35 @@ export class HaLoop {
     await this.#leaderDuties(store.view(), after);
     this.#publish(store.view(), after, decision);
     await this.#writeMember(after);
+  }
+
+  /** The evidence bounds and the guard's period follow the dynamic timing and parameters. */
+  #applyTiming(): void {
+    const isolationMs = this.#dyn.primaryIsolationTimeoutMs;
+    this.#o.pg.evidenceBounds = evidenceBoundsFor(this.desiredParameters(), isolationMs);
+    this.#guard.setIntervalMs(replicationSampleMs(isolationMs));
+  }
+
+  /**
+   * The safety guard found a running primary that must stop now (rule 2). Runs the demotion
+   * through the executor even while an iteration is under way — stopping writes is always
+   * safe, and that iteration may be stuck on etcd — then lets the loop take it from there.
+   */
+  async #enforce(decision: Decision, obs: Observation): Promise<void> {
+    const { pg, clock, metrics, store } = this.#o;
+    metrics.countDecision(decision.reason.code);
+    this.#logChange(decision, obs.pg);
+    this.#lastDecision = decision;
+    try {
+      await runActions(decision.actions, this.#actContext(obs.dcs.view, obs.pg));
+    } catch {
+      // logged by runActions; the loop decides again on what it then observes
+    }
+    const after = await pg.observe(clock.monotonicMs());
+    this.#lastPg = after;
+    this.#lastObs = { ...obs, pg: after };
+    this.#publish(store.view(), after, decision);
+    this.wake('safety guard demoted');
   }
 
   /** Peers are asked during elections only; a dead peer must not stall the election. */
@@ -397,7 +457,11 @@ export class HaLoop {
    * operator's own value, if any, stands, as in Patroni.
    */
   desiredParameters(ssn?: string): Record<string, string | number | boolean> {
-    const merged = mergeParameters(this.#dyn.postgresql.parameters, this.#o.config.postgresql.parameters);
+    const merged = {
+      // the replies the isolation rule relies on (rule 2); the operator's values win
+      ...replicationTimingParameters(this.#dyn.ttlMs),
+      ...mergeParameters(this.#dyn.postgresql.parameters, this.#o.config.postgresql.parameters),
+    };
     if (this.#dyn.synchronousMode !== 'off' || ssn !== undefined)
       merged.synchronous_standby_names = ssn ?? this.#sync.desiredSsn(this.#o.store.view(), this.#dyn);
     return merged;
@@ -505,7 +569,12 @@ export class HaLoop {
   /** On each renewal, move the fence's deadline while we run a primary. */
   async #rearmFence(): Promise<void> {
     const last = this.#lastPg;
-    if (last === null || last.inRecovery !== false) return;
+    if (last === null || last.inRecovery === true) return;
+    // A postmaster we cannot probe (refusing us, or in a long crash recovery) may be a primary:
+    // while we hold the key its fence moves with our lease like any primary's. Left armed at
+    // its start deadline, the fence would kill it every ttl and the loop start it again.
+    if (last.inRecovery === null && !(this.#o.pg.node.running && this.#holdsLeaderKey(this.#o.store.view())))
+      return;
     await this.#armFence();
   }
 

@@ -1,7 +1,26 @@
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { errorText, type MemberName, type PgObservation, type PgProcessState, systemClock } from '@hapg/core';
-import type { ControlData, FollowTarget, PgStatus, PostgresNode, StartRole, StopMode } from '@hapg/postgres';
+import {
+  type EvidenceBounds,
+  errorText,
+  type MemberName,
+  type PgObservation,
+  type PgProcessState,
+  ReplicaEvidence,
+  systemClock,
+} from '@hapg/core';
+import {
+  type ControlData,
+  type FollowTarget,
+  type PgStatus,
+  type PostgresNode,
+  parseReplicationRow,
+  REPLICATION_SQL,
+  replicationSamples,
+  type StartRole,
+  type StopMode,
+} from '@hapg/postgres';
+import { ConnectFailures } from './connect-failures.js';
 import type { Logger } from './logger.js';
 
 /** What the agent remembers about its Postgres between loops (and, for `wasPrimary`, across restarts). */
@@ -32,10 +51,13 @@ export class LocalPostgres {
   lastStatus: PgStatus | null = null;
   lastControl: ControlData | null = null;
   #expectExit = false;
+  /** the agent's own connection attempts: the last failure and the backoff after a refusal */
+  readonly #connect: ConnectFailures;
 
   constructor(node: PostgresNode, log: Logger) {
     this.node = node;
     this.#log = log;
+    this.#connect = new ConnectFailures(log);
     this.#statePath = `${node.dataDir}.hapg-state.json`;
   }
 
@@ -101,6 +123,38 @@ export class LocalPostgres {
   /** replica: when it was first seen not streaming from `following` (see PgObservation.notStreamingSinceMs) */
   #notStreaming: { readonly following: string | null; readonly sinceMs: number } | null = null;
 
+  /** whether our standbys still answer (design rule 2): fed by every probe and by `sampleReplication` */
+  readonly #evidence = new ReplicaEvidence();
+  /** set by the loop from the replication timing in force; until then the defaults' */
+  evidenceBounds: EvidenceBounds = { idleBoundMs: 1500, ackBoundMs: 750 };
+
+  /** Standbys provably streaming from us at `nowMs` (fresh replies, not just a row). */
+  streamingReplicas(nowMs: number): MemberName[] {
+    return this.#evidence.streaming(nowMs, this.evidenceBounds);
+  }
+
+  /**
+   * A primary's quick look at `pg_stat_replication` between loops (the safety guard), so that
+   * a standby's silence is seen within a fraction of the isolation grace. Returns the standbys
+   * still provably streaming; a failed query leaves the evidence to age.
+   */
+  async sampleReplication(nowMs: number): Promise<MemberName[]> {
+    try {
+      const rows = await this.node.query(REPLICATION_SQL);
+      this.#evidence.update(replicationSamples(rows.map(parseReplicationRow)), nowMs);
+    } catch (e) {
+      this.#log.debug({ err: errorText(e) }, 'replication sample failed');
+    }
+    return this.streamingReplicas(nowMs);
+  }
+
+  #updateEvidence(status: PgStatus | null, nowMs: number): MemberName[] {
+    // a standby (or a stopped server) has no walsenders of its own worth judging
+    if (status === null || status.inRecovery) this.#evidence.update([], nowMs);
+    else this.#evidence.update(replicationSamples(status.replication), nowMs);
+    return this.streamingReplicas(nowMs);
+  }
+
   /** Probes Postgres (or reads pg_control when it is down) and returns the observation. */
   async observe(nowMs: number = systemClock.monotonicMs()): Promise<PgObservation> {
     const dataDir = existsSync(`${this.node.dataDir}/PG_VERSION`) ? 'initialized' : 'empty';
@@ -108,15 +162,20 @@ export class LocalPostgres {
     let status: PgStatus | null = null;
     if (dataDir === 'initialized' && !this.node.running) await this.node.adopt().catch(() => false);
     if (this.node.running) {
-      try {
-        status = await this.node.probe();
-        process = 'running';
-      } catch (e) {
-        this.#log.debug({ err: errorText(e) }, 'probe failed');
-        process = 'starting';
+      // a server that refused us is asked again only when its backoff elapsed
+      process = 'starting';
+      if (this.#connect.due(nowMs)) {
+        try {
+          status = await this.node.probe();
+          process = 'running';
+          this.#connect.succeeded();
+        } catch (e) {
+          this.#connect.failed(e, await this.node.serverRoleFromPidFile(), nowMs);
+        }
       }
-    } else if (this.crashedAtMs !== null) {
-      process = 'crashed';
+    } else {
+      this.#connect.reset();
+      if (this.crashedAtMs !== null) process = 'crashed';
     }
     if (this.transition !== null) process = this.transition;
     this.lastStatus = status;
@@ -154,10 +213,9 @@ export class LocalPostgres {
       following: this.following,
       streaming,
       notStreamingSinceMs: this.#notStreaming?.sinceMs ?? null,
-      streamingReplicas: (status?.replication ?? [])
-        .filter((r) => r.state === 'streaming')
-        .map((r) => r.applicationName),
+      streamingReplicas: this.#updateEvidence(status, nowMs),
       rejoinFailure: this.rejoinFailure,
+      connectFailure: this.node.running ? this.#connect.current : null,
     };
   }
 }

@@ -42,9 +42,11 @@ const streaming = (name: string): ReplicationRow => ({
   state: 'streaming',
   syncState: 'async',
   syncPriority: 0,
+  sentLsn: toLsn(1000),
   writeLsn: toLsn(1000),
   flushLsn: toLsn(1000),
   replayLsn: toLsn(1000),
+  replyTime: null,
 });
 
 describe('SyncManager', () => {

@@ -8,3 +8,4 @@ export * from './timeline.js';
 export * from './types.js';
 export * from './version.js';
 export * from './sync/index.js';
+export * from './replication/index.js';

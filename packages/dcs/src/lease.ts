@@ -1,7 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { type Clock, errorText } from '@hapg/core';
 import type { EtcdBackend } from './backend.js';
-import { keepaliveIntervalMs, keepaliveTimeoutMs, leaseDeadlineMs, msUntil } from './deadline.js';
+import {
+  keepaliveIntervalMs,
+  keepaliveTimeoutMs,
+  leaseDeadlineMs,
+  MIN_KEEPALIVE_INTERVAL_MS,
+  msUntil,
+} from './deadline.js';
 import type { Logger } from './logger.js';
 import { withRetry, withTimeout } from './retry.js';
 
@@ -43,6 +49,10 @@ export class LeaseKeeper extends EventEmitter<LeaseEvents> {
   readonly #o: LeaseKeeperOptions;
   #lease: LeaseInfo | null = null;
   #failingSinceMs: number | null = null;
+  /** send time of the keepalive awaiting its answer */
+  #inFlightSinceMs: number | null = null;
+  /** a shorter renewal period while this node leads (`setRenewIntervalMs`) */
+  #renewIntervalMs: number | null = null;
   #deadlineFired = false;
   #timer: NodeJS.Timeout | undefined;
   #sleep: { timer: NodeJS.Timeout; wake: () => void } | null = null;
@@ -58,8 +68,35 @@ export class LeaseKeeper extends EventEmitter<LeaseEvents> {
     return this.#lease;
   }
 
+  /**
+   * Since when renewals have been failing: the send time of the first keepalive since the last
+   * success that failed — or that is still unanswered after a whole renewal period. With
+   * dropped packets a keepalive neither succeeds nor fails until its own timeout; waiting for
+   * that would hold back the isolation rule by seconds.
+   */
   renewFailingSinceMs(): number | null {
-    return this.#failingSinceMs;
+    if (this.#failingSinceMs !== null) return this.#failingSinceMs;
+    const sent = this.#inFlightSinceMs;
+    if (sent === null) return null;
+    return this.#o.clock.monotonicMs() - sent > this.#intervalMs() ? sent : null;
+  }
+
+  /**
+   * Renew every `ms` instead of about ttl/10 (null: back to that). The leader renews faster:
+   * how soon it notices etcd is gone bounds how many writes an isolated primary acknowledges.
+   * Never slower than ttl/10, so the deadline keeps several renewals of margin.
+   */
+  setRenewIntervalMs(ms: number | null): void {
+    const next = ms === null ? null : Math.max(MIN_KEEPALIVE_INTERVAL_MS, ms);
+    if (next === this.#renewIntervalMs) return;
+    const shorter = next !== null && next < this.#intervalMs();
+    this.#renewIntervalMs = next;
+    if (shorter) this.#wake();
+  }
+
+  #intervalMs(): number {
+    const base = keepaliveIntervalMs(this.#ttlMs());
+    return this.#renewIntervalMs === null ? base : Math.min(base, this.#renewIntervalMs);
   }
 
   /** Grants the first lease (retried for retry_timeout) and starts the keepalive loop. */
@@ -101,7 +138,7 @@ export class LeaseKeeper extends EventEmitter<LeaseEvents> {
 
   async #run(): Promise<void> {
     while (this.#running) {
-      await this.#sleepFor(keepaliveIntervalMs(this.#ttlMs()));
+      await this.#sleepFor(this.#intervalMs());
       if (!this.#running) break;
       try {
         await (this.#lease === null ? this.#regrant() : this.#renew(this.#lease));
@@ -116,6 +153,7 @@ export class LeaseKeeper extends EventEmitter<LeaseEvents> {
     const sendMs = this.#o.clock.monotonicMs();
     const limits = { timeoutMs: keepaliveTimeoutMs(lease.grantedTtlMs, this.#o.callTimeoutMs) };
     let ttlSeconds: number;
+    this.#inFlightSinceMs = sendMs;
     try {
       ({ ttlSeconds } = await withTimeout(
         this.#o.backend.keepAliveOnce(lease.id, limits),
@@ -123,12 +161,14 @@ export class LeaseKeeper extends EventEmitter<LeaseEvents> {
         'keepalive',
       ));
     } catch (e) {
+      this.#inFlightSinceMs = null;
       if (this.#failingSinceMs === null) {
         this.#failingSinceMs = sendMs;
         this.#o.logger.warn({ leaseId: lease.id, err: errorText(e) }, 'lease keepalive failed');
       }
       return;
     }
+    this.#inFlightSinceMs = null;
     if (!this.#running || this.#lease !== lease) return;
     if (ttlSeconds <= 0) {
       this.#lease = null;

@@ -184,9 +184,14 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     return this.leaseInfo()?.deadlineMs ?? null;
   }
 
-  /** Monotonic ms of the first failed renewal since the last success; null while renewals succeed. */
+  /** See `LeaseKeeper.renewFailingSinceMs`: failed, or unanswered for a renewal period. */
   renewFailingSinceMs(): number | null {
     return this.#lease?.renewFailingSinceMs() ?? null;
+  }
+
+  /** See `LeaseKeeper.setRenewIntervalMs`: the leader renews more often. */
+  setRenewIntervalMs(ms: number | null): void {
+    this.#lease?.setRenewIntervalMs(ms);
   }
 
   // ---- leader lock ---------------------------------------------------------

@@ -64,6 +64,44 @@ describe('LeaseKeeper (fake etcd)', () => {
     expect(k.renewFailingSinceMs()).toBeNull();
   });
 
+  it('reports renewals failing from the send time of a keepalive unanswered for a renewal period', async () => {
+    const b = fakeLeaseBackend(2);
+    const k = keeper(b);
+    await k.start();
+    await once(k, 'renewed');
+    b.mode = 'hang';
+    const hungAtMs = performance.now();
+    // ttl 2 s renews every 200 ms: the next keepalive is sent within 200 ms of the hang
+    await new Promise((r) => setTimeout(r, 250));
+    expect(k.renewFailingSinceMs()).toBeNull(); // in flight, not yet overdue
+    await new Promise((r) => setTimeout(r, 250));
+    const since = k.renewFailingSinceMs();
+    expect(since).not.toBeNull();
+    // the keepalive's own timeout (500 ms) has not run out: the hang is seen before it fails
+    expect(since!).toBeGreaterThanOrEqual(hungAtMs - 1);
+    expect(since!).toBeLessThan(hungAtMs + 250);
+    b.mode = 'ok';
+    await once(k, 'renewed');
+    expect(k.renewFailingSinceMs()).toBeNull();
+  });
+
+  it('renews faster while told to (the leader), never slower than ttl/10', async () => {
+    const b = fakeLeaseBackend(2);
+    const k = keeper(b);
+    await k.start();
+    await once(k, 'renewed');
+    const count = async (ms: number) => {
+      const before = b.keepalives;
+      await new Promise((r) => setTimeout(r, ms));
+      return b.keepalives - before;
+    };
+    expect(await count(1000)).toBeLessThanOrEqual(6); // about every 200 ms
+    k.setRenewIntervalMs(50);
+    expect(await count(1000)).toBeGreaterThanOrEqual(10);
+    k.setRenewIntervalMs(5000); // slower than ttl/10 is ignored
+    expect(await count(1000)).toBeGreaterThanOrEqual(3);
+  });
+
   it('a lease etcd no longer knows is reported lost and replaced by a new grant', async () => {
     const b = fakeLeaseBackend(2);
     const k = keeper(b);

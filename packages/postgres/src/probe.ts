@@ -1,4 +1,4 @@
-import { type Lsn, parseLsn, type Timeline, toTimeline } from '@hapg/core';
+import { type Lsn, parseLsn, type ReplicationSample, type Timeline, toTimeline } from '@hapg/core';
 import type { QueryRow, SqlSession } from './connection.js';
 
 export interface ReplicationRow {
@@ -8,9 +8,16 @@ export interface ReplicationRow {
   readonly state: string | null;
   readonly syncState: string | null;
   readonly syncPriority: number | null;
+  /** what the walsender has sent (may run ahead of what the standby reported) */
+  readonly sentLsn: Lsn | null;
   readonly writeLsn: Lsn | null;
   readonly flushLsn: Lsn | null;
   readonly replayLsn: Lsn | null;
+  /**
+   * `reply_time` as text: the standby's send time of its last status message, on *its* clock.
+   * Only compared for change (ReplicaEvidence); never subtracted from our clock.
+   */
+  readonly replyTime: string | null;
 }
 
 export interface WalReceiver {
@@ -54,6 +61,16 @@ export interface PgStatus {
  * (pg_control's checkpoint timeline lags until the first checkpoint after a
  * promotion); a replica's from its WAL receiver, else its last restartpoint.
  */
+const REPLICATION_COLUMNS = `SELECT usename, application_name, host(client_addr) AS client_addr, state,
+     sync_state, sync_priority, sent_lsn::text, write_lsn::text, flush_lsn::text, replay_lsn::text,
+     reply_time::text FROM pg_stat_replication ORDER BY application_name`;
+
+/**
+ * Just the walsender rows: what a primary samples several times a second to judge whether
+ * its standbys still answer (a few microseconds of work on the server).
+ */
+export const REPLICATION_SQL = REPLICATION_COLUMNS;
+
 const STATUS_SQL = `
 SELECT pg_is_in_recovery() AS in_recovery,
   CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS write_lsn,
@@ -70,9 +87,7 @@ SELECT pg_is_in_recovery() AS in_recovery,
   pg_postmaster_start_time() AS postmaster_start_time,
   (SELECT row_to_json(r) FROM (SELECT status, sender_host, sender_port, received_tli, slot_name
      FROM pg_stat_wal_receiver) r) AS wal_receiver,
-  (SELECT COALESCE(json_agg(r), '[]') FROM (SELECT usename, application_name, host(client_addr) AS client_addr, state,
-     sync_state, sync_priority, write_lsn::text, flush_lsn::text, replay_lsn::text
-     FROM pg_stat_replication ORDER BY application_name) r) AS replication,
+  (SELECT COALESCE(json_agg(r), '[]') FROM (${REPLICATION_COLUMNS}) r) AS replication,
   (SELECT COALESCE(json_agg(r), '[]') FROM (
      SELECT s.name, current_setting(s.name) AS old_value,
        (SELECT f.setting FROM pg_file_settings f WHERE f.name = s.name ORDER BY f.seqno DESC LIMIT 1) AS new_value
@@ -83,7 +98,8 @@ function lsnOrNull(v: unknown): Lsn | null {
   return typeof v === 'string' && v !== '' ? parseLsn(v) : null;
 }
 
-function parseReplicationRow(r: QueryRow): ReplicationRow {
+/** One `pg_stat_replication` row (of the status probe or of `REPLICATION_SQL`). */
+export function parseReplicationRow(r: QueryRow): ReplicationRow {
   return {
     usename: (r.usename as string | null) ?? null,
     applicationName: String(r.application_name ?? ''),
@@ -91,9 +107,11 @@ function parseReplicationRow(r: QueryRow): ReplicationRow {
     state: (r.state as string | null) ?? null,
     syncState: (r.sync_state as string | null) ?? null,
     syncPriority: (r.sync_priority as number | null) ?? null,
+    sentLsn: lsnOrNull(r.sent_lsn),
     writeLsn: lsnOrNull(r.write_lsn),
     flushLsn: lsnOrNull(r.flush_lsn),
     replayLsn: lsnOrNull(r.replay_lsn),
+    replyTime: typeof r.reply_time === 'string' ? r.reply_time : null,
   };
 }
 
@@ -141,7 +159,18 @@ export async function probeStatus(session: SqlSession): Promise<PgStatus> {
   return parseStatusRow(row);
 }
 
-/** Streaming replicas by application_name (= member name, set in primary_conninfo). */
+/** Standbys whose walsender row says `streaming` — a claim, not proof (see ReplicaEvidence). */
 export function streamingReplicas(status: PgStatus): string[] {
   return status.replication.filter((r) => r.state === 'streaming').map((r) => r.applicationName);
+}
+
+/** The rows of `REPLICATION_SQL`, or of a status probe, as evidence samples. */
+export function replicationSamples(rows: readonly ReplicationRow[]): ReplicationSample[] {
+  return rows.map((r) => ({
+    applicationName: r.applicationName,
+    state: r.state,
+    replyTime: r.replyTime,
+    sentLsn: r.sentLsn,
+    writeLsn: r.writeLsn,
+  }));
 }

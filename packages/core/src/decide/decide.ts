@@ -25,16 +25,9 @@ function decision(role: DecidedRole, actions: readonly Action[], code: ReasonCod
 export function decide(obs: Observation, nowMs: number): Decision {
   const { pg, dcs, config } = obs;
   const view = dcs.view;
-  const primary = isRunningPrimary(pg);
 
-  if (primary && deadlinePassed(dcs, nowMs)) {
-    const why = config.pause ? ' (pause does not suspend this safety rule)' : '';
-    return demoteNow('LEASE_DEADLINE_PASSED', `demoting: the leader lease deadline passed${why}`);
-  }
-  if (primary && isIsolated(obs, nowMs)) {
-    const why = config.pause ? ' (pause does not suspend this safety rule)' : '';
-    return demoteNow('ISOLATED', `demoting: renewals failing and no replica streaming from us${why}`);
-  }
+  const safety = safetyDemotion(obs, nowMs);
+  if (safety !== null) return safety;
   if (systemIdMismatch(obs)) {
     return decision(
       'stopped',
@@ -65,6 +58,22 @@ export function decide(obs: Observation, nowMs: number): Decision {
   if (leader !== null && leader.name === obs.self.name) return ownKeyOtherLease(obs);
   if (leader !== null) return withOtherLeader(obs, view, leader.name, nowMs);
   return withoutLeader(obs, view, nowMs);
+}
+
+/**
+ * Rule 2, the decisions that stop a running primary whatever else holds (pause included):
+ * the lease deadline passed, or renewals are failing and no standby is provably streaming.
+ * The top of `decide()`, and also what the agent's safety guard evaluates between loop
+ * iterations — an iteration stuck on a hung etcd call must not delay these.
+ */
+export function safetyDemotion(obs: Observation, nowMs: number): Decision | null {
+  if (!isRunningPrimary(obs.pg)) return null;
+  const why = obs.config.pause ? ' (pause does not suspend this safety rule)' : '';
+  if (deadlinePassed(obs.dcs, nowMs))
+    return demoteNow('LEASE_DEADLINE_PASSED', `demoting: the leader lease deadline passed${why}`);
+  if (isIsolated(obs, nowMs))
+    return demoteNow('ISOLATED', `demoting: renewals failing and no replica streaming from us${why}`);
+  return null;
 }
 
 /** Stop writes at once; the next loop rejoins through rewind (rule 5), so follow nobody yet. */

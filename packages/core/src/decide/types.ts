@@ -80,7 +80,11 @@ export interface PgObservation {
    * (reset when it streams or is re-pointed); null while streaming, absent when unknown
    */
   readonly notStreamingSinceMs?: number | null;
-  /** primary: members streaming from it (pg_stat_replication application_name, state streaming) */
+  /**
+   * primary: members provably streaming from it — a `pg_stat_replication` row in state
+   * `streaming` whose standby replies are fresh (`ReplicaEvidence`); a row alone proves nothing
+   * when packets are dropped
+   */
   readonly streamingReplicas: readonly MemberName[];
   /** set by the agent after a rewind/clone attempt failed: the reason shown to operators */
   readonly rejoinFailure: string | null;
@@ -98,7 +102,10 @@ export interface DcsObservation {
   readonly leaseId: string | null;
   /** local monotonic deadline of the lease: send time of the last acked keepalive + ttl − margin */
   readonly leaseDeadlineMs: number | null;
-  /** monotonic ms of the first failed renewal since the last success; null while renewals succeed */
+  /**
+   * monotonic ms at which the first renewal since the last success was sent, once it failed or
+   * has gone unanswered for longer than the renewal period; null while renewals succeed
+   */
   readonly renewFailingSinceMs: number | null;
   /** monotonic ms at which this node last released the leader key (a switchover away); absent: never */
   readonly releasedLeaderAtMs?: number | null;
