@@ -30,6 +30,6 @@ export function memberJson(
     if (snap.pendingRestartReason) json.pending_restart_reason = { ...snap.pendingRestartReason };
   }
   if (snap.paused) json.pause = true;
-  if (pg.rejoinFailure !== null) json.status_reason = pg.rejoinFailure;
+  if (snap.statusReason !== null) json.status_reason = snap.statusReason;
   return json;
 }

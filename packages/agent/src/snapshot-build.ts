@@ -33,10 +33,18 @@ export interface SnapshotInputs {
   readonly nowMonotonicMs: number;
 }
 
+/**
+ * The `state` of a postmaster that runs but refuses the agent's connection (hapg's own word;
+ * Patroni's vocabulary is open). Not `running`: the agent cannot vouch for its role or WAL,
+ * so `/health`, `/primary` and `/replica` answer 503; `status_reason` says why.
+ */
+export const UNREACHABLE_STATE = 'unreachable';
+
 /** Postgres state in the member JSON vocabulary. */
 export function memberState(pg: PgObservation, decision: Decision | null): string {
   if (decision?.actions.some((a) => a.kind === 'clone')) return 'creating replica';
   if (pg.rejoinFailure !== null) return 'stopped';
+  if (pg.connectFailure?.kind === 'rejected' && pg.process === 'starting') return UNREACHABLE_STATE;
   switch (pg.process) {
     case 'running':
       return 'running';
@@ -53,8 +61,22 @@ export function memberState(pg: PgObservation, decision: Decision | null): strin
 
 export function nodeRole(pg: PgObservation, holdsLeaderKey: boolean): NodeRole {
   if (pg.dataDir === 'empty') return 'uninitialized';
-  if (pg.process === 'running' && pg.inRecovery === false) return holdsLeaderKey ? 'primary' : 'demoted';
+  // unprobed, postmaster.pid still tells a primary (`ready`) from a standby
+  const primary =
+    pg.process === 'running' ? pg.inRecovery === false : pg.connectFailure?.serverRole === 'primary';
+  if (primary) return holdsLeaderKey ? 'primary' : 'demoted';
   return 'replica';
+}
+
+/**
+ * Why this node is not healthy, for operators: a failed rejoin, or the server's refusal of
+ * the agent's own connection. Published as `status_reason` (member key, `GET /patroni`).
+ */
+export function statusReason(pg: PgObservation): string | null {
+  if (pg.rejoinFailure !== null) return pg.rejoinFailure;
+  const f = pg.connectFailure;
+  if (f?.kind !== 'rejected') return null;
+  return `Postgres runs${f.serverRole === null ? '' : ` as a ${f.serverRole}`} but refuses the agent's connection: ${f.text}`;
 }
 
 function num(l: bigint | null | undefined): number | null {
@@ -73,6 +95,7 @@ export function buildSnapshot(i: SnapshotInputs): NodeSnapshot {
     scope: i.config.scope,
     role,
     pgState: memberState(pg, i.decision),
+    statusReason: statusReason(pg),
     inRecovery: pg.inRecovery,
     holdsLeaderKey: i.holdsLeaderKey,
     leaseDeadlineMs: i.leaseDeadlineMs,

@@ -16,6 +16,7 @@ const base: NodeSnapshot = {
   scope: 'demo',
   role: 'replica',
   pgState: 'running',
+  statusReason: null,
   inRecovery: true,
   holdsLeaderKey: false,
   leaseDeadlineMs: null,

@@ -13,6 +13,8 @@ export function statusBody(s: NodeSnapshot): Record<string, unknown> {
     role: s.role,
     server_version: s.serverVersion,
   };
+  // hapg addition, as in the member key: why the agent cannot vouch for this node
+  if (s.statusReason !== null) body.status_reason = s.statusReason;
   if (s.xlog !== null) body.xlog = xlogBody(s.xlog);
   if (s.timeline !== null) body.timeline = s.timeline;
   if (s.replication.length > 0) {

@@ -19,6 +19,8 @@ export interface NodeSnapshot {
   readonly role: NodeRole;
   /** Postgres state, member JSON vocabulary (`running`, `stopped`, `starting`, `crashed`, ...) */
   readonly pgState: string;
+  /** hapg addition (`status_reason`): why the node is unhealthy (a failed rejoin, Postgres refusing the agent); null when nothing to say */
+  readonly statusReason: string | null;
   /** what `pg_is_in_recovery()` said; null when Postgres is not running */
   readonly inRecovery: boolean | null;
   /** the last etcd read showed this node as the leader key's holder */
