@@ -11,7 +11,6 @@ import { type EtcdCluster, startEtcd } from './etcd.js';
 import { type NetHost, NetLab } from './netns.js';
 import { freePorts, sleep, spawnTracked, type TrackedProcess, waitFor } from './proc.js';
 import { TEST_PARAMETERS, TEST_REPLICATION, TEST_SUPERUSER } from './postgres.js';
-import { TcpProxy } from './tcp-proxy.js';
 import {
   type Ack,
   type CheckResult,
@@ -46,8 +45,6 @@ export interface ClusterOptions {
   readonly parameters?: Readonly<Record<string, string | number | boolean>>;
   /** `restapi.authentication` of every node (unsafe REST methods then need it) */
   readonly restapiAuth?: { readonly username: string; readonly password: string };
-  /** each agent reaches etcd through its own TcpProxy, so `node.etcdProxy.cut()` isolates just it */
-  readonly etcdProxy?: boolean;
   /**
    * `netns`: every node and every etcd member is its own host in a network namespace with its
    * own address (`cluster.net` cuts and heals packet paths between them; tests must run as
@@ -79,8 +76,6 @@ export interface AgentNode {
   postmasterPid(): Promise<number | null>;
   /** pid of this node's fence, or null */
   fencePid(): Promise<number | null>;
-  /** this agent's own path to etcd, when the cluster was started with `etcdProxy` */
-  readonly etcdProxy: TcpProxy | null;
 }
 
 /** The fields of `GET /patroni` the tests look at. */
@@ -174,7 +169,6 @@ export class TestCluster {
       await chown(dir, osUser.uid, osUser.gid).catch(() => {});
       const dataDir = join(dir, 'data');
       const configPath = join(baseDir, `${name}.yaml`);
-      const etcdProxy = opts.etcdProxy ? await TcpProxy.start(parseEndpoint(etcd.endpoints[0]!)) : null;
       const netHost = net?.host(name) ?? null;
       const host = netHost?.address ?? '127.0.0.1';
       const yaml = {
@@ -185,7 +179,7 @@ export class TestCluster {
           connect_address: `${host}:${restPort}`,
           ...(opts.restapiAuth ? { authentication: { ...opts.restapiAuth } } : {}),
         },
-        etcd3: { hosts: etcdProxy ? [etcdProxy.endpoint] : etcd.endpoints },
+        etcd3: { hosts: etcd.endpoints },
         bootstrap: {
           dcs: {
             ttl: opts.ttl ?? 10,
@@ -228,7 +222,6 @@ export class TestCluster {
           configPath,
           logPath: join(baseDir, `${name}.agent.log`),
           osUser,
-          etcdProxy,
         }),
       );
     }
@@ -434,7 +427,6 @@ export class TestCluster {
 
   async close(): Promise<void> {
     for (const n of this.nodes) n.signalAgent('SIGKILL');
-    for (const n of this.nodes) await n.etcdProxy?.close();
     await killMatching(this.baseDir, 'SIGKILL');
     await sleep(100);
     await killMatching(this.baseDir, 'SIGKILL');
@@ -457,7 +449,6 @@ function makeNode(p: {
   configPath: string;
   logPath: string;
   osUser: { uid: number; gid: number };
-  etcdProxy: TcpProxy | null;
 }): AgentNode {
   let proc: TrackedProcess | null = null;
   return {
@@ -470,7 +461,6 @@ function makeNode(p: {
     configPath: p.configPath,
     logPath: p.logPath,
     apiUrl: `http://${p.host}:${p.restPort}`,
-    etcdProxy: p.etcdProxy,
     process: () => proc,
     async start() {
       if (proc !== null && proc.child.exitCode === null && proc.child.signalCode === null) return;
@@ -534,11 +524,6 @@ function labPgHba(net: NetLab): string[] {
     `host all all ${net.subnet} scram-sha-256`,
     `host replication all ${net.subnet} scram-sha-256`,
   ];
-}
-
-function parseEndpoint(endpoint: string): { host: string; port: number } {
-  const i = endpoint.lastIndexOf(':');
-  return { host: endpoint.slice(0, i), port: Number(endpoint.slice(i + 1)) };
 }
 
 function killQuiet(pid: number, sig: NodeJS.Signals): void {

@@ -5,6 +5,5 @@ export * from './postgres.js';
 export * from './cluster.js';
 export * from './sim/index.js';
 export * from './haproxy.js';
-export * from './tcp-proxy.js';
 export * from './netns.js';
 export * from './bench.js';
