@@ -51,6 +51,10 @@ export interface ClusterOptions {
    * root). Default `loopback`: every process on 127.0.0.1 with free ports.
    */
   readonly network?: 'loopback' | 'netns';
+  /** `loopback` only: the address every node listens on and advertises instead of 127.0.0.1 (e.g. 127.0.0.2) */
+  readonly loopbackHost?: string;
+  /** edits each node's YAML before it is written (extra keys, a Patroni-style file) */
+  readonly nodeYaml?: (name: string, yaml: Record<string, unknown>) => Record<string, unknown>;
   /** node process stdio goes to `<baseDir>/<name>.agent.log` */
 }
 
@@ -170,7 +174,7 @@ export class TestCluster {
       const dataDir = join(dir, 'data');
       const configPath = join(baseDir, `${name}.yaml`);
       const netHost = net?.host(name) ?? null;
-      const host = netHost?.address ?? '127.0.0.1';
+      const host = netHost?.address ?? opts.loopbackHost ?? '127.0.0.1';
       const yaml = {
         scope,
         name,
@@ -209,7 +213,8 @@ export class TestCluster {
         },
         ...(opts.tags?.[name] ? { tags: opts.tags[name] } : {}),
       };
-      await writeFile(configPath, stringify(yaml), { mode: 0o600 });
+      const written = opts.nodeYaml ? opts.nodeYaml(name, yaml) : yaml;
+      await writeFile(configPath, stringify(written), { mode: 0o600 });
       await chown(configPath, osUser.uid, osUser.gid).catch(() => {});
       nodes.push(
         makeNode({
