@@ -55,6 +55,40 @@ describe('hactl list: table', () => {
     expect(lines[5]).toMatch(/\| rewind failed: diverged \|$/);
   });
 
+  it("shows a leader whose Postgres refuses its agent: State unreachable, the server's words in Reason", () => {
+    const why =
+      "Postgres runs as a primary but refuses the agent's connection: connect to 10.0.0.11:5432: " +
+      'no pg_hba.conf entry for host "10.0.0.11", user "postgres" (28000)';
+    const view = viewOf({
+      initialize: '1',
+      leader: 'a',
+      'members/a': member(5432, { role: 'primary', state: 'unreachable', status_reason: why }),
+    });
+    expect(renderList(view, 'table').out).toBe(
+      [
+        `+ Cluster: demo (1) ------+--------+-------------+----+-----------+${'-'.repeat(why.length + 2)}+`,
+        `| Member | Host           | Role   | State       | TL | Lag in MB | Reason${' '.repeat(why.length - 5)}|`,
+        `+--------+----------------+--------+-------------+----+-----------+${'-'.repeat(why.length + 2)}+`,
+        `| a      | 127.0.0.1:5432 | Leader | unreachable |    |           | ${why} |`,
+        `+--------+----------------+--------+-------------+----+-----------+${'-'.repeat(why.length + 2)}+`,
+        '',
+      ].join('\n'),
+    );
+    expect(JSON.parse(renderList(view, 'json').out)).toEqual([
+      {
+        member: 'a',
+        host: '127.0.0.1:5432',
+        role: 'Leader',
+        state: 'unreachable',
+        tl: null,
+        lag_in_mb: null,
+        pending_restart: false,
+        tags: {},
+        reason: why,
+      },
+    ]);
+  });
+
   it('shows a scheduled switchover under the table', () => {
     const view = threeMembers({
       failover: { leader: 'node1', member: 'node2', scheduled_at: '2030-01-01T10:00:00+00:00' },
