@@ -8,6 +8,7 @@ import { lookupOsUser } from '@hapg/postgres';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { type EtcdCluster, startEtcd } from './etcd.js';
+import { ClockControl, SmallDisk } from './host-faults.js';
 import { type NetHost, NetLab } from './netns.js';
 import { freePorts, sleep, spawnTracked, type TrackedProcess, waitFor } from './proc.js';
 import { TEST_PARAMETERS, TEST_REPLICATION, TEST_SUPERUSER } from './postgres.js';
@@ -51,6 +52,10 @@ export interface ClusterOptions {
    * root). Default `loopback`: every process on 127.0.0.1 with free ports.
    */
   readonly network?: 'loopback' | 'netns';
+  /** each agent (and its Postgres) runs under libfaketime: `node.clock.step(s)` steps its wall clock */
+  readonly clockControl?: boolean;
+  /** each node's directory is a tmpfs of this many MiB: `node.disk.fill()` makes its disk full */
+  readonly diskMb?: number;
   /** `loopback` only: the address every node listens on and advertises instead of 127.0.0.1 (e.g. 127.0.0.2) */
   readonly loopbackHost?: string;
   /** edits each node's YAML before it is written (extra keys, a Patroni-style file) */
@@ -64,6 +69,10 @@ export interface AgentNode {
   readonly host: string;
   /** its network namespace, when the cluster runs on `netns` hosts */
   readonly netHost: NetHost | null;
+  /** its steppable wall clock (`clockControl`) */
+  readonly clock: ClockControl | null;
+  /** its small disk (`diskMb`) */
+  readonly disk: SmallDisk | null;
   readonly pgPort: number;
   readonly restPort: number;
   readonly dataDir: string;
@@ -170,6 +179,9 @@ export class TestCluster {
       const restPort = ports[2 * i + 1]!;
       const dir = join(baseDir, name);
       await mkdir(dir, { recursive: true });
+      const disk = opts.diskMb ? await SmallDisk.mount(dir, opts.diskMb, osUser) : null;
+      const clock = opts.clockControl ? new ClockControl(baseDir, name) : null;
+      await clock?.step(0);
       await chown(dir, osUser.uid, osUser.gid).catch(() => {});
       const dataDir = join(dir, 'data');
       const configPath = join(baseDir, `${name}.yaml`);
@@ -221,6 +233,8 @@ export class TestCluster {
           name,
           host,
           netHost,
+          clock,
+          disk,
           pgPort,
           restPort,
           dataDir,
@@ -437,6 +451,7 @@ export class TestCluster {
     await killMatching(this.baseDir, 'SIGKILL');
     await this.etcd.close();
     await this.net?.close();
+    for (const n of this.nodes) n.disk?.unmountSync();
     // HAPG_KEEP_TEST_DIRS=1 keeps data dirs and agent logs for a post-mortem.
     if (!this.#ownsBase) return;
     if (process.env.HAPG_KEEP_TEST_DIRS === '1') console.log(`cluster files kept in ${this.baseDir}`);
@@ -448,6 +463,8 @@ function makeNode(p: {
   name: string;
   host: string;
   netHost: NetHost | null;
+  clock: ClockControl | null;
+  disk: SmallDisk | null;
   pgPort: number;
   restPort: number;
   dataDir: string;
@@ -460,6 +477,8 @@ function makeNode(p: {
     name: p.name,
     host: p.host,
     netHost: p.netHost,
+    clock: p.clock,
+    disk: p.disk,
     pgPort: p.pgPort,
     restPort: p.restPort,
     dataDir: p.dataDir,
@@ -477,13 +496,17 @@ function makeNode(p: {
         env: { ...process.env },
         cwd: dirname(p.configPath),
       };
+      // libfaketime goes to the agent alone (and what it starts), never to `ip`/`setpriv` before
+      // it: a root process would create faketime's shared state where the agent may not open it
+      const clockEnv = Object.entries(p.clock?.env() ?? {}).map(([k, v]) => `${k}=${v}`);
       proc = p.netHost
-        ? p.netHost.spawn(process.execPath, args, {
+        ? p.netHost.spawn('env', [...clockEnv, process.execPath, ...args], {
             ...common,
             ...(asPostgres ? { asUser: 'postgres' } : {}),
           })
         : spawnTracked(process.execPath, args, {
             ...common,
+            env: { ...process.env, ...p.clock?.env() },
             ...(asPostgres ? { uid: p.osUser.uid, gid: p.osUser.gid } : {}),
           });
       closeSync(fd);

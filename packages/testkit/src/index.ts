@@ -6,4 +6,6 @@ export * from './cluster.js';
 export * from './sim/index.js';
 export * from './haproxy.js';
 export * from './netns.js';
+export * from './host-faults.js';
 export * from './bench.js';
+export * from './chaos/index.js';

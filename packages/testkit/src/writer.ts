@@ -74,6 +74,9 @@ export class Writer {
   /** ids unique across writers on one table (a later writer must not collide with an earlier one's rows) */
   #nextId: number;
   #stopped = false;
+  #paused = false;
+  /** loops between sending an INSERT and recording its outcome */
+  #inFlight = 0;
   #loops: Promise<void>[] = [];
   readonly #opts: Required<Omit<WriterOptions, 'password' | 'firstId'>> & { password?: string };
 
@@ -98,6 +101,19 @@ export class Writer {
     await Promise.all(this.#loops);
   }
 
+  /**
+   * Holds every loop before its next INSERT and resolves once none is in flight (bounded by
+   * the statement timeout), so a check can compare the nodes' data at rest.
+   */
+  async pause(): Promise<void> {
+    this.#paused = true;
+    while (this.#inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  resume(): void {
+    this.#paused = false;
+  }
+
   /** acks per target, for diagnostics */
   countsByTarget(): Record<string, number> {
     const out: Record<string, number> = {};
@@ -110,6 +126,11 @@ export class Writer {
     let client: pg.Client | null = null;
     let syncWaitCancelled = false;
     while (!this.#stopped) {
+      if (this.#paused) {
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      this.#inFlight++;
       try {
         if (client === null) {
           client = new pg.Client({
@@ -148,6 +169,8 @@ export class Writer {
         const c = client;
         client = null;
         if (c) await c.end().catch(() => {});
+      } finally {
+        this.#inFlight--;
       }
       await new Promise((r) => setTimeout(r, o.intervalMs));
     }
