@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
  * `npm run chaos` (e2e/chaos/RESULTS.md). The seed fixes the order, the targets and the
  * clock steps; the timing of a real cluster still varies from run to run.
  */
-const FAULTS = FAULT_KINDS.length + 3;
+const FAULTS = FAULT_KINDS.length + 7;
 
 describe('chaos (short run)', () => {
   it(

@@ -56,6 +56,11 @@ export interface ClusterOptions {
   readonly clockControl?: boolean;
   /** each node's directory is a tmpfs of this many MiB: `node.disk.fill()` makes its disk full */
   readonly diskMb?: number;
+  /**
+   * What runs on each node from its YAML: hapg's agent (default), or Debian's `patroni` from
+   * the same file (benchmarks side by side; Patroni has no fence and no hapg-only endpoints).
+   */
+  readonly manager?: 'hapg' | 'patroni';
   /** `loopback` only: the address every node listens on and advertises instead of 127.0.0.1 (e.g. 127.0.0.2) */
   readonly loopbackHost?: string;
   /** edits each node's YAML before it is written (extra keys, a Patroni-style file) */
@@ -130,11 +135,14 @@ export class TestCluster {
   /** the namespaced hosts (cut, heal), when started with `network: 'netns'` */
   readonly net: NetLab | null;
   readonly #ownsBase: boolean;
+  readonly #manager: 'hapg' | 'patroni';
 
   private constructor(
     parts: { etcd: EtcdCluster; nodes: AgentNode[]; baseDir: string; scope: string; net: NetLab | null },
     ownsBase: boolean,
+    manager: 'hapg' | 'patroni',
   ) {
+    this.#manager = manager;
     this.etcd = parts.etcd;
     this.nodes = parts.nodes;
     this.baseDir = parts.baseDir;
@@ -231,6 +239,7 @@ export class TestCluster {
       nodes.push(
         makeNode({
           name,
+          manager: opts.manager ?? 'hapg',
           host,
           netHost,
           clock,
@@ -244,7 +253,7 @@ export class TestCluster {
         }),
       );
     }
-    const cluster = new TestCluster({ etcd, nodes, baseDir, scope, net }, ownsBase);
+    const cluster = new TestCluster({ etcd, nodes, baseDir, scope, net }, ownsBase, opts.manager ?? 'hapg');
     for (const n of nodes) await n.start();
     return cluster;
   }
@@ -323,6 +332,14 @@ export class TestCluster {
     const primary = await this.waitForPrimary(timeoutMs);
     await waitFor(
       async () => {
+        if (this.#manager === 'patroni') {
+          // Patroni 3.0.2 has no `replication_state` filter: ask the primary who streams from it
+          const rows = await this.sql<{ n: string }>(
+            primary,
+            "SELECT application_name AS n FROM pg_stat_replication WHERE state = 'streaming'",
+          );
+          return nodes.every((n) => n === primary || rows.some((r) => r.n === n.name));
+        }
         for (const n of nodes) {
           if (n === primary) continue;
           const r = await this.api(n, '/replica?replication_state=streaming');
@@ -461,6 +478,7 @@ export class TestCluster {
 
 function makeNode(p: {
   name: string;
+  manager: 'hapg' | 'patroni';
   host: string;
   netHost: NetHost | null;
   clock: ClockControl | null;
@@ -490,7 +508,10 @@ function makeNode(p: {
       if (proc !== null && proc.child.exitCode === null && proc.child.signalCode === null) return;
       const fd = openSync(p.logPath, 'a');
       const asPostgres = process.getuid?.() === 0 && postgresCanReadAgent();
-      const args = [AGENT_MAIN, '--config', p.configPath];
+      const [cmd, args] =
+        p.manager === 'patroni'
+          ? [PATRONI, [p.configPath]]
+          : [process.execPath, [AGENT_MAIN, '--config', p.configPath]];
       const common: SpawnOptions = {
         stdio: ['ignore', fd, fd],
         env: { ...process.env },
@@ -500,11 +521,11 @@ function makeNode(p: {
       // it: a root process would create faketime's shared state where the agent may not open it
       const clockEnv = Object.entries(p.clock?.env() ?? {}).map(([k, v]) => `${k}=${v}`);
       proc = p.netHost
-        ? p.netHost.spawn('env', [...clockEnv, process.execPath, ...args], {
+        ? p.netHost.spawn('env', [...clockEnv, cmd, ...args], {
             ...common,
             ...(asPostgres ? { asUser: 'postgres' } : {}),
           })
-        : spawnTracked(process.execPath, args, {
+        : spawnTracked(cmd, args, {
             ...common,
             env: { ...process.env, ...p.clock?.env() },
             ...(asPostgres ? { uid: p.osUser.uid, gid: p.osUser.gid } : {}),
@@ -532,6 +553,8 @@ function makeNode(p: {
     },
   };
 }
+
+const PATRONI = '/usr/bin/patroni';
 
 /** Standard ports: every namespaced host has its own addresses, so nothing collides. */
 const NETNS_PG_PORT = 5432;

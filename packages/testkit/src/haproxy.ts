@@ -20,7 +20,7 @@ export function renderHaproxyConfig(
   replicasPort: number,
 ): string {
   const servers = nodes
-    .map((n) => `    server ${n.name} 127.0.0.1:${n.pgPort} maxconn 100 check port ${n.restPort}`)
+    .map((n) => `    server ${n.name} ${n.host}:${n.pgPort} maxconn 100 check port ${n.restPort}`)
     .join('\n');
   return `global
     maxconn 200
