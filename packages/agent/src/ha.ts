@@ -363,7 +363,7 @@ export class HaLoop {
   /** The evidence bounds and the guard's period follow the dynamic timing and parameters. */
   #applyTiming(): void {
     const isolationMs = this.#dyn.primaryIsolationTimeoutMs;
-    this.#o.pg.evidenceBounds = evidenceBoundsFor(this.desiredParameters(), isolationMs);
+    this.#o.pg.evidenceBounds = evidenceBoundsFor(this.#configuredParameters(), isolationMs);
     this.#guard.setIntervalMs(replicationSampleMs(isolationMs));
   }
 
@@ -457,14 +457,19 @@ export class HaLoop {
    * operator's own value, if any, stands, as in Patroni.
    */
   desiredParameters(ssn?: string): Record<string, string | number | boolean> {
-    const merged = {
+    const merged = this.#configuredParameters();
+    if (this.#dyn.synchronousMode !== 'off' || ssn !== undefined)
+      merged.synchronous_standby_names = ssn ?? this.#sync.desiredSsn(this.#o.store.view(), this.#dyn);
+    return merged;
+  }
+
+  /** The parameters from the dynamic and the local config, over the replication timing hapg sets. */
+  #configuredParameters(): Record<string, string | number | boolean> {
+    return {
       // the replies the isolation rule relies on (rule 2); the operator's values win
       ...replicationTimingParameters(this.#dyn.ttlMs),
       ...mergeParameters(this.#dyn.postgresql.parameters, this.#o.config.postgresql.parameters),
     };
-    if (this.#dyn.synchronousMode !== 'off' || ssn !== undefined)
-      merged.synchronous_standby_names = ssn ?? this.#sync.desiredSsn(this.#o.store.view(), this.#dyn);
-    return merged;
   }
 
   /**

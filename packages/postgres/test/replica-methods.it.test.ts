@@ -1,4 +1,5 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -12,7 +13,22 @@ import {
 import { PgHarness, type PgInstance, TEST_REPLICATION, waitFor } from '@hapg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+/**
+ * The fixture scripts run as `postgres`, which may not be able to enter the checkout (a clone
+ * under /root or any 0700 home): they run from a copy in a directory of their own.
+ */
+let fixtureDir = '';
+const fixture = (name: string) => join(fixtureDir, name);
+
+async function copyFixtures(): Promise<void> {
+  fixtureDir = await mkdtemp(join(tmpdir(), 'hapg-fixtures-'));
+  await chmod(fixtureDir, 0o755);
+  const src = fileURLToPath(new URL('./fixtures/', import.meta.url));
+  for (const name of await readdir(src)) {
+    await copyFile(join(src, name), join(fixtureDir, name));
+    await chmod(join(fixtureDir, name), 0o755);
+  }
+}
 
 let h: PgHarness;
 let p: PgInstance;
@@ -20,6 +36,7 @@ let r: PgInstance;
 let base: Omit<CreateReplicaOptions, 'methods'>;
 
 beforeAll(async () => {
+  await copyFixtures();
   h = await PgHarness.create({ count: 2, namePrefix: 'rm' });
   [p, r] = h.instances as [PgInstance, PgInstance];
   await h.startPrimary(p);
@@ -39,6 +56,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h?.teardown();
+  if (fixtureDir) await rm(fixtureDir, { recursive: true, force: true });
 });
 
 async function resetReplica(): Promise<void> {
