@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash scripts/setup.sh
-exec flock /tmp/hapg-it.lock npx tsx --conditions=source e2e/chaos/chaos.ts "$@"
+exec flock /tmp/hapg-it.lock npx tsx --conditions=source e2e/chaos/chaos.ts --out e2e/chaos/RESULTS.md "$@"

@@ -7,7 +7,9 @@
  * primaries, any lost commit in synchronous mode, an asynchronous loss outside the design's
  * window, or a cluster that did not converge.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import {
+  type ChaosReport,
   chaosTable,
   cliArg,
   FAULT_KINDS,
@@ -39,11 +41,35 @@ async function main(): Promise<void> {
   console.log(
     `${report.results.length} faults in ${Math.round((Date.now() - started) / 1000)} s, ${report.acks} acknowledged commits`,
   );
+  const out = cliArg('--out');
+  if (out) await appendResults(out, report, process.argv.slice(2), Date.now() - started);
   if (report.failures.length > 0)
     throw new Error(`chaos found ${report.failures.length} problems:\n${report.failures.join('\n')}`);
   console.log(
     'no write acknowledged by two primaries; no loss outside the design bound; every fault converged',
   );
+}
+
+/** Appends this run as a section of `out` (e2e/chaos/RESULTS.md): command, date, machine, table. */
+async function appendResults(out: string, report: ChaosReport, argv: readonly string[], tookMs: number) {
+  const args = argv.filter((a, i) => a !== '--out' && argv[i - 1] !== '--out').join(' ');
+  const o = report.options;
+  const section = [
+    `## \`npm run chaos -- ${args}\``,
+    '',
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, this machine (2 cores, 24 GiB, Debian bookworm, PostgreSQL 15, etcd 3.4): ${report.results.length} faults in ${Math.round(tookMs / 60_000)} min, ${report.acks} acknowledged commits, synchronous_mode ${o.sync}, ttl ${o.ttlS} s. Times in ms from the fault.`,
+    '',
+    chaosTable(report),
+    '',
+    report.failures.length === 0
+      ? 'No write acknowledged by two primaries; no loss outside the design window; every fault converged.'
+      : `Problems:\n${report.failures.map((f) => `- ${f}`).join('\n')}`,
+    '',
+  ].join('\n');
+  const intro =
+    '# Chaos runs\n\nEach section is one `npm run chaos` run, newest last. The faults: `packages/testkit/src/chaos/faults.ts`.\n';
+  const before = await readFile(out, 'utf8').catch(() => intro);
+  await writeFile(out, `${before.trimEnd()}\n\n${section}`);
 }
 
 runMain(main);

@@ -70,7 +70,7 @@ export class Writer {
   readonly unconfirmed: number[] = [];
   readonly errors = new Map<string, number>();
   /** wall-clock ms of every failed attempt, per target (when the writer first saw an outage) */
-  readonly errorTimes: { readonly target: string; readonly atMs: number }[] = [];
+  readonly errorTimes: { readonly target: string; readonly atMs: number; readonly message: string }[] = [];
   /** ids unique across writers on one table (a later writer must not collide with an earlier one's rows) */
   #nextId: number;
   #stopped = false;
@@ -163,9 +163,13 @@ export class Writer {
           continue;
         }
         this.acks.push({ id, target: target.name, timeline: row.tl, lsn: row.lsn, atMs: Date.now() });
-      } catch {
+      } catch (e) {
         this.errors.set(target.name, (this.errors.get(target.name) ?? 0) + 1);
-        this.errorTimes.push({ target: target.name, atMs: Date.now() });
+        this.errorTimes.push({
+          target: target.name,
+          atMs: Date.now(),
+          message: String((e as Error).message ?? e),
+        });
         const c = client;
         client = null;
         if (c) await c.end().catch(() => {});

@@ -1,6 +1,6 @@
 import type { ClusterView } from '../types.js';
 import { isEligible, memberCandidate } from './candidates.js';
-import { deadlinePassed, namesUsUnderOurLease } from './lease.js';
+import { deadlinePassed, isIsolated, namesUsUnderOurLease } from './lease.js';
 import type { Decision, Observation, PgConnectFailure } from './types.js';
 
 /**
@@ -28,8 +28,8 @@ export function cannotConnect(obs: Observation, failure: PgConnectFailure, nowMs
   if (deadlinePassed(dcs, nowMs)) {
     return demote('immediate', 'LEASE_DEADLINE_PASSED', `demoting: the leader lease deadline passed; ${why}`);
   }
-  const failing = dcs.renewFailingSinceMs;
-  if (failing !== null && nowMs - failing >= config.primaryIsolationTimeoutMs) {
+  // the observation lists no streaming standby: without a connection there is no evidence
+  if (isIsolated(obs, nowMs)) {
     return demote(
       'immediate',
       'ISOLATED',

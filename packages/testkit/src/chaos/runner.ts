@@ -44,6 +44,8 @@ export interface FaultResult {
   readonly overlaps: number;
   readonly leaderChanged: boolean;
   readonly readErrors: number;
+  /** the error that began the primary's outage, if any (diagnostics) */
+  readonly outage: string | null;
   readonly problems: readonly string[];
 }
 
@@ -176,6 +178,7 @@ async function runOne(f: OneFault): Promise<FaultResult> {
     overlaps: check?.overlaps ?? 0,
     leaderChanged: now !== null && now !== primary,
     readErrors: f.reader.errors - readErrorsBefore,
+    outage: writer.errorTimes.find((e) => e.atMs >= t0 && e.target === primary.name)?.message ?? null,
     problems,
   };
 }
@@ -311,7 +314,9 @@ export function withinBound(
 function formatResult(r: FaultResult): string {
   const health = r.fullHealthMs === null ? 'NOT CONVERGED' : `healthy at ${r.fullHealthMs} ms`;
   const problems = r.problems.length > 0 ? `  !! ${r.problems.join('; ')}` : '';
-  return `#${r.index} ${r.kind} ${r.target} (${r.detail}): writable again ${r.writableAgainMs} ms, ${health}, lost ${r.lost}, overlaps ${r.overlaps}${r.leaderChanged ? ', new leader' : ''}${problems}`;
+  // an outage where the fault should cost none is worth a look: say what the writer saw
+  const outage = FAULTS[r.kind].hold === 'hold' && r.outage !== null ? ` (outage: ${r.outage})` : '';
+  return `#${r.index} ${r.kind} ${r.target} (${r.detail}): writable again ${r.writableAgainMs} ms, ${health}, lost ${r.lost}, overlaps ${r.overlaps}${r.leaderChanged ? ', new leader' : ''}${outage}${problems}`;
 }
 
 /** `SELECT 1` on every node every 250 ms; counts the failures (read availability). */
