@@ -10,7 +10,7 @@ import { FAULTS, type FaultKind, faultSchedule, type InjectedFault } from './fau
  * writer committing on every node all along (each acknowledged commit recorded with its id and
  * the node that acknowledged it) and a reader on every node; one fault after another from the
  * schedule, each healed after its hold, then convergence (one leader, every replica streaming,
- * data identical on every node) before the next. Checked after every fault:
+ * every agent reading etcd, data identical on every node) before the next. Checked after every fault:
  * - no write acknowledged by two primaries at once (overlapping reigns);
  * - synchronous mode: no acknowledged commit lost;
  * - asynchronous mode: a lost commit was acknowledged within the design's window — at most
@@ -246,6 +246,18 @@ function writableAgainMs(writer: Writer, old: AgentNode, t0: number): number {
  */
 async function converge(cluster: TestCluster, writer: Writer, sync: SyncMode): Promise<AgentNode> {
   const primary = await healthy(cluster, sync);
+  // every agent reads etcd again: a fault must not leave a stuck etcd connection to the next
+  await waitFor(
+    async () => {
+      const nowS = Date.now() / 1000;
+      for (const n of cluster.nodes) {
+        const seen = ((await cluster.patroni(n)) as { dcs_last_seen?: number }).dcs_last_seen ?? 0;
+        if (seen < nowS - 3) return false;
+      }
+      return true;
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: 'every agent reading etcd' },
+  );
   await writer.pause();
   try {
     const rows = await cluster.sql<{ lsn: string }>(
