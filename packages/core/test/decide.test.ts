@@ -120,6 +120,20 @@ const rows: Row[] = [
     'verifyLeader startPostgres(primary,-)',
   ],
   [
+    'holding the key over a stopped standby data dir (its promotion failed): start it as a standby, never as a primary',
+    primaryObs({ pg: { process: 'stopped', inRecovery: null, wasPrimary: false, crashedAtMs: null } }),
+    'STARTING_STANDBY_TO_PROMOTE',
+    'verifyLeader startPostgres(replica,-)',
+  ],
+  [
+    '… and once it runs as a standby under the key: promote (a new timeline)',
+    primaryObs({
+      pg: { inRecovery: true, wasPrimary: false, flushLsn: null, receiveLsn: null, replayLsn: toLsn(1000) },
+    }),
+    'PROMOTING_HELD_LEASE',
+    'verifyLeader promote(failover)',
+  ],
+  [
     'crashed primary past primary_start_timeout: release the key',
     primaryObs({ pg: { process: 'crashed', inRecovery: null, crashedAtMs: NOW_MS - 300_000 } }),
     'PRIMARY_START_TIMEOUT',

@@ -1,6 +1,6 @@
 import { type SpawnOptions, spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -468,7 +468,12 @@ export class TestCluster {
     await killMatching(this.baseDir, 'SIGKILL');
     await this.etcd.close();
     await this.net?.close();
-    for (const n of this.nodes) n.disk?.unmountSync();
+    for (const n of this.nodes) {
+      // a small disk is a tmpfs: its server log goes with it unless saved for the post-mortem
+      if (n.disk && process.env.HAPG_KEEP_TEST_DIRS === '1')
+        await copyFile(`${n.dataDir}.log`, join(this.baseDir, `${n.name}.postgres.log`)).catch(() => {});
+      n.disk?.unmountSync();
+    }
     // HAPG_KEEP_TEST_DIRS=1 keeps data dirs and agent logs for a post-mortem.
     if (!this.#ownsBase) return;
     if (process.env.HAPG_KEEP_TEST_DIRS === '1') console.log(`cluster files kept in ${this.baseDir}`);

@@ -184,6 +184,19 @@ function asHolder(obs: Observation, view: ClusterView, nowMs: number): Decision 
       'holding the leader key: promoting',
     );
   }
+  if (!pg.wasPrimary && pg.dataDir === 'initialized') {
+    // A standby's data directory (its promotion failed, or it died right after taking the key):
+    // started as a primary it would skip the promotion and write on the timeline the old primary
+    // wrote on — two histories under one timeline, which no rejoin can tell apart (found by the
+    // chaos run: a promotion crashed, the restart went on timeline 27, no replica could stream).
+    // Start it as a standby; the next loop promotes it onto a new timeline.
+    return decision(
+      'primary',
+      [{ kind: 'verifyLeader' }, { kind: 'startPostgres', as: 'replica', follow: null }],
+      'STARTING_STANDBY_TO_PROMOTE',
+      'holding the leader key over a standby data directory: starting it as a standby to promote it',
+    );
+  }
   // Release only when another member could take over; otherwise restarting in place is
   // the only way back (the simulator found a cluster left leaderless: a crash during pause
   // aged past the timeout, and every replica was too far behind to be eligible).
