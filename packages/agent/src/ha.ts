@@ -6,6 +6,7 @@ import {
   decide,
   errorText,
   evidenceBoundsFor,
+  isRunningPrimary,
   leaderRenewIntervalMs,
   type NodeConfig,
   type Observation,
@@ -120,6 +121,8 @@ export class HaLoop {
   readonly #sync: SyncManager;
   /** immediate follow-up iterations after successful actions, bounded so a decision cannot spin */
   #followUps = 0;
+  /** since when we hold the key without a running primary (see `#downUnderKey`) */
+  #downUnderKeySinceMs: number | null = null;
   /** what the last iteration decided on (the safety guard re-checks it with fresh evidence) */
   #lastObs: Observation | null = null;
   readonly #guard: SafetyGuard;
@@ -291,7 +294,7 @@ export class HaLoop {
     this.#applyTiming();
     // a start or clone in this loop writes pg_hba.conf from the current dynamic config
     pg.node.setPgHba(effectivePgHba(config, this.#dyn));
-    const pgObs = await pg.observe(clock.monotonicMs());
+    const pgObs = this.#downUnderKey(view, await pg.observe(clock.monotonicMs()), clock.monotonicMs());
     this.#lastPg = pgObs;
     const peers =
       view !== null && view.leader === null && pgObs.process === 'running'
@@ -358,6 +361,21 @@ export class HaLoop {
     await this.#leaderDuties(store.view(), after);
     this.#publish(store.view(), after, decision);
     await this.#writeMember(after);
+  }
+
+  /**
+   * Holding the key without a running primary (a start or a promotion failing, not only a
+   * crash) counts as a primary that is down: `primary_start_timeout` runs from the first loop
+   * that saw it, so a holder that cannot get a primary up hands the key over (rule: the
+   * cluster must not stay without a writable primary while another member could be one).
+   */
+  #downUnderKey(view: ClusterView | null, pgObs: PgObservation, nowMs: number): PgObservation {
+    if (!this.#holdsLeaderKey(view) || pgObs.dataDir !== 'initialized' || isRunningPrimary(pgObs)) {
+      this.#downUnderKeySinceMs = null;
+      return pgObs;
+    }
+    this.#downUnderKeySinceMs ??= nowMs;
+    return pgObs.crashedAtMs !== null ? pgObs : { ...pgObs, crashedAtMs: this.#downUnderKeySinceMs };
   }
 
   /** The evidence bounds and the guard's period follow the dynamic timing and parameters. */

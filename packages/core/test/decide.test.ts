@@ -134,6 +134,29 @@ const rows: Row[] = [
     'verifyLeader promote(failover)',
   ],
   [
+    'holding the key while every promotion fails, past primary_start_timeout: release the key',
+    primaryObs({
+      pg: {
+        inRecovery: true,
+        wasPrimary: false,
+        flushLsn: null,
+        receiveLsn: null,
+        replayLsn: toLsn(1000),
+        crashedAtMs: NOW_MS - 300_000,
+      },
+    }),
+    'PRIMARY_START_TIMEOUT',
+    'releaseLeader',
+  ],
+  [
+    'holding the key over a standby data dir that will not start, past primary_start_timeout: release the key',
+    primaryObs({
+      pg: { process: 'stopped', inRecovery: null, wasPrimary: false, crashedAtMs: NOW_MS - 300_000 },
+    }),
+    'PRIMARY_START_TIMEOUT',
+    'releaseLeader',
+  ],
+  [
     'crashed primary past primary_start_timeout: release the key',
     primaryObs({ pg: { process: 'crashed', inRecovery: null, crashedAtMs: NOW_MS - 300_000 } }),
     'PRIMARY_START_TIMEOUT',

@@ -176,6 +176,21 @@ function asHolder(obs: Observation, view: ClusterView, nowMs: number): Decision 
       `switchover to ${switchover.label}: releasing`,
     );
   }
+  // `crashedAtMs`: since when we hold the key without a running primary — crashed, failing to
+  // start, or a promotion that keeps failing (the chaos run found a full disk failing every
+  // promotion while the holder kept the key: no primary for minutes). Release only when
+  // another member could take over; otherwise restarting in place is the only way back (the
+  // simulator found a cluster left leaderless: a crash during pause aged past the timeout,
+  // and every replica was too far behind to be eligible).
+  const timedOut = pg.crashedAtMs !== null && nowMs - pg.crashedAtMs >= config.primaryStartTimeoutMs;
+  if (timedOut && failoverPossible(obs, view)) {
+    return decision(
+      'stopped',
+      [{ kind: 'releaseLeader' }],
+      'PRIMARY_START_TIMEOUT',
+      `Postgres down for ${nowMs - pg.crashedAtMs} ms (primary_start_timeout ${config.primaryStartTimeoutMs}): releasing the leader key`,
+    );
+  }
   if (isRunningReplica(pg)) {
     return decision(
       'primary',
@@ -195,18 +210,6 @@ function asHolder(obs: Observation, view: ClusterView, nowMs: number): Decision 
       [{ kind: 'verifyLeader' }, { kind: 'startPostgres', as: 'replica', follow: null }],
       'STARTING_STANDBY_TO_PROMOTE',
       'holding the leader key over a standby data directory: starting it as a standby to promote it',
-    );
-  }
-  // Release only when another member could take over; otherwise restarting in place is
-  // the only way back (the simulator found a cluster left leaderless: a crash during pause
-  // aged past the timeout, and every replica was too far behind to be eligible).
-  const timedOut = pg.crashedAtMs !== null && nowMs - pg.crashedAtMs >= config.primaryStartTimeoutMs;
-  if (timedOut && failoverPossible(obs, view)) {
-    return decision(
-      'stopped',
-      [{ kind: 'releaseLeader' }],
-      'PRIMARY_START_TIMEOUT',
-      `Postgres down for ${nowMs - pg.crashedAtMs} ms (primary_start_timeout ${config.primaryStartTimeoutMs}): releasing the leader key`,
     );
   }
   return decision(

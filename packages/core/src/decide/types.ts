@@ -57,7 +57,11 @@ export interface PgObservation {
   /** from pg_controldata / the probe; null when unknown */
   readonly systemId: string | null;
   readonly process: PgProcessState;
-  /** monotonic ms of the first unexpected exit of a primary since it last ran; null if none */
+  /**
+   * monotonic ms since which this node is down as a primary: the first unexpected exit of a
+   * primary since it last ran, or (set by the agent) since it has held the leader key without
+   * a running primary — a start or a promotion failing; null if neither
+   */
   readonly crashedAtMs: number | null;
   /** null when not running; otherwise what `pg_is_in_recovery()` says */
   readonly inRecovery: boolean | null;

@@ -74,7 +74,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     loopWait: 1,
     retryTimeout: Math.max(1, Math.floor((opts.ttlS - 1) / 2)),
     clockControl: true,
-    diskMb: 512,
+    diskMb: 1024,
     ...(opts.sync === 'off' ? {} : { dcs: { synchronous_mode: opts.sync === 'on' ? true : 'quorum' } }),
   });
   const results: FaultResult[] = [];
