@@ -249,7 +249,7 @@ function freeLabId(): number {
   }
   for (const lab of labs) used.add(lab.id);
   const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
-  for (const m of links.matchAll(/hapgbr(\d+)/g)) used.add(Number(m[1]));
+  for (const m of links.matchAll(/hapgbr(\d+)|\bhv(\d+)-\d+/g)) used.add(Number(m[1] ?? m[2]));
   // the pid spreads concurrent runs; the scan finds a free one
   const start = process.pid % 100;
   for (let k = 0; k < 100; k++) {
@@ -262,6 +262,20 @@ function freeLabId(): number {
 /** Synchronous on purpose: it also runs from the exit hook. */
 function removeLabSync(id: number): void {
   const prefix = `${NETNS_PREFIX}${id}-`;
+  // The root ends of the veth pairs first: deleting a namespace removes its pair only some
+  // time later, and a new lab with the same id would meet "File exists".
+  try {
+    const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
+    for (const m of links.matchAll(new RegExp(`\\bhv${id}-\\d+`, 'g'))) {
+      try {
+        execFileSync('ip', ['link', 'del', m[0]], { stdio: 'ignore' });
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // no ip command
+  }
   for (const ns of listNamespaces().filter((n) => n.startsWith(prefix))) {
     killNamespaceSync(ns);
     try {
