@@ -408,6 +408,9 @@ export function chaosTable(report: ChaosReport): string {
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
 function quantiles(xs: readonly number[], qs: readonly number[]): string {
-  const s = [...xs].sort((a, b) => a - b);
-  return qs.map((q) => String(s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? '-')).join(' / ');
+  // NaN: no write after the outage / did not converge — counted apart, never sorted in
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  const missing = xs.length - s.length;
+  const text = qs.map((q) => String(s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? '-')).join(' / ');
+  return missing > 0 ? `${text} (+${missing} never)` : text;
 }
