@@ -124,6 +124,11 @@ function postgresCanReadAgent(): boolean {
   return agentUserChecked;
 }
 
+/** Whether the test agents run as `postgres` (else as root: the checkout is closed to that user). */
+export function agentsRunAsPostgres(): boolean {
+  return process.getuid?.() === 0 && postgresCanReadAgent();
+}
+
 export const AGENT_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../agent/dist/main.js');
 export const HACTL_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../cli/dist/main.js');
 
@@ -512,7 +517,7 @@ function makeNode(p: {
     async start() {
       if (proc !== null && proc.child.exitCode === null && proc.child.signalCode === null) return;
       const fd = openSync(p.logPath, 'a');
-      const asPostgres = process.getuid?.() === 0 && postgresCanReadAgent();
+      const asPostgres = agentsRunAsPostgres();
       const [cmd, args] =
         p.manager === 'patroni'
           ? [PATRONI, [p.configPath]]
