@@ -159,7 +159,9 @@ async function main(): Promise<void> {
   const table = render(results);
   console.log(`\n${table}`);
   if (out) {
-    const header = `# Benchmarks\n\n\`npm run bench -- ${process.argv.slice(2).join(' ')}\`, ${new Date().toISOString().slice(0, 10)}, this machine: 2 cores, 24 GiB, Debian bookworm, PostgreSQL 15, etcd 3.4, Patroni 3.0.2 (Debian). Each cluster: 3 nodes and 3 etcd members, each its own network namespace; faults drop packets. Median (min–max) of ${runs} runs; ratio = Patroni at the same timing ÷ hapg.\n\n`;
+    const argv = process.argv.slice(2);
+    const args = argv.filter((a, i) => a !== '--out' && argv[i - 1] !== '--out').join(' ');
+    const header = `# Benchmarks\n\n\`npm run bench -- ${args}\`, ${new Date().toISOString().slice(0, 10)}, this machine: 2 cores, 24 GiB, Debian bookworm, PostgreSQL 15, etcd 3.4, Patroni 3.0.2 (Debian). Each cluster: 3 nodes and 3 etcd members, each its own network namespace; faults drop packets. Median (min–max) of ${runs} runs; ratio = Patroni at the same timing ÷ hapg.\n\n`;
     const before = await readFile(out, 'utf8').catch(() => '');
     const notes = before.includes('\n## Notes') ? before.slice(before.indexOf('\n## Notes')) : '';
     await writeFile(out, `${header}${table}\n${notes}`);
