@@ -241,15 +241,29 @@ function listNamespaces(): string[] {
   }
 }
 
-function freeLabId(): number {
-  const used = new Set<number>();
+/** `ip -o link show` of the root namespace; empty without the ip command. */
+function linkList(): string {
+  try {
+    return execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
+  } catch {
+    return '';
+  }
+}
+
+/** Ids of every lab with anything left on the machine: a namespace, a bridge or a lingering veth. */
+function labIdsOnMachine(): Set<number> {
+  const ids = new Set<number>();
   for (const ns of listNamespaces()) {
     const m = /^hapg(\d+)-/.exec(ns);
-    if (m) used.add(Number(m[1]));
+    if (m) ids.add(Number(m[1]));
   }
+  for (const m of linkList().matchAll(/hapgbr(\d+)|\bhv(\d+)-\d+/g)) ids.add(Number(m[1] ?? m[2]));
+  return ids;
+}
+
+function freeLabId(): number {
+  const used = labIdsOnMachine();
   for (const lab of labs) used.add(lab.id);
-  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
-  for (const m of links.matchAll(/hapgbr(\d+)|\bhv(\d+)-\d+/g)) used.add(Number(m[1] ?? m[2]));
   // the pid spreads concurrent runs; the scan finds a free one
   const start = process.pid % 100;
   for (let k = 0; k < 100; k++) {
@@ -264,17 +278,12 @@ function removeLabSync(id: number): void {
   const prefix = `${NETNS_PREFIX}${id}-`;
   // The root ends of the veth pairs first: deleting a namespace removes its pair only some
   // time later, and a new lab with the same id would meet "File exists".
-  try {
-    const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
-    for (const m of links.matchAll(new RegExp(`\\bhv${id}-\\d+`, 'g'))) {
-      try {
-        execFileSync('ip', ['link', 'del', m[0]], { stdio: 'ignore' });
-      } catch {
-        // gone meanwhile
-      }
+  for (const m of linkList().matchAll(new RegExp(`\\bhv${id}-\\d+`, 'g'))) {
+    try {
+      execFileSync('ip', ['link', 'del', m[0]], { stdio: 'ignore' });
+    } catch {
+      // gone meanwhile
     }
-  } catch {
-    // no ip command
   }
   for (const ns of listNamespaces().filter((n) => n.startsWith(prefix))) {
     killNamespaceSync(ns);
@@ -310,20 +319,10 @@ function killNamespaceSync(ns: string): void {
 
 /**
  * Removes every lab on the machine: kills the processes in `hapg<N>-*` namespaces, deletes
- * them and the `hapgbr<N>` bridges. Returns what it removed.
+ * them, the `hapgbr<N>` bridges and lingering `hv<N>-*` veths. Returns what it removed.
  */
 export function cleanupNetLabs(): string[] {
-  const ids = new Set<number>();
-  for (const ns of listNamespaces()) {
-    const m = /^hapg(\d+)-/.exec(ns);
-    if (m) ids.add(Number(m[1]));
-  }
-  try {
-    const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' });
-    for (const m of links.matchAll(/hapgbr(\d+)/g)) ids.add(Number(m[1]));
-  } catch {
-    // no ip command: nothing of ours can exist
-  }
+  const ids = labIdsOnMachine();
   const removed: string[] = [];
   for (const id of [...ids].sort((a, b) => a - b)) {
     removed.push(...listNamespaces().filter((n) => n.startsWith(`${NETNS_PREFIX}${id}-`)), `hapgbr${id}`);
