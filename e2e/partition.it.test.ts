@@ -126,7 +126,7 @@ describe('partitions on namespaced hosts (packets dropped)', () => {
     const lastOldAck = Math.max(...writer.acks.filter((a) => a.target === old.name).map((a) => a.atMs));
     const result = await cluster.checkAcks(writer.acks, next);
     console.log(
-      `isolated primary: last ack +${lastOldAck - cutAt} ms after the cut, ${result.lost.length} of ${writer.acks.length} acks lost`,
+      `isolated primary (cut at ${new Date(cutAt).toISOString()}): last ack +${lastOldAck - cutAt} ms after the cut, ${result.lost.length} of ${writer.acks.length} acks lost`,
     );
     expect(lastOldAck - cutAt).toBeLessThanOrEqual(ISOLATION_MS + 1000);
     expect(result.overlaps).toEqual([]);

@@ -64,7 +64,21 @@ export class SafetyGuard {
 
   #schedule(): void {
     if (this.#stopped) return;
-    this.#timer = setTimeout(() => void this.tick(), this.#intervalMs);
+    this.#timer = setTimeout(() => void this.tick(), this.#delayMs());
+  }
+
+  /**
+   * The sampling period — or less, when renewals are failing and the isolation grace runs out
+   * sooner: the check then lands on the grace's end instead of up to a period after it, and
+   * every write acknowledged in that period would have been lost.
+   */
+  #delayMs(): number {
+    const since = this.#p.lease().renewFailingSinceMs;
+    const graceMs = this.#p.lastObservation()?.config.primaryIsolationTimeoutMs;
+    if (since === null || graceMs === undefined) return this.#intervalMs;
+    const untilGraceEndsMs = since + graceMs - this.#p.clock.monotonicMs();
+    // +1: the rule holds from the grace's end on, and a timer never fires early
+    return untilGraceEndsMs < 0 ? this.#intervalMs : Math.min(this.#intervalMs, Math.ceil(untilGraceEndsMs) + 1);
   }
 
   /** One check; exported for tests. Never throws. */

@@ -1,6 +1,6 @@
 import type { Clock, Decision, MemberName, Observation } from '@hapg/core';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { NOW_MS, primaryObs, replicaObs } from '../../core/test/decide-fixtures.js';
 import { SafetyGuard } from '../src/safety-guard.js';
 
@@ -53,7 +53,7 @@ describe('SafetyGuard', () => {
     expect(state.enforced.map((x) => x.reason.code)).toEqual(['ISOLATED']);
   });
 
-  it('waits out primary_isolation_timeout from the first unanswered renewal', async () => {
+  it('waits out primary_isolation_timeout from the last confirmed renewal', async () => {
     const { guard, state } = rig(primaryObs());
     state.streaming = [];
     state.renewFailingSinceMs = NOW_MS;
@@ -61,6 +61,24 @@ describe('SafetyGuard', () => {
     expect(await guard.tick()).toBeNull();
     state.nowMs = NOW_MS + 1000;
     expect((await guard.tick())?.reason.code).toBe('ISOLATED');
+  });
+
+  it('checks at the end of the isolation grace, not up to a sampling period after it', async () => {
+    vi.useFakeTimers();
+    try {
+      const { guard, state } = rig(primaryObs());
+      state.streaming = [];
+      state.renewFailingSinceMs = NOW_MS - 900; // the grace (1 s) ends in 100 ms; the period is 250
+      guard.start();
+      await vi.advanceTimersByTimeAsync(100);
+      expect(state.samples).toBe(0);
+      state.nowMs = NOW_MS + 101;
+      await vi.advanceTimersByTimeAsync(1);
+      expect(state.enforced.map((x) => x.reason.code)).toEqual(['ISOLATED']);
+      guard.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('demotes at the lease deadline with standbys streaming, pause or not', async () => {

@@ -69,16 +69,18 @@ export class LeaseKeeper extends EventEmitter<LeaseEvents> {
   }
 
   /**
-   * Since when renewals have been failing: the send time of the first keepalive since the last
-   * success that failed — or that is still unanswered after a whole renewal period. With
-   * dropped packets a keepalive neither succeeds nor fails until its own timeout; waiting for
-   * that would hold back the isolation rule by seconds.
+   * Since when renewals have been failing, or null while they succeed. Once a keepalive has
+   * failed — or is still unanswered after a whole renewal period — this is the send time of the
+   * last *acknowledged* renewal: that is the last moment etcd is known to have heard from us,
+   * so the isolation grace runs from it. Counting from the failing keepalive instead started
+   * the grace up to one renewal period after the cut, and with dropped packets a keepalive
+   * neither succeeds nor fails until its own timeout.
    */
   renewFailingSinceMs(): number | null {
-    if (this.#failingSinceMs !== null) return this.#failingSinceMs;
     const sent = this.#inFlightSinceMs;
-    if (sent === null) return null;
-    return this.#o.clock.monotonicMs() - sent > this.#intervalMs() ? sent : null;
+    const overdue = sent !== null && this.#o.clock.monotonicMs() - sent > this.#intervalMs();
+    if (this.#failingSinceMs === null && !overdue) return null;
+    return this.#lease?.lastAckSendMs ?? this.#failingSinceMs ?? sent;
   }
 
   /**

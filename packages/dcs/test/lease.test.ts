@@ -64,7 +64,7 @@ describe('LeaseKeeper (fake etcd)', () => {
     expect(k.renewFailingSinceMs()).toBeNull();
   });
 
-  it('reports renewals failing from the send time of a keepalive unanswered for a renewal period', async () => {
+  it('once a keepalive is unanswered for a renewal period, reports renewals failing since the last acknowledged one', async () => {
     const b = fakeLeaseBackend(2);
     const k = keeper(b);
     await k.start();
@@ -77,9 +77,11 @@ describe('LeaseKeeper (fake etcd)', () => {
     await new Promise((r) => setTimeout(r, 250));
     const since = k.renewFailingSinceMs();
     expect(since).not.toBeNull();
-    // the keepalive's own timeout (500 ms) has not run out: the hang is seen before it fails
-    expect(since!).toBeGreaterThanOrEqual(hungAtMs - 1);
-    expect(since!).toBeLessThan(hungAtMs + 250);
+    // the keepalive's own timeout (500 ms) has not run out: the hang is seen before it fails,
+    // and the grace runs from the last renewal etcd confirmed, at most one period before the hang
+    expect(since).toBe(k.info()!.lastAckSendMs);
+    expect(since!).toBeLessThanOrEqual(hungAtMs);
+    expect(since!).toBeGreaterThan(hungAtMs - 250);
     b.mode = 'ok';
     await once(k, 'renewed');
     expect(k.renewFailingSinceMs()).toBeNull();

@@ -74,9 +74,11 @@ describe('seeded simulator', () => {
       const d = decide(obs, nowMs);
       return { ...d, actions: d.actions.filter((a) => a.kind !== 'verifyLeader') };
     };
-    const unsafe = SEEDS.slice(0, 200).filter(
+    // A stale cache rarely coincides with a promotion since the isolation grace runs from the
+    // last confirmed renewal (about 1 seed in 1 000): search until the first one.
+    const caught = Array.from({ length: 3000 }, (_, i) => i + 1).some(
       (seed) => runSimulation(seed, { decide: mutant }).violations.length > 0,
     );
-    expect(unsafe.length).toBeGreaterThan(0);
+    expect(caught).toBe(true);
   }, 60_000);
 });

@@ -49,6 +49,8 @@ export class SimNode {
   leaseId: string | null = null;
   deadlineMs: number | null = null;
   renewFailingSinceMs: number | null = null;
+  /** when etcd last confirmed a renewal: the isolation grace runs from it, as in LeaseKeeper */
+  lastRenewedMs: number | null = null;
   /** when this node last released the leader key (a switchover away) */
   releasedLeaderAtMs: number | null = null;
   /** the fence's copy of the deadline: stops a primary on its own, even when the agent is paused */
@@ -105,12 +107,13 @@ export class SimNode {
   /** Lease upkeep as the dcs layer does it, before each loop. */
   renew(etcd: SimEtcd, nowMs: number, timing: SimTiming): void {
     if (!this.etcdConnected(nowMs) || nowMs < this.faults.renewalsLostUntilMs) {
-      this.renewFailingSinceMs ??= nowMs;
+      this.renewFailingSinceMs ??= this.lastRenewedMs ?? nowMs;
       return;
     }
     if (this.leaseId === null || !etcd.keepAlive(this.leaseId, nowMs, timing.ttlMs)) {
       this.leaseId = etcd.grant(nowMs, timing.ttlMs);
     }
+    this.lastRenewedMs = nowMs;
     this.deadlineMs = nowMs + timing.ttlMs - timing.leaseMarginMs;
     this.fenceDeadlineMs = this.deadlineMs;
     this.renewFailingSinceMs = null;
