@@ -8,6 +8,7 @@ import {
   evidenceBoundsFor,
   isRunningPrimary,
   leaderRenewIntervalMs,
+  type MemberName,
   type NodeConfig,
   type Observation,
   type PgObservation,
@@ -126,6 +127,8 @@ export class HaLoop {
   /** what the last iteration decided on (the safety guard re-checks it with fresh evidence) */
   #lastObs: Observation | null = null;
   readonly #guard: SafetyGuard;
+  /** the silent synchronous standbys the loop was last woken for (once per change, not per sample) */
+  #syncGoneWoken = '';
 
   constructor(o: HaOptions) {
     this.#o = o;
@@ -156,7 +159,11 @@ export class HaLoop {
           leaseDeadlineMs: o.store.leaseDeadlineMs(),
           renewFailingSinceMs: o.store.renewFailingSinceMs(),
         }),
-        sampleReplication: (nowMs) => o.pg.sampleReplication(nowMs),
+        sampleReplication: async (nowMs) => {
+          const streaming = await o.pg.sampleReplication(nowMs);
+          this.#wakeIfSyncStandbyGone(streaming);
+          return streaming;
+        },
         enforce: (d, obs) => this.#enforce(d, obs),
       },
       replicationSampleMs(this.#dyn.primaryIsolationTimeoutMs),
@@ -390,6 +397,19 @@ export class HaLoop {
    * through the executor even while an iteration is under way — stopping writes is always
    * safe, and that iteration may be stuck on etcd — then lets the loop take it from there.
    */
+  /**
+   * While a synchronous standby named in the key has stopped answering, every commit waits for
+   * it: the loop replaces it now rather than up to loop_wait later.
+   */
+  #wakeIfSyncStandbyGone(streaming: readonly MemberName[]): void {
+    const sync = this.#o.store.view()?.sync ?? null;
+    if (sync === null || sync.leader !== this.#o.config.name || this.#dyn.synchronousMode === 'off') return;
+    const gone = sync.syncStandbys.filter((n) => !streaming.includes(n));
+    const key = gone.join(',');
+    if (key !== '' && key !== this.#syncGoneWoken) this.wake(`synchronous standby ${key} stopped answering`);
+    this.#syncGoneWoken = key;
+  }
+
   async #enforce(decision: Decision, obs: Observation): Promise<void> {
     const { pg, clock, metrics, store } = this.#o;
     metrics.countDecision(decision.reason.code);
@@ -572,6 +592,7 @@ export class HaLoop {
         view,
         dyn: this.#dyn,
         replication: pg.lastStatus?.replication ?? [],
+        responsive: pgObs.streamingReplicas,
         retryTimeoutMs: this.#dyn.retryTimeoutMs,
       });
     } catch (e) {

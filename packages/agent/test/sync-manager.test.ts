@@ -21,7 +21,10 @@ function harness(opts: { failSsn?: boolean } = {}) {
   const query = async <R extends Record<string, unknown>>(sql: string): Promise<R[]> => {
     if (sql.includes('pg_current_wal_flush_lsn')) return [{ lsn: '0/3E8' }] as unknown as R[];
     effects.push('poll');
-    return [{ name: 'node2', flush: '0/3E8' }] as unknown as R[];
+    return [
+      { name: 'node2', flush: '0/3E8' },
+      { name: 'node3', flush: '0/3E8' },
+    ] as unknown as R[];
   };
   const applySsn = async (value: string) => {
     if (opts.failSsn) throw new Error('reload failed');
@@ -34,6 +37,9 @@ function harness(opts: { failSsn?: boolean } = {}) {
 
 const dyn = (json: Record<string, unknown>): DynamicConfig =>
   parseDynamicConfig({ ttl: 30, loop_wait: 10, ...json }, { source: 'test' }).config;
+
+/** every standby answers (the evidence side is ReplicaEvidence's tests) */
+const ALL = ['node2', 'node3'];
 
 const streaming = (name: string): ReplicationRow => ({
   usename: 'replicator',
@@ -56,7 +62,7 @@ describe('SyncManager', () => {
       view: viewOf(),
       dyn: dyn({ synchronous_mode: true }),
       replication: [streaming('node2')],
-      retryTimeoutMs: 1000,
+      retryTimeoutMs: 1000, responsive: ALL,
     });
     expect(effects).toEqual(['key [] q=0 @null', `ssn 'FIRST 1 ("node2")'`, 'poll', 'key [node2] q=0 @11']);
     expect(m.desiredSsn(viewOf(), dyn({ synchronous_mode: true }))).toBe('FIRST 1 ("node2")');
@@ -68,7 +74,7 @@ describe('SyncManager', () => {
       view: viewOf(),
       dyn: dyn({ synchronous_mode: true }),
       replication: [streaming('node2')],
-      retryTimeoutMs: 1000,
+      retryTimeoutMs: 1000, responsive: ALL,
     });
     m.reset(); // Postgres crashed; it will start again as primary
     // the view still shows no key (the watch has not delivered our write): our write wins
@@ -78,6 +84,20 @@ describe('SyncManager', () => {
     expect(m.desiredSsn(claimed, dyn({ synchronous_mode: true }))).toBe('');
   });
 
+  it('replaces a synchronous standby whose replies stopped, although its walsender row says streaming', async () => {
+    const { m, effects } = harness();
+    const view = viewOf({ sync: { leader: 'node1', syncStandbys: ['node2'], quorum: 0, modRevision: '7' } });
+    await m.tick({
+      view,
+      dyn: dyn({ synchronous_mode: true }),
+      replication: [streaming('node2'), streaming('node3')],
+      responsive: ['node3'], // node2's packets are dropped: its row has not noticed yet
+      retryTimeoutMs: 1000,
+    });
+    expect(effects.at(-1)).toMatch(/^key \[node3\]/);
+    expect(m.desiredSsn(view, dyn({ synchronous_mode: true }))).toBe('FIRST 1 ("node3")');
+  });
+
   it('a failed ssn change stops before the key names the standby', async () => {
     const { m, effects } = harness({ failSsn: true });
     await expect(
@@ -85,7 +105,7 @@ describe('SyncManager', () => {
         view: viewOf(),
         dyn: dyn({ synchronous_mode: true }),
         replication: [streaming('node2')],
-        retryTimeoutMs: 1000,
+        retryTimeoutMs: 1000, responsive: ALL,
       }),
     ).rejects.toThrow('reload failed');
     expect(effects).toEqual(['key [] q=0 @null']);
@@ -94,7 +114,7 @@ describe('SyncManager', () => {
   it('no standby, not strict: the key is emptied before the ssn drops to asynchronous', async () => {
     const { m, effects } = harness();
     const view = viewOf({ sync: { leader: 'node1', syncStandbys: ['node2'], quorum: 0, modRevision: '7' } });
-    await m.tick({ view, dyn: dyn({ synchronous_mode: true }), replication: [], retryTimeoutMs: 1000 });
+    await m.tick({ view, dyn: dyn({ synchronous_mode: true }), replication: [], retryTimeoutMs: 1000, responsive: ALL });
     expect(effects).toEqual(['key [] q=0 @7', "ssn ''"]);
   });
 
@@ -104,7 +124,7 @@ describe('SyncManager', () => {
       view: viewOf(),
       dyn: dyn({ synchronous_mode: 'quorum' }),
       replication: [streaming('node2'), streaming('node3')],
-      retryTimeoutMs: 1000,
+      retryTimeoutMs: 1000, responsive: ALL,
     });
     // widened first with k 0 (quorum = 2 − 0), ssn ANY 1, wait, then k 1 (quorum = 2 − 1)
     expect(effects[0]).toBe('key [node2,node3] q=2 @null');
@@ -115,7 +135,7 @@ describe('SyncManager', () => {
   it('off: removes a leftover key', async () => {
     const { m, effects } = harness();
     const view = viewOf({ sync: { leader: 'node1', syncStandbys: ['node2'], quorum: 0, modRevision: '7' } });
-    await m.tick({ view, dyn: dyn({}), replication: [streaming('node2')], retryTimeoutMs: 1000 });
+    await m.tick({ view, dyn: dyn({}), replication: [streaming('node2')], retryTimeoutMs: 1000, responsive: ALL });
     expect(effects).toEqual(['delete key @7']);
     expect(m.desiredSsn(view, dyn({}))).toBe('');
   });

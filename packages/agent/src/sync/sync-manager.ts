@@ -37,6 +37,13 @@ export interface SyncTickInput {
   readonly dyn: DynamicConfig;
   /** the primary's pg_stat_replication, from this loop's probe */
   readonly replication: readonly ReplicationRow[];
+  /**
+   * The standbys whose replies are fresh (design rule 2's evidence, `ReplicaEvidence`). Any
+   * other row counts as not streaming: when packets are dropped a walsender row says
+   * `streaming` until `wal_sender_timeout`, and a synchronous standby that is gone would hold
+   * every commit that long instead of being replaced within the evidence bound.
+   */
+  readonly responsive: readonly MemberName[];
   /** bound on `awaitCaughtUp` (the dynamic `retry_timeout`) */
   readonly retryTimeoutMs: number;
 }
@@ -108,7 +115,7 @@ export class SyncManager {
       members: view.members,
       replication: input.replication.map((r) => ({
         applicationName: r.applicationName,
-        state: r.state ?? '',
+        state: input.responsive.includes(r.applicationName) ? (r.state ?? '') : 'unresponsive',
         flushLsn: r.flushLsn,
       })),
       selfName: this.#o.name,
