@@ -78,7 +78,9 @@ export class SafetyGuard {
     if (since === null || graceMs === undefined) return this.#intervalMs;
     const untilGraceEndsMs = since + graceMs - this.#p.clock.monotonicMs();
     // +1: the rule holds from the grace's end on, and a timer never fires early
-    return untilGraceEndsMs < 0 ? this.#intervalMs : Math.min(this.#intervalMs, Math.ceil(untilGraceEndsMs) + 1);
+    return untilGraceEndsMs < 0
+      ? this.#intervalMs
+      : Math.min(this.#intervalMs, Math.ceil(untilGraceEndsMs) + 1);
   }
 
   /** One check; exported for tests. Never throws. */

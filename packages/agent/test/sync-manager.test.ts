@@ -62,7 +62,8 @@ describe('SyncManager', () => {
       view: viewOf(),
       dyn: dyn({ synchronous_mode: true }),
       replication: [streaming('node2')],
-      retryTimeoutMs: 1000, responsive: ALL,
+      retryTimeoutMs: 1000,
+      responsive: ALL,
     });
     expect(effects).toEqual(['key [] q=0 @null', `ssn 'FIRST 1 ("node2")'`, 'poll', 'key [node2] q=0 @11']);
     expect(m.desiredSsn(viewOf(), dyn({ synchronous_mode: true }))).toBe('FIRST 1 ("node2")');
@@ -74,7 +75,8 @@ describe('SyncManager', () => {
       view: viewOf(),
       dyn: dyn({ synchronous_mode: true }),
       replication: [streaming('node2')],
-      retryTimeoutMs: 1000, responsive: ALL,
+      retryTimeoutMs: 1000,
+      responsive: ALL,
     });
     m.reset(); // Postgres crashed; it will start again as primary
     // the view still shows no key (the watch has not delivered our write): our write wins
@@ -105,7 +107,8 @@ describe('SyncManager', () => {
         view: viewOf(),
         dyn: dyn({ synchronous_mode: true }),
         replication: [streaming('node2')],
-        retryTimeoutMs: 1000, responsive: ALL,
+        retryTimeoutMs: 1000,
+        responsive: ALL,
       }),
     ).rejects.toThrow('reload failed');
     expect(effects).toEqual(['key [] q=0 @null']);
@@ -114,7 +117,13 @@ describe('SyncManager', () => {
   it('no standby, not strict: the key is emptied before the ssn drops to asynchronous', async () => {
     const { m, effects } = harness();
     const view = viewOf({ sync: { leader: 'node1', syncStandbys: ['node2'], quorum: 0, modRevision: '7' } });
-    await m.tick({ view, dyn: dyn({ synchronous_mode: true }), replication: [], retryTimeoutMs: 1000, responsive: ALL });
+    await m.tick({
+      view,
+      dyn: dyn({ synchronous_mode: true }),
+      replication: [],
+      retryTimeoutMs: 1000,
+      responsive: ALL,
+    });
     expect(effects).toEqual(['key [] q=0 @7', "ssn ''"]);
   });
 
@@ -124,7 +133,8 @@ describe('SyncManager', () => {
       view: viewOf(),
       dyn: dyn({ synchronous_mode: 'quorum' }),
       replication: [streaming('node2'), streaming('node3')],
-      retryTimeoutMs: 1000, responsive: ALL,
+      retryTimeoutMs: 1000,
+      responsive: ALL,
     });
     // widened first with k 0 (quorum = 2 − 0), ssn ANY 1, wait, then k 1 (quorum = 2 − 1)
     expect(effects[0]).toBe('key [node2,node3] q=2 @null');
@@ -135,7 +145,13 @@ describe('SyncManager', () => {
   it('off: removes a leftover key', async () => {
     const { m, effects } = harness();
     const view = viewOf({ sync: { leader: 'node1', syncStandbys: ['node2'], quorum: 0, modRevision: '7' } });
-    await m.tick({ view, dyn: dyn({}), replication: [streaming('node2')], retryTimeoutMs: 1000, responsive: ALL });
+    await m.tick({
+      view,
+      dyn: dyn({}),
+      replication: [streaming('node2')],
+      retryTimeoutMs: 1000,
+      responsive: ALL,
+    });
     expect(effects).toEqual(['delete key @7']);
     expect(m.desiredSsn(view, dyn({}))).toBe('');
   });
