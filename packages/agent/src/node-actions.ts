@@ -7,6 +7,7 @@ import { type ActionReply, reply } from './cluster-ops/reply.js';
 import type { HaLoop } from './ha.js';
 import type { LocalPostgres } from './local-pg.js';
 import type { Logger } from './logger.js';
+import { type LongTimer, setLongTimeout } from './long-timer.js';
 import type { NodeConfig } from '@hapg/core';
 
 /** Why a restart request does not apply to this node now, or null when it does. */
@@ -31,10 +32,26 @@ export function versionNum(v: string): number | null {
   return m ? Number(m[1]) * 10000 + Number(m[2] ?? 0) : null;
 }
 
+/**
+ * A failed start's error carries the server's log tail (kilobytes): an answer quotes its
+ * first line and the last lines, the log has the rest.
+ */
+function shortError(e: unknown, maxChars = 400): string {
+  const text = errorText(e);
+  if (text.length <= maxChars) return text;
+  const lines = text.split('\n');
+  const head = lines[0]!.slice(0, maxChars / 2);
+  const tail = lines
+    .slice(1)
+    .join('\n')
+    .slice(-maxChars / 2);
+  return `${head} … ${tail} (full text in the agent log)`;
+}
+
 interface Scheduled {
   readonly atMs: number;
   readonly req: RestartRequest;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: LongTimer;
 }
 
 /**
@@ -69,34 +86,54 @@ export class NodeActions implements LocalActions {
   }
 
   async restart(req: RestartRequest): Promise<ActionReply> {
-    if (req.schedule !== null) {
+    if (req.scheduleAtMs !== null) {
       if (this.#scheduled !== null) return reply(409, { error: 'a restart is already scheduled' });
-      const atMs = Date.parse(req.schedule);
-      const delayMs = Math.max(0, atMs - this.o.clock.wallMs());
-      const timer = setTimeout(() => {
-        this.#scheduled = null;
-        void this.restart({ ...req, schedule: null }).then((r) =>
-          this.o.log.info({ status: r.status, body: r.body }, 'scheduled restart ran'),
-        );
-      }, delayMs);
-      timer.unref();
+      const atMs = req.scheduleAtMs;
+      const wallMs = () => this.o.clock.wallMs();
+      const timer = setLongTimeout(
+        () => {
+          this.#scheduled = null;
+          void this.restart({ ...req, scheduleAtMs: null }).then((r) =>
+            this.o.log.info({ status: r.status, body: r.body }, 'scheduled restart ran'),
+          );
+        },
+        atMs - wallMs(),
+        wallMs,
+      );
       this.#scheduled = { atMs, req, timer };
       return reply(202, { message: `restart scheduled at ${new Date(atMs).toISOString()}` });
     }
     const miss = restartFilterMiss(req, this.o.ha.snapshot());
     if (miss !== null) return reply(200, { message: `restart not needed: ${miss}` });
+    const restart = this.o.ha.runExclusive(() => this.#restartNow());
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timed out'>((resolve) => {
+      if (req.timeoutMs !== null) timer = setTimeout(() => resolve('timed out'), req.timeoutMs);
+    });
     try {
-      await this.o.ha.runExclusive(() => this.#restartNow());
+      if ((await Promise.race([restart, timedOut])) === 'timed out') {
+        restart.catch((e: unknown) =>
+          this.o.log.error({ err: errorText(e) }, 'restart failed after its timeout'),
+        );
+        // Patroni's meaning: the request is answered as failed; the server keeps starting, and
+        // a primary that does not come up is handed over after primary_start_timeout
+        return reply(503, {
+          error: `restart did not complete within ${req.timeoutMs} ms; Postgres is still starting`,
+        });
+      }
       return reply(200, { message: 'restarted successfully' });
     } catch (e) {
-      return reply(503, { error: `restart failed: ${errorText(e)}` });
+      this.o.log.error({ err: errorText(e) }, 'restart on request failed');
+      return reply(503, { error: `restart failed: ${shortError(e)}` });
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   async cancelRestart(): Promise<ActionReply> {
     const s = this.#scheduled;
     if (s === null) return reply(404, { error: 'no restart is scheduled' });
-    clearTimeout(s.timer);
+    s.timer.cancel();
     this.#scheduled = null;
     return reply(200, { message: 'scheduled restart deleted' });
   }

@@ -9,6 +9,8 @@ import { FakeStore, viewOf } from './cluster-ops-fixtures.js';
 
 const AUTH = { username: 'admin', password: 'secret' };
 const BASIC = `Basic ${Buffer.from('admin:secret').toString('base64')}`;
+/** within a year of the fixtures' wall clock (2026-01-01): times further out are refused */
+const SOON = '2026-06-01T00:00:00Z';
 
 function fakeLocal() {
   const calls: unknown[] = [];
@@ -118,7 +120,7 @@ describe('good bodies', () => {
     const { app } = api();
     const r = await send(app, 'POST', '/switchover', {
       leader: 'node1',
-      scheduled_at: '2099-01-01T00:00:00Z',
+      scheduled_at: SOON,
     });
     expect(r.statusCode).toBe(202);
     expect(r.json().status).toBe('scheduled');
@@ -140,7 +142,7 @@ describe('good bodies', () => {
     const { app } = api();
     const r = await send(app, 'POST', '/failover', {
       candidate: 'node2',
-      scheduled_at: '2099-01-01T00:00:00Z',
+      scheduled_at: SOON,
     });
     expect(r.statusCode).toBe(400);
     expect(r.json().code).toBe('FAILOVER_CANNOT_BE_SCHEDULED');
@@ -153,7 +155,7 @@ describe('good bodies', () => {
       role: 'master',
       postgres_version: '15.4',
       timeout: '2min',
-      schedule: '2099-01-01T00:00:00+01:00',
+      schedule: '2026-06-01T00:00:00+01:00',
     });
     expect(r.statusCode).toBe(200);
     expect(calls).toEqual([
@@ -162,7 +164,7 @@ describe('good bodies', () => {
         role: 'primary',
         postgresVersion: '15.4',
         timeoutMs: 120_000,
-        schedule: '2099-01-01T00:00:00+01:00',
+        scheduleAtMs: Date.parse('2026-05-31T23:00:00Z'),
       },
     ]);
   });
@@ -172,9 +174,45 @@ describe('good bodies', () => {
     expect((await send(app, 'POST', '/restart')).statusCode).toBe(200);
     expect((await send(app, 'POST', '/reinitialize')).statusCode).toBe(503);
     expect(calls).toEqual([
-      { restartPending: false, role: null, postgresVersion: null, timeoutMs: null, schedule: null },
+      { restartPending: false, role: null, postgresVersion: null, timeoutMs: null, scheduleAtMs: null },
       { force: false },
     ]);
+  });
+
+  it.each(['/restart', '/reinitialize'])(
+    'POST %s with a JSON null body is a 400, not an action',
+    async (url) => {
+      const { app, calls } = api();
+      const r = await app.inject({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/json' },
+        payload: 'null',
+      });
+      expect(r.statusCode).toBe(400);
+      expect(r.json().error).toMatch(/object/);
+      expect(calls).toEqual([]);
+    },
+  );
+
+  it('POST /restart: a bare hour offset is read as such; more than 366 days ahead is refused (issue 11)', async () => {
+    const { app, calls } = api();
+    expect((await send(app, 'POST', '/restart', { schedule: '2026-03-01T00:00+01' })).statusCode).toBe(200);
+    expect(calls).toEqual([expect.objectContaining({ scheduleAtMs: Date.parse('2026-02-28T23:00:00Z') })]);
+    const far = await send(app, 'POST', '/restart', { schedule: '2030-01-01T00:00:00Z' });
+    expect(far.statusCode).toBe(400);
+    expect(far.json().error).toMatch(/more than 366 days ahead/);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('POST /switchover: scheduled_at with a bare hour offset is stored in UTC, so it runs (issue 11)', async () => {
+    const { app, store } = api();
+    const r = await send(app, 'POST', '/switchover', {
+      leader: 'node1',
+      scheduled_at: '2026-03-01T00:00+00',
+    });
+    expect(r.statusCode).toBe(202);
+    expect(store.current.failover?.scheduledAt).toBe('2026-03-01T00:00:00.000Z');
   });
 
   it('DELETE /restart passes the agent answer through', async () => {

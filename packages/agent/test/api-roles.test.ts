@@ -123,6 +123,10 @@ const QUERY_CASES: Case[] = [
   { name: 'replicaTagged', url: '/replica?tag_zone=a', code: 200 },
   { name: 'replicaTagged', url: '/replica?tag_zone=b', code: 503 },
   { name: 'replicaTagged', url: '/replica?tag_rack=1', code: 503 },
+  // issue 11: inherited properties are not tags
+  { name: 'replicaTagged', url: '/replica?tag___proto__=%5Bobject%20Object%5D', code: 503 },
+  { name: 'replicaTagged', url: `/replica?tag_constructor=${encodeURIComponent(String(Object))}`, code: 503 },
+  { name: 'replicaTagged', url: '/replica?tag_toString=x', code: 503 },
   { name: 'replicaTagged', url: '/replica?tag_nofailover=false', code: 200 },
   { name: 'replicaTagged', url: '/replica?tag_zone=a&tag_nofailover=FALSE', code: 200 },
   { name: 'replicaTagged', url: '/replica?tag_zone=a&tag_rack=1', code: 503 },

@@ -18,7 +18,7 @@ const req = {
   role: null,
   postgresVersion: null,
   timeoutMs: null,
-  schedule: null,
+  scheduleAtMs: null,
 } as const;
 
 describe('restart filters', () => {
@@ -50,5 +50,36 @@ describe('reinitialize', () => {
   });
   it('starts on a replica', async () => {
     expect((await actions(snap({})).reinitialize({ force: false })).status).toBe(200);
+  });
+});
+
+describe('restart', () => {
+  const log = { info: () => {}, error: () => {}, warn: () => {} };
+  const actions = (runExclusive: () => Promise<void>) =>
+    new NodeActions({ ha: { snapshot: () => snap({}), runExclusive }, log } as never);
+
+  it('answers 503 once the request’s timeout passes, while Postgres keeps starting (issue 11: ignored)', async () => {
+    let finish = () => {};
+    const starting = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const r = await actions(() => starting).restart({ ...req, timeoutMs: 30 });
+    expect(r.status).toBe(503);
+    expect(JSON.stringify(r.body)).toMatch(/did not complete within 30 ms/);
+    finish();
+  });
+
+  it('quotes a failed start’s error briefly, not the server’s whole log tail (issue 11: ~3 KB)', async () => {
+    const tail = Array.from({ length: 60 }, (_, i) => `2026-12-01 LOG:  line ${i} of the server log`).join(
+      '\n',
+    );
+    const r = await actions(async () => {
+      throw new Error(`postgres exited with code 1\n${tail}`);
+    }).restart(req);
+    expect(r.status).toBe(503);
+    const text = JSON.stringify(r.body);
+    expect(text.length).toBeLessThan(600);
+    expect(text).toMatch(/postgres exited with code 1/);
+    expect(text).toMatch(/line 59 of the server log/);
   });
 });

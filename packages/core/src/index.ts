@@ -9,3 +9,4 @@ export * from './types.js';
 export * from './version.js';
 export * from './sync/index.js';
 export * from './replication/index.js';
+export * from './schedule.js';

@@ -1,9 +1,8 @@
 import type { TLSSocket } from 'node:tls';
-import { parseDurationMs } from '@hapg/core';
+import { parseDurationMs, parseScheduledTime } from '@hapg/core';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ClusterOps } from '../cluster-ops/cluster-ops.js';
 import type { ActionReply } from '../cluster-ops/reply.js';
-import { parseZonedTimeMs } from '../cluster-ops/time.js';
 import { configBody, failoverBody, reinitializeBody, restartBody, switchoverBody } from './action-schemas.js';
 import type { AllowList } from './allowlist.js';
 import { AUTH_REALM, type BasicAuth, basicAuthMatches, UNSAFE_METHODS } from './auth.js';
@@ -41,8 +40,10 @@ export const actionsPlugin: FastifyPluginAsync<ActionsPluginOptions> = async (ap
     return reply.code(refusal.status).send({ error: refusal.error });
   });
   // Bodies are optional on restart/reinitialize: an absent body is an empty object, not a type error.
+  // No body at all means "no options" (Patroni's clients send none); a JSON `null` is a body
+  // that is not an object, and the schema refuses it — it was once taken as {} and acted on.
   const emptyBodyIsObject = async (req: FastifyRequest) => {
-    if (req.body === undefined || req.body === null) req.body = {};
+    if (req.body === undefined) req.body = {};
   };
 
   const send = (reply: FastifyReply, r: ActionReply) => reply.code(r.status).send(r.body);
@@ -183,10 +184,11 @@ export function parseRestartBody(b: RestartBody, wallNowMs: number): RestartRequ
     }
     if (timeoutMs <= 0) return 'timeout: must be positive';
   }
+  let scheduleAtMs: number | null = null;
   if (b.schedule !== undefined) {
-    const atMs = parseZonedTimeMs(b.schedule);
-    if (atMs === null) return `schedule: not an ISO-8601 time with a zone: ${JSON.stringify(b.schedule)}`;
-    if (atMs <= wallNowMs) return `schedule: ${b.schedule} is in the past`;
+    const when = parseScheduledTime('schedule', b.schedule, wallNowMs);
+    if ('error' in when) return when.error;
+    scheduleAtMs = when.atMs;
   }
   const role =
     b.role === undefined
@@ -201,6 +203,6 @@ export function parseRestartBody(b: RestartBody, wallNowMs: number): RestartRequ
     role,
     postgresVersion: b.postgres_version ?? null,
     timeoutMs,
-    schedule: b.schedule ?? null,
+    scheduleAtMs,
   };
 }

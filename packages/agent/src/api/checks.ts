@@ -172,7 +172,8 @@ function replicaPositionBytes(s: NodeSnapshot, mode: 'apply' | 'write'): number 
 
 function tagsCheck(s: NodeSnapshot, wanted: ReadonlyMap<string, string>): CheckResult {
   for (const [key, value] of wanted) {
-    if (!(key in s.tags)) return fail(`tag ${key} is not set`);
+    // own keys only: `in` also finds `__proto__` and `constructor` on every tag object
+    if (!Object.hasOwn(s.tags, key)) return fail(`tag ${key} is not set`);
     if (!tagMatches(s.tags[key], value)) return fail(`tag ${key} does not match`);
   }
   return OK;

@@ -12,8 +12,8 @@ export interface RestartRequest {
   readonly postgresVersion: string | null;
   /** how long the restart may take before it is reported failed; null: the agent's default */
   readonly timeoutMs: number | null;
-  /** ISO-8601 with zone; null: now */
-  readonly schedule: string | null;
+  /** when to restart (epoch ms, parsed by core's `parseScheduledTime`); null: now */
+  readonly scheduleAtMs: number | null;
 }
 
 /**

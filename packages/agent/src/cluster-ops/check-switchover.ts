@@ -4,10 +4,10 @@ import {
   isEligible,
   type MemberName,
   memberCandidate,
+  parseScheduledTime,
   rankCandidates,
 } from '@hapg/core';
 import type { FailoverValue } from '@hapg/dcs';
-import { parseZonedTimeMs } from './time.js';
 
 /** A `POST /switchover` or `POST /failover` body, already shape-checked by the route's JSON schema. */
 export interface SwitchRequest {
@@ -81,7 +81,8 @@ export function checkSwitchover(
   wallNowMs: number,
 ): SwitchCheck {
   const shape = checkShape(req, wallNowMs);
-  if (shape !== null) return shape;
+  if ('ok' in shape) return shape;
+  const { scheduledAt } = shape;
   const current = view.leader?.name ?? null;
   if (view.failover !== null) {
     const f = view.failover;
@@ -110,14 +111,20 @@ export function checkSwitchover(
   }
   return {
     ok: true,
-    failoverValue: { leader: current, member: target, scheduledAt: req.scheduledAt },
+    failoverValue: { leader: current, member: target, scheduledAt },
     target,
     fromLeader: current,
   };
 }
 
-/** Rules that hold whatever the cluster looks like (400). */
-function checkShape(req: SwitchRequest, wallNowMs: number): SwitchCheck | null {
+/**
+ * Rules that hold whatever the cluster looks like (400). Passing, it gives the scheduled time
+ * in its canonical form (UTC), the one written to the key.
+ */
+function checkShape(
+  req: SwitchRequest,
+  wallNowMs: number,
+): SwitchCheck | { readonly scheduledAt: string | null } {
   if (req.kind === 'failover') {
     if (req.candidate === null) return bad('CANDIDATE_REQUIRED', 'failover needs a candidate');
     if (req.scheduledAt !== null) {
@@ -126,20 +133,15 @@ function checkShape(req: SwitchRequest, wallNowMs: number): SwitchCheck | null {
         'scheduled_at: a failover cannot be scheduled; use switchover',
       );
     }
-    return null;
+    return { scheduledAt: null };
   }
   if (req.leader === null) return bad('LEADER_REQUIRED', 'leader: switchover needs the current leader');
-  if (req.scheduledAt === null) return null;
-  const atMs = parseZonedTimeMs(req.scheduledAt);
-  if (atMs === null) {
-    return bad(
-      'BAD_SCHEDULED_AT',
-      `scheduled_at: not an ISO-8601 time with a zone: ${JSON.stringify(req.scheduledAt)}`,
-    );
+  if (req.scheduledAt === null) return { scheduledAt: null };
+  const when = parseScheduledTime('scheduled_at', req.scheduledAt, wallNowMs);
+  if ('error' in when) {
+    return bad(when.problem === 'past' ? 'SCHEDULED_IN_THE_PAST' : 'BAD_SCHEDULED_AT', when.error);
   }
-  if (atMs <= wallNowMs)
-    return bad('SCHEDULED_IN_THE_PAST', `scheduled_at: ${req.scheduledAt} is in the past`);
-  return null;
+  return { scheduledAt: when.iso };
 }
 
 /** A named candidate must exist and, unless the switch is scheduled for later, be eligible now. */

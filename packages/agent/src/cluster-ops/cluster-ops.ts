@@ -70,7 +70,7 @@ export class ClusterOps {
       if (req.scheduledAt !== null || check.target === null) {
         return reply(202, {
           status: 'scheduled',
-          message: `${req.kind} scheduled at ${req.scheduledAt}`,
+          message: `${req.kind} scheduled at ${check.failoverValue.scheduledAt}`,
           ...summary,
         });
       }

@@ -2,5 +2,4 @@ export * from './check-switchover.js';
 export * from './cluster-ops.js';
 export * from './reply.js';
 export * from './store-port.js';
-export * from './time.js';
 export * from './wait-leader.js';

@@ -1,3 +1,4 @@
+import { parseZonedTimeMs } from '../schedule.js';
 import { formatLsn, maxLsn, toLsn } from '../lsn.js';
 import type { ClusterView, MemberName } from '../types.js';
 import {
@@ -257,8 +258,8 @@ function switchoverAway(
 /** A scheduled time is due once the wall clock reaches it; unparsable or unknown wall time: never. */
 function isDue(scheduledAt: string | null, wallNowMs: number | undefined): boolean {
   if (scheduledAt === null) return true;
-  const at = Date.parse(scheduledAt);
-  return wallNowMs !== undefined && Number.isFinite(at) && wallNowMs >= at;
+  const at = parseZonedTimeMs(scheduledAt);
+  return wallNowMs !== undefined && at !== null && wallNowMs >= at;
 }
 
 /** Names another leader, or names us as the target though we already lead. */
