@@ -12,13 +12,13 @@ import {
   type NodeConfig,
   type Observation,
   type PgObservation,
-  parseDynamicConfig,
   replicationSampleMs,
   replicationTimingParameters,
   toDecideConfig,
 } from '@hapg/core';
 import type { EtcdStore } from '@hapg/dcs';
 import { type ActContext, followTarget, runActions } from './act.js';
+import { DynamicConfigReader } from './dynamic-config.js';
 import type { NodeSnapshot } from './api/snapshot.js';
 import type { LocalPostgres } from './local-pg.js';
 import type { Logger } from './logger.js';
@@ -105,6 +105,7 @@ export class HaLoop {
   readonly #log: Logger;
   #snapshot: NodeSnapshot;
   #dyn: DynamicConfig;
+  readonly #dynReader: DynamicConfigReader;
   #lastDecision: Decision | null = null;
   #running = false;
   #rerun = false;
@@ -147,6 +148,7 @@ export class HaLoop {
       applySsn: (value) => this.#applySsn(value),
       log: o.log.child({ component: 'sync' }),
     });
+    this.#dynReader = new DynamicConfigReader({ log: this.#log, bootstrap: o.config.bootstrap.dcs });
     this.#dyn = this.#dynamicConfig(o.store.view());
     this.#snapshot = this.#emptySnapshot();
     this.#guard = new SafetyGuard(
@@ -256,20 +258,9 @@ export class HaLoop {
     }
   }
 
+  /** the config key's problems are logged once per write of the key, not every loop */
   #dynamicConfig(view: ClusterView | null): DynamicConfig {
-    const raw = view?.config?.value;
-    if (raw === undefined) {
-      // Unparsable JSON in the config key: keep what we had rather than fall back to bootstrap values.
-      if (view?.malformed.some((m) => m.key.endsWith('/config')))
-        return this.#dyn ?? this.#o.config.bootstrap.dcs;
-      return this.#o.config.bootstrap.dcs;
-    }
-    try {
-      return parseDynamicConfig(raw, { source: 'etcd config key' }).config;
-    } catch (e) {
-      this.#log.warn({ err: errorText(e) }, 'invalid dynamic config in etcd: keeping the previous one');
-      return this.#dyn;
-    }
+    return this.#dynReader.read(view, this.#dyn ?? null);
   }
 
   async #iterate(): Promise<void> {

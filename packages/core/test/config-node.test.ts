@@ -42,7 +42,7 @@ const INVALID: readonly (readonly [string, string, Record<string, string>, strin
     'syntax: duplicate key',
     'scope: a\nscope: b\n',
     {},
-    'node.yaml:2:1: YAML syntax error: Map keys must be unique',
+    'node.yaml:2:1: scope: duplicate key (first set on line 1)',
   ],
   ['top level is a list', '- 1\n', {}, 'node.yaml: expected a map at the top level, got a list'],
   [

@@ -12,10 +12,12 @@ import {
   slotProblems,
   toDynamicConfig,
 } from './dynamic-schema.js';
-import { describeValue, isPlainMap } from './fields.js';
+import { depthProblem } from './depth.js';
+import { isPlainMap } from './fields.js';
 import { issueProblems, unknownKeyMessage } from './issues.js';
 import { setOwn, sortKeys } from './keys.js';
-import { type ConfigPath, type ConfigProblem, formatPath, throwIfProblems } from './problems.js';
+import { type ConfigPath, type ConfigProblem, formatPath, showPath, throwIfProblems } from './problems.js';
+import { describeValue } from './secrets.js';
 
 /** etcd's minimum lease TTL with its default heartbeat and election timeouts. */
 export const TTL_MIN_MS = 2000;
@@ -83,7 +85,7 @@ export function toDecideConfig(dyn: DynamicConfig): DecideConfig {
 /** One warning naming every accepted-but-ignored key, or none. */
 export function notImplementedWarning(where: string, paths: readonly ConfigPath[]): string[] {
   if (paths.length === 0) return [];
-  return [`${where}: ignoring keys hapg does not implement yet: ${paths.map(formatPath).join(', ')}`];
+  return [`${where}: ignoring keys hapg does not implement yet: ${paths.map(showPath).join(', ')}`];
 }
 
 export interface ParsedDynamicConfig {
@@ -94,14 +96,17 @@ export interface ParsedDynamicConfig {
 /**
  * Parses the dynamic config JSON (already `JSON.parse`d) from `source`
  * (e.g. `etcd /service/demo/config`). Throws CONFIG_INVALID listing every
- * problem; unknown keys land in `extra` with a warning each.
+ * problem; unknown keys land in `extra` with a warning each. A document
+ * nested deeper than `CONFIG_DEPTH_MAX` is refused before anything else.
  */
 export function parseDynamicConfig(json: unknown, opts: { source: string }): ParsedDynamicConfig {
   const { source } = opts;
   const at = (p: ConfigProblem) => ({ ...p, where: source, order: [0, 0] as const });
   if (!isPlainMap(json)) {
-    throwIfProblems([at({ path: [], message: `expected a map, got ${describeValue(json)}` })]);
+    throwIfProblems([at({ path: [], message: `expected a map, got ${describeValue(json, [])}` })]);
   }
+  const deep = depthProblem(json);
+  if (deep !== null) throwIfProblems([at(deep)]);
   const sorted = sortKeys(json, dynamicConfigSchema, DYNAMIC_NOT_IMPLEMENTED);
   const extra: Record<string, unknown> = {};
   const warnings = notImplementedWarning(source, sorted.notImplemented);
@@ -111,10 +116,10 @@ export function parseDynamicConfig(json: unknown, opts: { source: string }): Par
       'unknown key',
       'unknown key, kept as is',
     );
-    warnings.push(`${source}: ${formatPath(u.path)}: ${message}`);
+    warnings.push(`${source}: ${showPath(u.path)}: ${message}`);
   }
   for (const p of sorted.notImplemented) setOwn(extra, formatPath(p), valueAt(json, p));
-  const parsed = dynamicConfigSchema.safeParse(sorted.known);
+  const parsed = dynamicConfigSchema.safeParse(sorted.known, { reportInput: true });
   if (!parsed.success) throwIfProblems(issueProblems(parsed.error).map(at));
   const raw = parsed.data!;
   const config = toDynamicConfig(raw, extra);
@@ -149,6 +154,7 @@ function mergeMaps(base: Record<string, unknown>, patch: Record<string, unknown>
  * PATCH semantics (RFC 7396, as Patroni's `PATCH /config`): maps merge
  * recursively, `null` deletes a key, anything else (lists too) replaces.
  * Pure; neither argument is changed. The result still needs parsing.
+ * Either one nested deeper than `CONFIG_DEPTH_MAX` is refused (the merge recurses).
  */
 export function mergeDynamicConfig(base: unknown, patch: unknown): Record<string, unknown> {
   for (const [what, v] of [
@@ -156,7 +162,9 @@ export function mergeDynamicConfig(base: unknown, patch: unknown): Record<string
     ['config patch', patch],
   ] as const) {
     if (!isPlainMap(v))
-      throw new HapgError('CONFIG_INVALID', `${what}: expected a map, got ${describeValue(v)}`);
+      throw new HapgError('CONFIG_INVALID', `${what}: expected a map, got ${describeValue(v, [])}`);
+    const deep = depthProblem(v);
+    if (deep !== null) throwIfProblems([{ ...deep, where: what, order: [0, 0] }]);
   }
   return mergeMaps(base as Record<string, unknown>, patch as Record<string, unknown>);
 }

@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { isPlainMap } from './fields.js';
 import { setOwn } from './keys.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
+import { yamlErrorText } from './secrets.js';
 
 export interface EnvOverride {
   readonly variable: string;
@@ -92,9 +93,10 @@ function tryYaml(
   text: string,
 ): { ok: true; value: unknown } | { ok: false; error: string; value?: undefined } {
   try {
-    return { ok: true, value: parseYaml(text, { prettyErrors: false }) };
+    // logLevel error: the parser must not print warnings itself (they may quote a secret)
+    return { ok: true, value: parseYaml(text, { prettyErrors: false, logLevel: 'error' }) };
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e) };
+    return { ok: false, error: yamlErrorText(e instanceof Error ? e.message : String(e)) };
   }
 }
 

@@ -1,22 +1,16 @@
 /**
  * Zod building blocks whose error messages are ours, exact and stable:
- * `expected <what>, got <value>`. Every leaf goes through `leaf()`, so the
- * wording lives here and nowhere else. Absent and `null` both mean "not
- * set" (YAML writes an empty value as null).
+ * `expected <what>, got <value>`. Every leaf goes through `optionalLeaf` or
+ * `requiredLeaf`, so the wording lives here and nowhere else. An issue says
+ * only `expected <what>` and carries the value as its `input`: the `got`
+ * part is added by `issueProblems`, where the key path is known and the
+ * secret rule (secrets.ts) can apply. Absent and `null` both mean "not set"
+ * (YAML writes an empty value as null).
  */
 import { z } from 'zod';
 import { type HostPort, parseDurationMs, parseHostPort, parseSize } from './units.js';
 
 export const MISSING = 'required key is missing';
-
-/** How a value is shown in a message: strings quoted, containers by kind. */
-export function describeValue(v: unknown): string {
-  if (v === null || v === undefined) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a map';
-  if (typeof v === 'string') return JSON.stringify(v);
-  return String(v);
-}
 
 type Check<T> = { ok: true; value: T } | { ok: false; expected: string };
 const ok = <T>(value: T): Check<T> => ({ ok: true, value });
@@ -30,11 +24,7 @@ function optionalLeaf<T>(parse: (v: unknown) => Check<T>) {
       if (v === undefined || v === null) return undefined;
       const r = parse(v);
       if (r.ok) return r.value;
-      ctx.issues.push({
-        code: 'custom',
-        message: `expected ${r.expected}, got ${describeValue(v)}`,
-        input: v,
-      });
+      ctx.issues.push({ code: 'custom', message: `expected ${r.expected}`, input: v });
       return z.NEVER;
     })
     .optional();
@@ -44,12 +34,12 @@ function optionalLeaf<T>(parse: (v: unknown) => Check<T>) {
 function requiredLeaf<T>(parse: (v: unknown) => Check<T>) {
   return z.unknown().transform((v, ctx): T => {
     if (v === undefined) {
-      ctx.issues.push({ code: 'custom', message: MISSING, input: v });
+      ctx.issues.push({ code: 'custom', message: MISSING, input: undefined });
       return z.NEVER;
     }
     const r = parse(v);
     if (r.ok) return r.value;
-    ctx.issues.push({ code: 'custom', message: `expected ${r.expected}, got ${describeValue(v)}`, input: v });
+    ctx.issues.push({ code: 'custom', message: `expected ${r.expected}`, input: v });
     return z.NEVER;
   });
 }
@@ -243,7 +233,7 @@ export const f = {
 export function section<S extends z.core.$ZodLooseShape>(shape: S) {
   return z.preprocess(
     (v) => (v === null || v === undefined ? {} : v),
-    z.object(shape, { error: (iss) => `expected a map, got ${describeValue(iss.input)}` }),
+    z.object(shape, { error: 'expected a map' }),
   );
 }
 
@@ -251,7 +241,7 @@ export function section<S extends z.core.$ZodLooseShape>(shape: S) {
 export function openSection<S extends z.core.$ZodLooseShape>(shape: S) {
   return z.preprocess(
     (v) => (v === null || v === undefined ? {} : v),
-    z.looseObject(shape, { error: (iss) => `expected a map, got ${describeValue(iss.input)}` }),
+    z.looseObject(shape, { error: 'expected a map' }),
   );
 }
 
@@ -259,7 +249,7 @@ export function openSection<S extends z.core.$ZodLooseShape>(shape: S) {
 export function freeMap<V extends z.ZodType>(value: V) {
   return z.preprocess(
     (v) => (v === null || v === undefined ? {} : v),
-    z.record(z.string(), value, { error: (iss) => `expected a map, got ${describeValue(iss.input)}` }),
+    z.record(z.string(), value, { error: 'expected a map' }),
   );
 }
 
@@ -267,6 +257,6 @@ export function freeMap<V extends z.ZodType>(value: V) {
 export function listOf<I extends z.ZodType>(item: I) {
   return z.preprocess(
     (v) => (v === null ? undefined : v),
-    z.array(item, { error: (iss) => `expected a list, got ${describeValue(iss.input)}` }).optional(),
+    z.array(item, { error: 'expected a list' }).optional(),
   );
 }

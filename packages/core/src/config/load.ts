@@ -4,18 +4,24 @@
  */
 import { readFileSync } from 'node:fs';
 import { errorText, HapgError } from '../errors.js';
+import { wideEncodingMessage, wideEncodingOf } from './encoding.js';
 import { type LoadedNodeConfig, parseNodeConfig } from './node.js';
 
-/** Reads, parses and validates a node's YAML config; env overrides from `env`. */
+/**
+ * Reads, parses and validates a node's YAML config; env overrides from `env`.
+ * A file in UTF-16 or UTF-32 is refused with one line that quotes none of it.
+ */
 export function loadNodeConfigFile(
   path: string,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): LoadedNodeConfig {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
     throw new HapgError('CONFIG_UNREADABLE', `${path}: ${errorText(e)}`, { cause: e });
   }
-  return parseNodeConfig(text, { fileName: path, env });
+  const wide = wideEncodingOf(bytes);
+  if (wide !== null) throw new HapgError('CONFIG_INVALID', `${path}: ${wideEncodingMessage(wide)}`);
+  return parseNodeConfig(bytes.toString('utf8'), { fileName: path, env });
 }

@@ -5,13 +5,15 @@
  * position or the environment variable that set it.
  */
 import { type Document, LineCounter, parseDocument } from 'yaml';
+import { HapgError } from '../errors.js';
+import { CONFIG_DEPTH_MAX, depthProblem } from './depth.js';
 import { type DynamicConfig, slotProblems, toDynamicConfig } from './dynamic-schema.js';
 import { notImplementedWarning, validateDynamicConfig } from './dynamic.js';
+import { nulCharMessage } from './encoding.js';
 import { applyOverrides, type EnvOverride, envOverrides } from './env.js';
-import { describeValue } from './fields.js';
 import { issueProblems, unknownKeyMessage } from './issues.js';
 import { knownKeysAt, setOwn, sortKeys } from './keys.js';
-import { locate } from './locate.js';
+import { duplicateKeys, locate } from './locate.js';
 import {
   dynamicNotImplemented,
   NODE_NOT_IMPLEMENTED,
@@ -33,6 +35,7 @@ import {
   parseReplicaMethod,
   type ReplicaMethodConfig,
 } from './replica-methods.js';
+import { describeValue, yamlErrorText } from './secrets.js';
 
 export interface LoadedNodeConfig {
   readonly config: NodeConfig;
@@ -85,16 +88,52 @@ class Placer {
   }
 }
 
+/** The `yaml` parser recurses per level and reports running out of stack as an error of the document. */
+const TOO_DEEP_FOR_THE_PARSER = `nested too deeply (hapg allows ${CONFIG_DEPTH_MAX} levels of maps and lists)`;
+
 function syntaxProblems(doc: Document, lc: LineCounter, fileName: string): LocatedProblem[] {
   return doc.errors.map((e) => {
     const { line, col } = lc.linePos(e.pos[0]);
+    const text = e.message.startsWith('Maximum call stack size exceeded')
+      ? TOO_DEEP_FOR_THE_PARSER
+      : yamlErrorText(e.message);
     return {
       path: [],
-      message: `YAML syntax error: ${e.message.split('\n')[0]}`,
+      message: `YAML syntax error: ${text}`,
       where: `${fileName}:${line}:${col}`,
-      order: [line, col] as const,
+      order: [line, col],
     };
   });
+}
+
+/** A key set twice in one map: named with its path and both lines (JS objects keep only one of them). */
+function duplicateKeyProblems(doc: Document, lc: LineCounter, fileName: string): LocatedProblem[] {
+  return duplicateKeys(doc, lc).map((d) => ({
+    path: d.path,
+    message: `duplicate key (first set on line ${d.first.line})`,
+    where: `${fileName}:${d.at.line}:${d.at.col}`,
+    order: [d.at.line, d.at.col],
+  }));
+}
+
+/**
+ * The file as a document and as plain values. Linear in the file's size
+ * (`uniqueKeys: false`: duplicates are found by `duplicateKeys` instead).
+ * Throws CONFIG_INVALID for a file that is not UTF-8 text, bad syntax,
+ * duplicate keys and aliases that do not resolve.
+ */
+function readDocument(text: string, fileName: string): { doc: Document; lc: LineCounter; value: unknown } {
+  const nul = nulCharMessage(text);
+  if (nul !== null) throw new HapgError('CONFIG_INVALID', `${fileName}: ${nul}`);
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
+  throwIfProblems([...syntaxProblems(doc, lc, fileName), ...duplicateKeyProblems(doc, lc, fileName)]);
+  try {
+    return { doc, lc, value: doc.toJS() ?? {} };
+  } catch (e) {
+    const message = `YAML error: ${yamlErrorText(e instanceof Error ? e.message : String(e))}`;
+    throw new HapgError('CONFIG_INVALID', `${fileName}: ${message}`);
+  }
 }
 
 const TOP_LEVEL_KEYS = knownKeysAt(nodeConfigSchema, []);
@@ -132,27 +171,28 @@ function takeMethodSections(merged: unknown): { rest: unknown; sections: [string
 /** Parses and validates the text of a node's YAML config. Throws CONFIG_INVALID listing every problem. */
 export function parseNodeConfig(text: string, opts: ParseNodeConfigOptions): LoadedNodeConfig {
   const { fileName, env = {} } = opts;
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  throwIfProblems(syntaxProblems(doc, lc, fileName));
-
-  const fromFile: unknown = doc.toJS() ?? {};
+  const { doc, lc, value: fromFile } = readDocument(text, fileName);
   const envResult = envOverrides(env, TOP_LEVEL_KEYS);
   const placer = new Placer(fileName, doc, lc, envResult.overrides);
   for (const p of envResult.problems) placer.addFromEnv(p.variable, { path: p.path, message: p.message });
   if (fromFile === null || typeof fromFile !== 'object' || Array.isArray(fromFile)) {
-    placer.add({ path: [], message: `expected a map at the top level, got ${describeValue(fromFile)}` });
+    placer.add({ path: [], message: `expected a map at the top level, got ${describeValue(fromFile, [])}` });
     throwIfProblems(placer.all);
   }
 
   const merged = applyOverrides(fromFile, envResult.overrides);
+  const deep = depthProblem(merged);
+  if (deep !== null) {
+    placer.add(deep);
+    throwIfProblems(placer.all);
+  }
   const notImplemented = [...NODE_NOT_IMPLEMENTED, ...dynamicNotImplemented(merged)];
   const methods = takeMethodSections(merged);
   const sorted = sortKeys(methods.rest, nodeConfigSchema, notImplemented);
   for (const u of sorted.unknown) {
     placer.add({ path: u.path, message: unknownKeyMessage(nodeConfigSchema, u.path) }, { atKey: true });
   }
-  const parsed = nodeConfigSchema.safeParse(sorted.known);
+  const parsed = nodeConfigSchema.safeParse(sorted.known, { reportInput: true });
   if (!parsed.success) {
     for (const p of issueProblems(parsed.error)) placer.add(p);
     throwIfProblems(placer.all);

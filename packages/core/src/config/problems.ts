@@ -1,4 +1,5 @@
 import { HapgError } from '../errors.js';
+import { redactText } from './secrets.js';
 
 export type ConfigPath = readonly (string | number)[];
 
@@ -22,9 +23,26 @@ export function formatPath(path: ConfigPath): string {
   return out === '' ? '(root)' : out;
 }
 
-/** `where: path: message`; the path is left out for problems of the whole source (syntax, root not a map). */
+/** Longest key a message names in full, in characters: a longer one is cut (a key can be a whole file). */
+const KEY_SHOWN_CHARS_MAX = 60;
+
+/** `formatPath` for messages: keys longer than `KEY_SHOWN_CHARS_MAX` are cut with `…`. */
+export function showPath(path: ConfigPath): string {
+  const cut = (seg: string | number) =>
+    typeof seg === 'string' && seg.length > KEY_SHOWN_CHARS_MAX
+      ? `${seg.slice(0, KEY_SHOWN_CHARS_MAX)}…`
+      : seg;
+  return formatPath(path.map(cut));
+}
+
+/**
+ * `where: path: message`; the path is left out for problems of the whole
+ * source (syntax, root not a map). The message is redacted once more here
+ * (`redactText`): no password written into a connection string reaches a message.
+ */
 export function formatProblem(p: LocatedProblem): string {
-  return p.path.length === 0 ? `${p.where}: ${p.message}` : `${p.where}: ${formatPath(p.path)}: ${p.message}`;
+  const message = redactText(p.message);
+  return p.path.length === 0 ? `${p.where}: ${message}` : `${p.where}: ${showPath(p.path)}: ${message}`;
 }
 
 /** Sorted by position so messages read top to bottom like the file; stable for equal positions. */
@@ -32,10 +50,19 @@ export function sortProblems(problems: readonly LocatedProblem[]): LocatedProble
   return [...problems].sort((a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1]);
 }
 
-/** Throws CONFIG_INVALID listing every problem, one per line; does nothing when there are none. */
+/** Most problems one error lists: a file with 40 000 bad keys gets a page, not 40 000 lines. */
+export const PROBLEMS_SHOWN_MAX = 100;
+
+/**
+ * Throws CONFIG_INVALID listing the problems, one per line, top to bottom
+ * (the first `PROBLEMS_SHOWN_MAX`, then how many more); does nothing when there are none.
+ */
 export function throwIfProblems(problems: readonly LocatedProblem[]): void {
   if (problems.length === 0) return;
-  throw new HapgError('CONFIG_INVALID', sortProblems(problems).map(formatProblem).join('\n'));
+  const lines = sortProblems(problems).slice(0, PROBLEMS_SHOWN_MAX).map(formatProblem);
+  const more = problems.length - lines.length;
+  if (more > 0) lines.push(`… and ${more} more problem${more === 1 ? '' : 's'}`);
+  throw new HapgError('CONFIG_INVALID', lines.join('\n'));
 }
 
 export function pathStartsWith(path: ConfigPath, prefix: ConfigPath): boolean {

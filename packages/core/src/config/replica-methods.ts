@@ -6,8 +6,9 @@
  * taken out of the raw config before key sorting and parsed here.
  */
 import { splitCommand } from './command-words.js';
-import { booleanWord, describeValue, isPlainMap } from './fields.js';
+import { booleanWord, isPlainMap } from './fields.js';
 import type { ConfigProblem } from './problems.js';
+import { describeValue } from './secrets.js';
 
 export const BASEBACKUP_METHOD = 'basebackup';
 
@@ -87,7 +88,7 @@ export function methodListProblems(
     else if (!NAME.test(m))
       problems.push({
         path: at,
-        message: `expected a method name (letters, digits, _ . -), got ${describeValue(m)}`,
+        message: `expected a method name (letters, digits, _ . -), got ${describeValue(m, at)}`,
       });
     else if (m !== BASEBACKUP_METHOD && postgresqlKeys.includes(m))
       problems.push({ path: at, message: `"${m}" is the key postgresql.${m}, not a replica method` });
@@ -108,7 +109,7 @@ export function parseReplicaMethod(
   if (!isPlainMap(section))
     return {
       method: null,
-      problems: [{ path: base, message: `expected a map, got ${describeValue(section)}` }],
+      problems: [{ path: base, message: `expected a map, got ${describeValue(section, base)}` }],
     };
   const problems: ConfigProblem[] = [];
   let command: readonly string[] = [name];
@@ -116,7 +117,7 @@ export function parseReplicaMethod(
     if (typeof section.command !== 'string') {
       problems.push({
         path: [...base, 'command'],
-        message: `expected a string, got ${describeValue(section.command)}`,
+        message: `expected a string, got ${describeValue(section.command, [...base, 'command'])}`,
       });
     } else {
       const split = splitCommand(section.command);
@@ -133,7 +134,7 @@ export function parseReplicaMethod(
     if (v === null)
       problems.push({
         path: [...base, key],
-        message: `expected a boolean, got ${describeValue(section[key])}`,
+        message: `expected a boolean, got ${describeValue(section[key], [...base, key])}`,
       });
   }
   const params: Record<string, string> = {};
@@ -155,7 +156,10 @@ export function parseReplicaMethod(
         configurable: true,
       });
     else
-      problems.push({ path: at, message: `expected a string, number or boolean, got ${describeValue(v)}` });
+      problems.push({
+        path: at,
+        message: `expected a string, number or boolean, got ${describeValue(v, at)}`,
+      });
   }
   if (problems.length > 0) return { method: null, problems };
   return { method: { command, keepData: keepData!, noParams: noParams!, params }, problems };
