@@ -24,6 +24,7 @@ import type { LocalPostgres } from './local-pg.js';
 import type { Logger } from './logger.js';
 import { memberJson } from './member.js';
 import type { AgentMetrics } from './metrics.js';
+import { ParameterApplier } from './parameters.js';
 import { fetchPeerStatuses } from './peers.js';
 import { SlotManager } from './slots/index.js';
 import { SafetyGuard } from './safety-guard.js';
@@ -117,8 +118,8 @@ export class HaLoop {
   #releasedLeaderAtMs: number | null = null;
   /** operator requests (restart, reinit, reload) run by the loop between iterations, never beside them */
   readonly #exclusive: (() => Promise<void>)[] = [];
-  /** parameters last rendered into postgresql.conf (JSON), to apply dynamic config changes once */
-  #appliedParameters: string | null = null;
+  /** renders parameter changes into postgresql.conf and reloads, once per change */
+  readonly #params: ParameterApplier;
   readonly #slots: SlotManager;
   readonly #sync: SyncManager;
   /** immediate follow-up iterations after successful actions, bounded so a decision cannot spin */
@@ -141,6 +142,7 @@ export class HaLoop {
       // local socket first like every other connection of the agent to its own server
       connectIn: (database) => o.pg.node.localConnectOptions(database),
     });
+    this.#params = new ParameterApplier(o.pg.node, this.#log);
     this.#sync = new SyncManager({
       name: o.config.name,
       store: o.store,
@@ -467,6 +469,7 @@ export class HaLoop {
       dcsReachable: store.reachable(),
       dcsLastSeenS: this.#dcsLastSeenS,
       nowMonotonicMs: clock.monotonicMs(),
+      parameterProblem: this.#params.problem,
     });
     metrics.observeSnapshot(this.#snapshot);
   }
@@ -505,34 +508,30 @@ export class HaLoop {
    * Applies a change of the parameters (a `hactl edit-config`, a reloaded YAML, a new
    * `synchronous_standby_names`) to the running server: rewrite postgresql.conf and reload.
    * Settings that need a restart show up as pending_restart (member key, `hactl list`)
-   * until `hactl restart --pending`. Returns false when it could not.
+   * until `hactl restart --pending`; what Postgres refused, as `status_reason` (see
+   * `ParameterApplier`). Returns false when it could not.
    */
   async #applyParameters(pgObs: PgObservation, ssn?: string): Promise<boolean> {
-    const desired = this.desiredParameters(ssn);
+    const { config, store } = this.#o;
     // a changed pg_hba list (hactl edit-config) is applied by the same rewrite and reload
-    const hba = effectivePgHba(this.#o.config, this.#dyn);
-    const key = JSON.stringify([Object.entries(desired).sort(([a], [b]) => a.localeCompare(b)), hba]);
-    if (key === this.#appliedParameters) return true;
-    const { pg, store } = this.#o;
-    try {
-      // a failure part-way leaves the file and the server unknown: render again next time
-      this.#appliedParameters = null;
-      await pg.node.setParameters(desired);
-      if (pgObs.process === 'running' && pgObs.inRecovery !== null) {
-        // a just-promoted primary still remembers whom it followed: that member may be dead
-        const follow =
-          pgObs.following === null || pgObs.inRecovery === false
-            ? null
-            : followTarget({ view: store.view(), config: this.#o.config }, pgObs.following);
-        const pending = await pg.node.reload(pgObs.inRecovery ? 'replica' : 'primary', follow);
-        this.#log.info({ pendingRestart: Object.keys(pending) }, 'applied Postgres parameters (reload)');
-      }
-      this.#appliedParameters = key;
-      return true;
-    } catch (e) {
-      this.#log.warn({ err: errorText(e) }, 'could not apply Postgres parameters');
-      return false;
-    }
+    const hba = effectivePgHba(config, this.#dyn);
+    const running = pgObs.process === 'running' && pgObs.inRecovery !== null;
+    return this.#params.apply({
+      desired: this.desiredParameters(ssn),
+      skipped: this.#dyn.postgresql.skippedParameters,
+      hba,
+      hbaShadowed: (this.#dyn.postgresql.pgHba?.length ?? 0) > 0 && hba === config.postgresql.pgHba,
+      reload: running
+        ? {
+            role: pgObs.inRecovery ? 'replica' : 'primary',
+            // a just-promoted primary still remembers whom it followed: that member may be dead
+            follow: () =>
+              pgObs.following === null || pgObs.inRecovery === false
+                ? null
+                : followTarget({ view: store.view(), config }, pgObs.following),
+          }
+        : null,
+    });
   }
 
   /** Renders and reloads a new `synchronous_standby_names`, then checks the server runs with it. */

@@ -198,7 +198,8 @@ async function run(config: NodeConfig, log: Logger): Promise<number> {
     ...(config.restapi.authentication ? { auth: credentials(config.restapi.authentication) } : {}),
     ...(config.restapi.certfile && config.restapi.keyfile ? { https: await tlsOptions(config) } : {}),
     actions: nodeActions,
-    clusterOps: new ClusterOps({ store }),
+    // PATCH/PUT /config check parameter names against this node's server while it runs
+    clusterOps: new ClusterOps({ store, knownParameters: () => node.knownParameters }),
   });
   await api.listen({ host: config.restapi.listen.host, port: config.restapi.listen.port });
   log.info({ listen: config.restapi.listen, version: VERSION }, 'hapg started');

@@ -31,6 +31,8 @@ export interface SnapshotInputs {
   readonly dcsReachable: boolean;
   readonly dcsLastSeenS: number | null;
   readonly nowMonotonicMs: number;
+  /** what Postgres refused of the parameters, or what was skipped (`ParameterApplier.problem`) */
+  readonly parameterProblem?: string | null;
 }
 
 /**
@@ -79,6 +81,12 @@ export function statusReason(pg: PgObservation): string | null {
   return `Postgres runs${f.serverRole === null ? '' : ` as a ${f.serverRole}`} but refuses the agent's connection: ${f.text}`;
 }
 
+/** Both reasons an operator must act on, in one `status_reason`. */
+export function joinReasons(health: string | null, parameters: string | null): string | null {
+  if (health === null) return parameters;
+  return parameters === null ? health : `${health}; ${parameters}`;
+}
+
 function num(l: bigint | null | undefined): number | null {
   return l === null || l === undefined ? null : lsnToJson(toLsn(l));
 }
@@ -95,7 +103,7 @@ export function buildSnapshot(i: SnapshotInputs): NodeSnapshot {
     scope: i.config.scope,
     role,
     pgState: memberState(pg, i.decision),
-    statusReason: statusReason(pg),
+    statusReason: joinReasons(statusReason(pg), i.parameterProblem ?? null),
     inRecovery: pg.inRecovery,
     holdsLeaderKey: i.holdsLeaderKey,
     leaseDeadlineMs: i.leaseDeadlineMs,

@@ -48,6 +48,7 @@ describe('parseDynamicConfig', () => {
         usePgRewind: true,
         useSlots: true,
         parameters: {},
+        skippedParameters: [],
         pgHba: null,
         removeDataDirectoryOnRewindFailure: false,
         removeDataDirectoryOnDivergedTimelines: false,

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { HapgError } from '@hapg/core';
+import { describeParameterProblems, HapgError, splitParameters } from '@hapg/core';
 
 /**
  * Pure rendering of the configuration files hapg owns in the data directory.
@@ -17,18 +17,6 @@ export const HBA_CONF = 'pg_hba.conf';
 export const STANDBY_SIGNAL = 'standby.signal';
 export const RECOVERY_SIGNAL = 'recovery.signal';
 
-/** Set by hapg from its own config; a user parameter with one of these names is rejected. */
-export const MANAGED_PARAMETERS: ReadonlySet<string> = new Set([
-  'listen_addresses',
-  'port',
-  'hba_file',
-  'config_file',
-  'data_directory',
-  'primary_conninfo',
-  'primary_slot_name',
-  'recovery_target_timeline',
-]);
-
 /**
  * Defaults a user may override. data checksums are on from initdb, and
  * wal_log_hints too so that pg_rewind works even on clusters initialised
@@ -44,30 +32,28 @@ export const DEFAULT_PARAMETERS: Parameters = {
   password_encryption: 'scram-sha-256',
 };
 
-/** GUC string quoting: single quotes doubled, backslashes escaped (the config lexer processes `\`). */
+/**
+ * GUC string quoting: single quotes doubled, backslashes doubled (the config lexer reads `\x`
+ * escapes). Control characters cannot be quoted (a newline ends the value's line whatever the
+ * quoting): `checkParameterValue` keeps them out of user parameters, and this refuses them.
+ */
 export function quoteGucValue(value: ParameterValue): string {
   const text = typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value);
+  // e.g. a conninfo built from a hostile member key: refuse rather than corrupt the file
+  if (/\p{Cc}/u.test(text))
+    throw new HapgError('CONFIG_INVALID', 'a control character cannot be written into postgresql.conf');
   return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
-const PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_.]*$/;
-
-/** Names that are malformed or hapg-managed; `known` (from pg_settings) also flags unknown ones. */
-export function checkParameterNames(params: Parameters, known: ReadonlySet<string> | null = null): string[] {
-  const problems: string[] = [];
-  for (const name of Object.keys(params)) {
-    if (!PARAMETER_NAME.test(name)) problems.push(`${JSON.stringify(name)} is not a valid parameter name`);
-    else if (MANAGED_PARAMETERS.has(name)) problems.push(`${name} is managed by hapg and cannot be set`);
-    // dotted names are extension (custom) parameters: pg_settings lists them only once loaded
-    else if (known && !name.includes('.') && !known.has(name)) problems.push(`unknown parameter ${name}`);
-  }
-  return problems;
-}
-
-export function assertParameterNames(params: Parameters, known: ReadonlySet<string> | null = null): void {
-  const problems = checkParameterNames(params, known);
+/**
+ * Everything rendered went through `splitParameters` first (the config parsers, then
+ * `PostgresNode.setParameters`): a parameter that could break postgresql.conf or override
+ * hapg's own settings reaching the renderer is a programmer error.
+ */
+export function assertRenderableParameters(params: Parameters): void {
+  const { problems } = splitParameters(params, { known: null });
   if (problems.length > 0)
-    throw new HapgError('CONFIG_INVALID', `postgresql.parameters: ${problems.join('; ')}`);
+    throw new HapgError('CONFIG_INVALID', `postgresql.parameters: ${describeParameterProblems(problems)}`);
 }
 
 export interface RecoverySettings {
@@ -86,7 +72,7 @@ export interface PostgresqlConfInput {
 }
 
 export function renderPostgresqlConf(input: PostgresqlConfInput): string {
-  assertParameterNames(input.parameters);
+  assertRenderableParameters(input.parameters);
   const lines = [
     '# Written by hapg; it is rewritten on every start and re-point, so edits here are lost.',
     '# Put settings into postgresql.parameters of the hapg config instead.',

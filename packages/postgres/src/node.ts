@@ -1,11 +1,19 @@
 import { EventEmitter } from 'node:events';
 import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { HapgError, type Lsn, type Timeline } from '@hapg/core';
+import {
+  describeParameterProblems,
+  HapgError,
+  type KnownParameters,
+  type Lsn,
+  PG15_PARAMETERS,
+  type ParameterProblem,
+  splitParameters,
+  type Timeline,
+} from '@hapg/core';
 import { basebackup } from './basebackup.js';
 import { findBinDir } from './binaries.js';
 import {
-  assertParameterNames,
   HBA_CONF,
   MAIN_CONF,
   type Parameters,
@@ -25,7 +33,7 @@ import { type PgStatus, probeStatus } from './probe.js';
 import { promote } from './promote.js';
 import { ensureCleanShutdown, rewind } from './rewind.js';
 import { ensureReplicationUser } from './roles.js';
-import { knownParameterNames, reloadConf, reloadConfAndWait } from './settings.js';
+import { knownParameterNames, type ReloadCheck, reloadConf, reloadConfAndCheck } from './settings.js';
 import { createPhysicalSlot, dropPhysicalSlot, listPhysicalSlots, type SlotInfo } from './slots.js';
 import { readTimelineHistory } from './timeline-history.js';
 import { primaryConninfo, removeRecoverySignals, type UpstreamInfo, writeStandbySignal } from './standby.js';
@@ -109,6 +117,11 @@ export interface PostgresNodeOptions {
 export type StartRole = 'primary' | 'replica';
 
 /** Upstream to follow; `appName` defaults to this node's name. */
+/** What `reload` found: see `ReloadCheck`; `pendingRestart` as the status probe reports it. */
+export interface ReloadResult extends ReloadCheck {
+  readonly pendingRestart: PgStatus['pendingRestart'];
+}
+
 export type FollowTarget = Omit<UpstreamInfo, 'appName'> & { readonly appName?: string };
 
 type Events = { exit: [PostmasterExit] };
@@ -138,6 +151,8 @@ export class PostgresNode extends EventEmitter<Events> {
   #postmaster: Postmaster | null = null;
   #session: SqlSession;
   #pgHba: readonly string[] | null;
+  /** the parameter names the server running as `pid` knows (its pg_settings) */
+  #known: { readonly pid: number; readonly known: KnownParameters } | null = null;
   /** the socket directory the running server reported in postmaster.pid; null: none (TCP only) */
   #socketDir: string | null = null;
 
@@ -150,8 +165,14 @@ export class PostgresNode extends EventEmitter<Events> {
     this.logFile = opts.logFile ?? `${this.dataDir}.log`;
     this.timeouts = { ...DEFAULT_PG_TIMEOUTS, ...opts.timeouts };
     this.#log = opts.log ?? silentLog;
-    this.#parameters = opts.parameters ?? {};
-    assertParameterNames(this.#parameters);
+    // no server to ask yet: names PostgreSQL 15 does not know would fail the start
+    const split = splitParameters(opts.parameters ?? {}, { known: PG15_PARAMETERS });
+    this.#parameters = split.valid;
+    if (split.problems.length > 0)
+      this.#log.warn(
+        { skipped: split.problems.map((p) => p.name) },
+        `skipping Postgres parameters: ${describeParameterProblems(split.problems)}`,
+      );
     this.#pgHba = opts.pgHba ?? null;
     this.#session = new SqlSession(async () => {
       await this.#readSocketDir();
@@ -251,11 +272,41 @@ export class PostgresNode extends EventEmitter<Events> {
     this.#log.info({ dataDir: this.dataDir }, 'initdb done');
   }
 
-  /** Replaces the user parameters (validated against pg_settings when the server runs); applied at the next write/reload. */
-  async setParameters(params: Parameters): Promise<void> {
-    const known = this.running ? await knownParameterNames(this.#session).catch(() => null) : null;
-    assertParameterNames(params, known);
-    this.#parameters = params;
+  /**
+   * Replaces the user parameters; applied at the next write/reload. Those that cannot be
+   * rendered are left out and returned: malformed, managed by hapg, or unknown to the running
+   * server's pg_settings (to PostgreSQL 15 while none runs), so that one bad name never holds
+   * the others back nor fails a start.
+   */
+  async setParameters(params: Parameters): Promise<readonly ParameterProblem[]> {
+    const split = splitParameters(params, { known: await this.#knownNames() });
+    this.#parameters = split.valid;
+    return split.problems;
+  }
+
+  /** Asks the running server which names it knows, once per postmaster (see `knownParameters`). */
+  async refreshKnownParameters(): Promise<void> {
+    await this.#knownNames();
+  }
+
+  /** The names the running server knows, once per postmaster; PostgreSQL 15's while none runs or it cannot say. */
+  async #knownNames(): Promise<KnownParameters> {
+    const pid = this.pid;
+    if (pid === null) return PG15_PARAMETERS;
+    if (this.#known?.pid === pid) return this.#known.known;
+    try {
+      const known = await knownParameterNames(this.#session);
+      this.#known = { pid, known };
+      return known;
+    } catch {
+      return PG15_PARAMETERS;
+    }
+  }
+
+  /** What the running server's pg_settings said (for the REST gateway); null while unknown or no server runs. */
+  get knownParameters(): KnownParameters | null {
+    const pid = this.pid;
+    return pid !== null && this.#known?.pid === pid ? this.#known.known : null;
   }
 
   #recovery(follow: FollowTarget): RecoverySettings {
@@ -369,11 +420,15 @@ export class PostgresNode extends EventEmitter<Events> {
     if (this.running) await reloadConf(this.#session);
   }
 
-  /** Re-renders the config with the current parameters and reloads; returns settings that need a restart. */
-  async reload(role: StartRole, follow: FollowTarget | null): Promise<PgStatus['pendingRestart']> {
+  /**
+   * Re-renders the config with the current parameters and reloads; returns what Postgres did
+   * with the files (settings it refused, errors that made it apply nothing) and the settings
+   * that need a restart.
+   */
+  async reload(role: StartRole, follow: FollowTarget | null): Promise<ReloadResult> {
     await this.writeConfig(role, follow);
-    await reloadConfAndWait(this.#session, this.timeouts.queryMs);
-    return (await this.probe()).pendingRestart;
+    const check = await reloadConfAndCheck(this.#session, this.timeouts.queryMs);
+    return { ...check, pendingRestart: (await this.probe()).pendingRestart };
   }
 
   #sourceConninfo(

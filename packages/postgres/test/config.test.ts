@@ -1,5 +1,5 @@
+import fc from 'fast-check';
 import {
-  checkParameterNames,
   DEFAULT_PARAMETERS,
   quoteGucValue,
   hostCidr,
@@ -49,21 +49,69 @@ describe('postgresql.conf rendering', () => {
     expect(quoteGucValue(12)).toBe("'12'");
   });
 
-  it('rejects managed, malformed and (when known) unknown parameter names', () => {
-    expect(() => renderPostgresqlConf({ ...base, parameters: { port: 1 }, recovery: null })).toThrow(
-      /port is managed/,
+  it('refuses what the parsers should have kept out: managed names, malformed names, control characters', () => {
+    const render = (parameters: Record<string, string | number | boolean>) =>
+      renderPostgresqlConf({ ...base, parameters, recovery: null });
+    expect(() => render({ port: 1 })).toThrow(/port \(managed by hapg; set postgresql.listen instead\)/);
+    expect(() => render({ 'bad name': 1 })).toThrow(/"bad name" is not a parameter name/);
+    expect(() => render({ work_mem: '8MB\nfsync = off' })).toThrow(/control character U\+000A/);
+    expect(() => quoteGucValue('a\rb')).toThrow(/control character/);
+    // a conninfo built from a hostile member key cannot add lines either
+    expect(() =>
+      renderPostgresqlConf({
+        ...base,
+        parameters: {},
+        recovery: { primaryConninfo: "host='x\nfsync = off'", primarySlotName: null },
+      }),
+    ).toThrow(/control character/);
+  });
+
+  it('property: every valid value round-trips through the renderer and the config-file lexer', () => {
+    const value = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 100 }).filter((v) => !/\p{Cc}/u.test(v)),
+      fc.constantFrom("'", "''", '\\', "\\'", "'\\", '#', ' = ', "a' b = 'c", '\\n'),
+      fc.integer(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.boolean(),
     );
-    expect(checkParameterNames({ 'bad name': 1, primary_conninfo: 'x' })).toEqual([
-      '"bad name" is not a valid parameter name',
-      'primary_conninfo is managed by hapg and cannot be set',
-    ]);
-    const known = new Set(['work_mem']);
-    expect(checkParameterNames({ work_mem: 1, wrok_mem: 2, 'pg_stat_statements.max': 3 }, known)).toEqual([
-      'unknown parameter wrok_mem',
-    ]);
-    expect(checkParameterNames({ wrok_mem: 2 }, null)).toEqual([]);
+    fc.assert(
+      fc.property(value, (v) => {
+        const text = renderPostgresqlConf({ ...base, parameters: { work_mem: v }, recovery: null });
+        const settings = parseConf(text);
+        expect(settings.get('work_mem')).toBe(typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v));
+        // nothing else appeared, and hapg's own settings are intact
+        expect(settings.get('port')).toBe('5433');
+        expect([...settings.keys()].filter((k) => k === 'work_mem')).toHaveLength(1);
+      }),
+    );
   });
 });
+
+/**
+ * postgresql.conf as Postgres's lexer reads it (guc-file.l: `name = 'string'`, the string
+ * `'([^'\\\n]|\\.|'')*'`, then GUC_scanstr: `''` is a quote, `\x` escapes x, `\n` etc. are
+ * control characters). Unquoted values and comments are accepted too; anything else fails.
+ */
+function parseConf(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+  for (const line of text.split('\n')) {
+    const bare = line.trim();
+    if (bare === '' || bare.startsWith('#') || bare.startsWith('include ')) continue;
+    const m = /^([A-Za-z_][A-Za-z0-9_.]*) = (?:'((?:[^'\\\n]|\\.|'')*)'|([^\s'#]+))\s*(?:#.*)?$/.exec(bare);
+    if (m === null) throw new Error(`syntax error: ${line}`);
+    const raw = m[2];
+    out.set(
+      m[1]!,
+      raw === undefined
+        ? m[3]!
+        : raw.replace(/''|\\(.)/gu, (all, c: string | undefined) =>
+            all === "''" ? "'" : (ESCAPES[c!] ?? c!),
+          ),
+    );
+  }
+  return out;
+}
 
 describe('pg_hba.conf rendering', () => {
   it('allows replication and the superuser (for pg_rewind) from member networks with scram', () => {

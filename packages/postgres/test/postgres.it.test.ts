@@ -185,10 +185,24 @@ describe('replication: clone, promote, rewind', () => {
 
   it('reports settings that need a restart after a reload', async () => {
     await r.node.setParameters({ ...r.node.parameters, max_connections: 30 });
-    const pending = await r.node.reload('primary', null);
-    expect(pending.max_connections).toEqual({ oldValue: '20', newValue: '30' });
-    await expect(r.node.setParameters({ no_such_setting: 1 })).rejects.toThrow(
-      /unknown parameter no_such_setting/,
-    );
+    const reloaded = await r.node.reload('primary', null);
+    expect(reloaded.pendingRestart.max_connections).toEqual({ oldValue: '20', newValue: '30' });
+    // a restart-only change is pending, not refused
+    expect(reloaded).toMatchObject({ applied: 'all', rejected: [], fileErrors: [] });
+    expect(await r.node.setParameters({ ...r.node.parameters, no_such_setting: 1 })).toEqual([
+      expect.objectContaining({ name: 'no_such_setting', code: 'UNKNOWN' }),
+    ]);
+    expect(r.node.parameters).not.toHaveProperty('no_such_setting');
+  });
+
+  it('reports a value Postgres refuses on reload (pg_file_settings), and keeps the rest', async () => {
+    const before = r.node.parameters;
+    await r.node.setParameters({ ...before, work_mem: 'banana', statement_timeout: '7s' });
+    const reloaded = await r.node.reload('primary', null);
+    expect(reloaded.applied).toBe('partly');
+    expect(reloaded.rejected.map((e) => e.name)).toEqual(['work_mem']);
+    expect((await h.sql(r, "SELECT current_setting('statement_timeout') AS v"))[0]!.v).toBe('7s');
+    await r.node.setParameters(before);
+    expect((await r.node.reload('primary', null)).applied).toBe('all');
   });
 });

@@ -19,7 +19,10 @@ export interface NodeSnapshot {
   readonly role: NodeRole;
   /** Postgres state, member JSON vocabulary (`running`, `stopped`, `starting`, `crashed`, ...) */
   readonly pgState: string;
-  /** hapg addition (`status_reason`): why the node is unhealthy (a failed rejoin, Postgres refusing the agent); null when nothing to say */
+  /**
+   * hapg addition (`status_reason`): what an operator must fix on this node (a failed rejoin,
+   * Postgres refusing the agent, parameters Postgres refused or hapg skipped); null when nothing to say
+   */
   readonly statusReason: string | null;
   /** what `pg_is_in_recovery()` said; null when Postgres is not running */
   readonly inRecovery: boolean | null;

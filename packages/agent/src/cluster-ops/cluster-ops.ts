@@ -1,11 +1,14 @@
 import {
+  assertParameterWrite,
   type ClusterView,
   type Clock,
   type DecideConfig,
   errorText,
   isHapgError,
+  type KnownParameters,
   mergeDynamicConfig,
   parseDynamicConfig,
+  PG15_PARAMETERS,
   systemClock,
   toDecideConfig,
 } from '@hapg/core';
@@ -26,6 +29,11 @@ export interface ClusterOpsOptions {
    * covers a release that fails and must wait for the lease to lapse.
    */
   readonly switchWaitMs?: (config: DecideConfig) => number;
+  /**
+   * The parameter names the local server knows (its pg_settings) for checking a config write;
+   * null, or absent: PostgreSQL 15's list
+   */
+  readonly knownParameters?: () => KnownParameters | null;
 }
 
 export const defaultSwitchWaitMs = (c: DecideConfig): number => c.ttlMs + 2 * c.loopWaitMs;
@@ -39,11 +47,13 @@ export class ClusterOps {
   readonly #store: ClusterStorePort;
   readonly #clock: Clock;
   readonly #switchWaitMs: (config: DecideConfig) => number;
+  readonly #knownParameters: () => KnownParameters | null;
 
   constructor(opts: ClusterOpsOptions) {
     this.#store = opts.store;
     this.#clock = opts.clock ?? systemClock;
     this.#switchWaitMs = opts.switchWaitMs ?? defaultSwitchWaitMs;
+    this.#knownParameters = opts.knownParameters ?? (() => null);
   }
 
   /** `POST /switchover` and `POST /failover`. */
@@ -139,6 +149,9 @@ export class ClusterOps {
       try {
         value = next(view.config?.value ?? {});
         parseDynamicConfig(value, { source });
+        // stored parameters the agents skip do not block the write; new or changed ones must pass
+        const known = this.#knownParameters() ?? PG15_PARAMETERS;
+        assertParameterWrite(value, view.config?.value ?? {}, known, source);
       } catch (e) {
         if (isHapgError(e, 'CONFIG_INVALID')) return refuse(400, 'CONFIG_INVALID', errorText(e));
         throw e;

@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import { f, freeMap, listOf, section } from './fields.js';
 import type { KeyPattern } from './keys.js';
+import { type ParameterProblem, splitParameters } from './parameters.js';
 
 /** Seconds beyond this would overflow millisecond arithmetic long before they make sense. */
 const SECONDS_MAX = 2_147_483;
@@ -144,7 +145,13 @@ export interface DynamicConfig {
   readonly postgresql: {
     readonly usePgRewind: boolean;
     readonly useSlots: boolean;
+    /** the stored parameters that may be rendered, names in lower case (see `splitParameters`) */
     readonly parameters: PgParameters;
+    /**
+     * Stored parameters no node may render (a malformed name or value, one hapg manages): left
+     * out of `parameters`, so that one bad key, written by another tool, never holds the others back
+     */
+    readonly skippedParameters: readonly ParameterProblem[];
     /** null: none configured; the generated pg_hba (plus `bootstrap.pg_hba`) is used. A node's own list wins */
     readonly pgHba: readonly string[] | null;
     readonly removeDataDirectoryOnRewindFailure: boolean;
@@ -163,6 +170,7 @@ export function toDynamicConfig(
   extra: Readonly<Record<string, unknown>>,
 ): DynamicConfig {
   const pg = raw.postgresql;
+  const params = splitParameters(pg.parameters, { known: null });
   return {
     ttlMs: sToMs(raw.ttl ?? D.ttl),
     loopWaitMs: sToMs(raw.loop_wait ?? D.loop_wait),
@@ -192,7 +200,8 @@ export function toDynamicConfig(
     postgresql: {
       usePgRewind: pg.use_pg_rewind ?? D.postgresql.use_pg_rewind,
       useSlots: pg.use_slots ?? D.postgresql.use_slots,
-      parameters: { ...pg.parameters },
+      parameters: params.valid,
+      skippedParameters: params.problems,
       pgHba: pg.pg_hba ?? null,
       removeDataDirectoryOnRewindFailure:
         pg.remove_data_directory_on_rewind_failure ?? D.postgresql.remove_data_directory_on_rewind_failure,

@@ -29,8 +29,27 @@ export {
   NODE_DEFAULTS,
   NODE_NOT_IMPLEMENTED,
   type NodeConfig,
+  parameterWarnings,
   type Tags as NodeTags,
 } from './node-schema.js';
+export {
+  assertParameterWrite,
+  checkParameterKnown,
+  checkParameterName,
+  checkParameterValue,
+  describeParameterProblems,
+  type KnownParameters,
+  MANAGED_PARAMETERS,
+  PARAMETER_NAME_MAX_CHARS,
+  PARAMETER_VALUE_MAX_CHARS,
+  PG15_PARAMETERS,
+  type ParameterProblem,
+  type ParameterProblemCode,
+  type ParameterSplit,
+  parameterConfigProblems,
+  parameterWriteProblems,
+  splitParameters,
+} from './parameters.js';
 export type { ConfigPath, ConfigProblem } from './problems.js';
 export {
   BASEBACKUP_METHOD,

@@ -12,7 +12,14 @@ import {
 } from './dynamic-schema.js';
 import { f, freeMap, isPlainMap, type ListenAddress, openSection, section } from './fields.js';
 import type { KeyPattern } from './keys.js';
-import type { ConfigProblem } from './problems.js';
+import {
+  checkParameterKnown,
+  type ParameterProblem,
+  PG15_PARAMETERS,
+  parameterConfigProblems,
+  splitParameters,
+} from './parameters.js';
+import { type ConfigProblem, formatPath } from './problems.js';
 import type { ReplicaMethodConfig } from './replica-methods.js';
 import { type HostPort, isWildcardHost } from './units.js';
 
@@ -240,7 +247,10 @@ export interface NodeConfig {
       /** null: pg_rewind connects as the superuser */
       readonly rewind: Credentials | null;
     };
+    /** names in lower case; parameters hapg manages are left out (see `skippedParameters`) */
     readonly parameters: PgParameters;
+    /** `postgresql.parameters` hapg manages itself: ignored with a warning, as Patroni ignores them */
+    readonly skippedParameters: readonly ParameterProblem[];
     /** `postgresql.pg_hba` of this node: wins over the dynamic list; null: not set here */
     readonly pgHba: readonly string[] | null;
     /**
@@ -360,6 +370,61 @@ const DEFAULT_RESTAPI_LISTEN: HostPort = { host: '127.0.0.1', port: 8008 };
 const DEFAULT_PG_LISTEN: ListenAddress = { hosts: ['127.0.0.1'], port: 5432 };
 const DEFAULT_ETCD_HOSTS: readonly HostPort[] = [{ host: '127.0.0.1', port: 2379 }];
 
+const MALFORMED = (p: ParameterProblem) => p.code !== 'MANAGED';
+const UNKNOWN_WARNINGS_MAX = 20;
+
+/**
+ * The YAML's parameters (the node's and `bootstrap.dcs`'s): a malformed name or value is an
+ * error; one hapg manages is ignored, with a warning (`parameterWarnings`), as Patroni ignores
+ * `listen_addresses` and `port`.
+ */
+function yamlParameters(
+  local: Readonly<Record<string, unknown>>,
+  dcs: DynamicConfig,
+  problems: ConfigProblem[],
+): { valid: PgParameters; skipped: readonly ParameterProblem[] } {
+  const split = splitParameters(local, { known: null });
+  problems.push(...parameterConfigProblems(split.problems.filter(MALFORMED)));
+  problems.push(
+    ...parameterConfigProblems(dcs.postgresql.skippedParameters.filter(MALFORMED), [
+      'bootstrap',
+      'dcs',
+      'postgresql',
+      'parameters',
+    ]),
+  );
+  return { valid: split.valid, skipped: split.problems.filter((p) => !MALFORMED(p)) };
+}
+
+/**
+ * Warnings about the YAML's parameters: those ignored because hapg manages them, and names
+ * PostgreSQL 15 does not know (kept: the agent checks them against its server's `pg_settings`
+ * and skips them, with a warning, if that does not know them either).
+ */
+export function parameterWarnings(config: NodeConfig): string[] {
+  const out: string[] = [];
+  const sections: [string[], NodeConfig['postgresql']['parameters'], readonly ParameterProblem[]][] = [
+    [['postgresql', 'parameters'], config.postgresql.parameters, config.postgresql.skippedParameters],
+    [
+      ['bootstrap', 'dcs', 'postgresql', 'parameters'],
+      config.bootstrap.dcs.postgresql.parameters,
+      config.bootstrap.dcs.postgresql.skippedParameters,
+    ],
+  ];
+  for (const [prefix, valid, skipped] of sections) {
+    for (const p of skipped) out.push(`${formatPath([...prefix, p.name])}: ignored: ${p.text}`);
+    const unknown = Object.keys(valid).filter((n) => !n.includes('.') && !PG15_PARAMETERS.names.has(n));
+    // each named with a suggestion up to a bound (a suggestion costs a scan of the list)
+    for (const name of unknown.slice(0, UNKNOWN_WARNINGS_MAX))
+      out.push(`${formatPath([...prefix, name])}: ${checkParameterKnown(name, PG15_PARAMETERS)!.text}`);
+    if (unknown.length > UNKNOWN_WARNINGS_MAX)
+      out.push(
+        `${formatPath(prefix)}: ${unknown.length - UNKNOWN_WARNINGS_MAX} more names PostgreSQL 15 does not know`,
+      );
+  }
+  return out;
+}
+
 /** Fills derived defaults; problems found here (wildcard listen without connect_address) are returned. */
 export function toNodeConfig(
   raw: RawNodeConfig,
@@ -372,6 +437,7 @@ export function toNodeConfig(
   const apiListen = api.listen ?? DEFAULT_RESTAPI_LISTEN;
   const pgListen = pg.listen ?? DEFAULT_PG_LISTEN;
   const pgListenFirst = { host: pgListen.hosts[0]!, port: pgListen.port };
+  const params = yamlParameters(pg.parameters, dcs, problems);
   const config: NodeConfig = {
     scope: raw.scope,
     namespace: (raw.namespace ?? N.namespace).replace(/^\/+|\/+$/g, ''),
@@ -409,7 +475,8 @@ export function toNodeConfig(
         ),
         rewind: optionalCreds(pg.authentication.rewind),
       },
-      parameters: { ...pg.parameters },
+      parameters: params.valid,
+      skippedParameters: params.skipped,
       pgHba: pg.pg_hba ?? null,
       useUnixSocket: pg.use_unix_socket ?? N['postgresql.use_unix_socket'],
       usePgRewind: pg.use_pg_rewind ?? null,

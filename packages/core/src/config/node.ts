@@ -19,6 +19,7 @@ import {
   NODE_NOT_IMPLEMENTED,
   type NodeConfig,
   nodeConfigSchema,
+  parameterWarnings,
   toNodeConfig,
 } from './node-schema.js';
 import {
@@ -219,5 +220,9 @@ export function parseNodeConfig(text: string, opts: ParseNodeConfigOptions): Loa
   for (const p of built.problems) placer.add(p);
   throwIfProblems(placer.all);
 
-  return { config: built.config, warnings: notImplementedWarning(fileName, sorted.notImplemented) };
+  const warnings = [
+    ...notImplementedWarning(fileName, sorted.notImplemented),
+    ...parameterWarnings(built.config).map((w) => `${fileName}: ${w}`),
+  ];
+  return { config: built.config, warnings };
 }

@@ -1,4 +1,10 @@
-import { errorText, isHapgError, mergeDynamicConfig, parseDynamicConfig } from '@hapg/core';
+import {
+  assertParameterWrite,
+  errorText,
+  isHapgError,
+  mergeDynamicConfig,
+  parseDynamicConfig,
+} from '@hapg/core';
 import { stringify } from 'yaml';
 import { confirmOrRefuse } from '../../actions/confirm.js';
 import type { ActionDeps } from '../../actions/deps.js';
@@ -45,10 +51,15 @@ export async function planConfigWrite(
   return { method: 'PATCH', body: patch, result: mergeDynamicConfig(before, patch) };
 }
 
-/** Throws a CliError with every problem when the agents would reject `config`. */
-export function validateConfig(config: Record<string, unknown>): void {
+/**
+ * Throws a CliError with every problem when the agents would reject `config`, which replaces
+ * `before` (the stored config): parameters are checked as the REST gateway checks them, except
+ * whether a name exists, which the agent taking the write checks against its server.
+ */
+export function validateConfig(config: Record<string, unknown>, before: Record<string, unknown> = {}): void {
   try {
     parseDynamicConfig(config, { source: 'new config' });
+    assertParameterWrite(config, before, null, 'new config');
   } catch (e) {
     if (isHapgError(e, 'CONFIG_INVALID'))
       throw new CliError(`invalid config, nothing written: ${errorText(e)}`);
@@ -67,7 +78,7 @@ export async function runEditConfig(
   const view = await deps.store.readView();
   const before = view.config?.value ?? {};
   const write = await planConfigWrite(before, opts.change, deps.editText);
-  validateConfig(write.result);
+  validateConfig(write.result, before);
   const diff = unifiedDiff(yamlOf(before), yamlOf(write.result), {
     from: 'before editing',
     to: 'after editing',
