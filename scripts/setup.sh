@@ -22,6 +22,7 @@ command -v flock >/dev/null || missing+=(util-linux)
 # namespaced test hosts drop packets with nftables; the chaos run steps clocks with libfaketime
 command -v nft >/dev/null || missing+=(nftables)
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || missing+=(faketime)
+command -v promtool >/dev/null || missing+=(prometheus) # promtool checks configs/prometheus/alerts.yml
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   # Do not let the Debian package create and start its own "main" cluster.
   as_root mkdir -p /etc/postgresql-common

@@ -1,12 +1,18 @@
 import { type Clock, systemClock } from '@hapg/core';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { NodeRole, NodeSnapshot } from './api/snapshot.js';
+import type { FenceClientStatus } from './fence/client.js';
+import { PATRONI_METRICS } from './metrics-patroni.js';
 
 /**
  * The agent's Prometheus metrics, on a registry of its own (never prom-client's
  * global one) so that two agents in one test process do not collide.
  * Gauges follow the loop's snapshot; the lease gauge is computed at scrape time
  * so that it keeps falling while a loop iteration is stuck.
+ *
+ * Beside the `hapg_*` metrics the registry serves Patroni's `patroni_*` family
+ * (metrics-patroni.ts) from the same snapshot. Once a snapshot has been seen,
+ * every series carries Patroni's `scope` and `name` labels.
  */
 export interface AgentMetrics {
   readonly registry: Registry;
@@ -28,6 +34,8 @@ export interface MetricsOptions {
   readonly clock?: Clock;
   /** Node process metrics (`hapg_process_*`, `hapg_nodejs_*`); default true */
   readonly processMetrics?: boolean;
+  /** the fence client's status, read at scrape time; absent or null when the fence is off */
+  readonly fence?: () => FenceClientStatus | null;
 }
 
 export const METRIC_PREFIX = 'hapg_';
@@ -122,11 +130,15 @@ export function createMetrics(options: MetricsOptions = {}): AgentMetrics {
   });
   let degradedSinceMs: number | null = null;
 
+  registerFenceMetrics(registers, options.fence ?? (() => null));
+  registerPatroniMetrics(registers, () => last);
+
   return {
     registry,
     contentType: registry.contentType,
     observeSnapshot(s) {
       last = s;
+      registry.setDefaultLabels({ scope: s.scope, name: s.name });
       for (const r of ROLES) role.set({ role: r }, r === s.role ? 1 : 0);
       isLeader.set(s.holdsLeaderKey ? 1 : 0);
       timeline.set(s.timeline ?? Number.NaN);
@@ -147,6 +159,54 @@ export function createMetrics(options: MetricsOptions = {}): AgentMetrics {
     countDecision: (reasonCode) => decisions.inc({ reason: reasonCode }),
     render: () => registry.metrics(),
   };
+}
+
+/** The fence as the agent last heard from it (its `fired` count is the fence process's own). */
+function registerFenceMetrics(registers: Registry[], status: () => FenceClientStatus | null): void {
+  new Gauge({
+    name: 'hapg_fence_connected',
+    help: "1 while the agent's connection to its fence is up (0 when the fence is off)",
+    registers,
+    collect() {
+      this.set(status()?.connected ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'hapg_fence_armed',
+    help: 'the fence is armed with a lease deadline, as it last acknowledged',
+    registers,
+    collect() {
+      this.set(status()?.armed ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'hapg_fence_fired_total',
+    help: 'times the fence stopped Postgres because a lease deadline passed, since the fence started',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(status()?.lastState?.fired ?? 0);
+    },
+  });
+}
+
+/** Patroni's family; no samples until the first snapshot (their labels come from it). */
+function registerPatroniMetrics(registers: Registry[], snapshot: () => NodeSnapshot | null): void {
+  for (const m of PATRONI_METRICS) {
+    const collect = function (this: Gauge<'scope' | 'name'> | Counter<'scope' | 'name'>) {
+      this.reset();
+      const s = snapshot();
+      if (s === null) return;
+      const labels = { scope: s.scope, name: s.name };
+      const v = m.value(s);
+      // a counter refuses to go below 0 (and a throw would fail the scrape): none of these can
+      if (this instanceof Counter) this.inc(labels, Number.isFinite(v) && v > 0 ? v : 0);
+      else this.set(labels, v);
+    };
+    const config = { name: m.name, help: m.help, labelNames: ['scope', 'name'] as const, registers, collect };
+    if (m.type === 'counter') new Counter(config);
+    else new Gauge(config);
+  }
 }
 
 /** 0 on a leader, the replay lag on a replica, null when it cannot be known. */

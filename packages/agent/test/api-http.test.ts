@@ -255,9 +255,11 @@ describe('information endpoints', () => {
     for (const name of ['hapg_role', 'hapg_is_leader', 'hapg_timeline', 'hapg_lease_remaining_seconds']) {
       expect(res.body).toContain(`# TYPE ${name} gauge`);
     }
-    // taken from the snapshot at scrape time
-    expect(res.body).toContain('hapg_role{role="primary"} 1');
-    expect(res.body).toContain('hapg_lease_remaining_seconds 20');
+    // taken from the snapshot at scrape time, labelled as Patroni labels its metrics
+    expect(res.body).toContain('hapg_role{role="primary",scope="demo",name="node1"} 1');
+    expect(res.body).toContain('hapg_lease_remaining_seconds{scope="demo",name="node1"} 20');
+    expect(res.body).toContain('patroni_primary{scope="demo",name="node1"} 1');
+    expect(res.body).toContain('patroni_xlog_location{scope="demo",name="node1"} 50000');
   });
 
   it('an exception while answering is a 503 with the error', async () => {
