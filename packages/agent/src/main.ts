@@ -172,7 +172,7 @@ async function run(config: NodeConfig, log: Logger): Promise<number> {
     fenceLog.error({ status: fenceClient.status }, 'fence not available: a frozen agent would not be fenced');
   }
 
-  const metrics = createMetrics();
+  const metrics = createMetrics({ fence: () => fenceClient?.status ?? null });
   const ha = new HaLoop({
     config,
     store,
