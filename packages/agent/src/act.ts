@@ -7,6 +7,7 @@ import {
   type HistoryEntry,
   isHapgError,
   lsnToJson,
+  malformedKey,
   maxLsn,
   type MemberName,
   type NodeConfig,
@@ -132,9 +133,19 @@ async function runAction(action: Action, ctx: ActContext): Promise<void> {
       if (f) await ctx.store.deleteFailover(f.modRevision);
       return;
     }
+    case 'removeLeaderKey':
+      return removeLeaderKey(ctx, action.modRevision);
     default:
       unreachable(action, 'action');
   }
+}
+
+/** Deletes a leader key no agent holds (CAS on the revision decided on); a key changed since is left alone. */
+async function removeLeaderKey(ctx: ActContext, modRevision: string): Promise<void> {
+  const seen = ctx.view?.leader;
+  const key = { value: seen?.name.slice(0, 100), leaseId: seen?.leaseId ?? null, modRevision };
+  if (await ctx.store.removeLeaderAt(modRevision)) ctx.log.warn(key, 'removed a leader key no agent holds');
+  else ctx.log.info(key, 'the invalid leader key changed or went meanwhile: left alone');
 }
 
 /** Names us as the sync key's leader with no standbys (quorum 0, Patroni's layout) before a promotion. */
@@ -151,11 +162,19 @@ async function claimSyncKey(ctx: ActContext): Promise<void> {
 async function writeSyncKeyAsLeader(ctx: ActContext, syncStandbys: MemberName[]): Promise<void> {
   const value = { leader: ctx.config.name, syncStandbys, quorum: 0 };
   try {
-    await ctx.store.casSync(value, ctx.store.view()?.sync?.modRevision ?? null);
+    await ctx.store.casSync(value, revisionOf(ctx.store.view(), 'sync'));
   } catch (e) {
     if (!isHapgError(e) || (e.code !== 'DCS_CAS_CONFLICT' && e.code !== 'DCS_KEY_EXISTS')) throw e;
-    await ctx.store.casSync(value, (await ctx.store.readView()).sync?.modRevision ?? null);
+    await ctx.store.casSync(value, revisionOf(await ctx.store.readView(), 'sync'));
   }
+}
+
+/**
+ * The mod revision to CAS a key at: the parsed key's, else a malformed value's (another tool
+ * wrote it; it is ours to replace, or a promotion could never claim the sync key), else null.
+ */
+function revisionOf(view: ClusterView | null, kind: 'sync' | 'history'): string | null {
+  return view?.[kind]?.modRevision ?? malformedKey(view, kind)?.modRevision ?? null;
 }
 
 /** Where to stream from: the leader's Postgres address from its member key, our slot on it. */
@@ -252,7 +271,8 @@ async function promote(ctx: ActContext, reason: 'failover' | 'switchover' | 'man
   const current = view?.history ?? null;
   const entries = [...(current?.entries ?? []).filter((h) => h.timeline !== oldTimeline), entry];
   try {
-    await store.casHistory(entries, current?.modRevision ?? null);
+    // a malformed history (another tool's) is replaced: its entries cannot be read anyway
+    await store.casHistory(entries, revisionOf(view, 'history'));
   } catch (e) {
     // History is for people; a lost race here must not undo a promotion.
     ctx.log.warn({ err: errorText(e) }, 'could not append to history');

@@ -6,6 +6,7 @@ import {
   decide,
   errorText,
   evidenceBoundsFor,
+  type FlawedLeaderSighting,
   isRunningPrimary,
   leaderRenewIntervalMs,
   type MemberName,
@@ -15,6 +16,7 @@ import {
   replicationSampleMs,
   replicationTimingParameters,
   toDecideConfig,
+  trackFlawedLeader,
 } from '@hapg/core';
 import type { EtcdStore } from '@hapg/dcs';
 import { type ActContext, followTarget, runActions } from './act.js';
@@ -131,6 +133,8 @@ export class HaLoop {
   readonly #guard: SafetyGuard;
   /** the silent synchronous standbys the loop was last woken for (once per change, not per sample) */
   #syncGoneWoken = '';
+  /** since when the current leader key has looked like no agent's (core's `trackFlawedLeader`) */
+  #flawedLeader: FlawedLeaderSighting | null = null;
 
   constructor(o: HaOptions) {
     this.#o = o;
@@ -291,6 +295,8 @@ export class HaLoop {
     const view = store.view();
     if (store.reachable()) this.#dcsLastSeenS = Math.floor(clock.wallMs() / 1000);
     this.#dyn = this.#dynamicConfig(view);
+    const nowMs = clock.monotonicMs();
+    this.#flawedLeader = trackFlawedLeader(this.#flawedLeader, view, config.name, nowMs, this.#dyn.pause);
     this.#applyTiming();
     // a start or clone in this loop writes pg_hba.conf from the current dynamic config
     pg.node.setPgHba(effectivePgHba(config, this.#dyn));
@@ -316,6 +322,7 @@ export class HaLoop {
         leaseDeadlineMs: store.leaseDeadlineMs(),
         renewFailingSinceMs: store.renewFailingSinceMs(),
         releasedLeaderAtMs: this.#releasedLeaderAtMs,
+        flawedLeaderSinceMs: this.#flawedLeader?.sinceMs ?? null,
       },
       peers,
       wallNowMs: clock.wallMs(),

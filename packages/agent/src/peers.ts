@@ -3,13 +3,17 @@ import { type Member, type MemberName, type PeerStatus, toLsn, toTimeline } from
 /**
  * Reads peers' `/patroni` status during an election. Each request is bounded
  * by `timeoutMs`; an unreachable peer is reported as such and never blocks.
+ * Only members whose key is bound to a lease take part: another tool's key
+ * (issue 11) is no agent, and one copying a real member's `api_url` under a
+ * name that sorts first would otherwise outrank it, and every node would wait
+ * for a "better" candidate that never takes the key.
  */
 export async function fetchPeerStatuses(
   members: Iterable<Member>,
   self: MemberName,
   timeoutMs: number,
 ): Promise<Map<MemberName, PeerStatus>> {
-  const peers = [...members].filter((m) => m.name !== self);
+  const peers = [...members].filter((m) => m.name !== self && m.leaseId !== null);
   const results = await Promise.all(peers.map((m) => fetchPeer(m, timeoutMs)));
   return new Map(results.map((p) => [p.name, p]));
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { runActions } from '../src/act.js';
 import { formatApiUrl, formatConnUrl, pgAddressOf } from '../src/conn.js';
 import { memberJson } from '../src/member.js';
-import { parsePeerStatus, priorityOf } from '../src/peers.js';
+import { fetchPeerStatuses, parsePeerStatus, priorityOf } from '../src/peers.js';
 import { slotNameFor } from '../src/slots.js';
 import { buildSnapshot, clusterMembers, memberState, nodeRole } from '../src/snapshot-build.js';
 
@@ -115,6 +115,12 @@ describe('peer status', () => {
       xlogLocation: null,
       timeline: null,
     });
+  });
+  it("an election asks only members whose key is bound to a lease: not another tool's keys (issue 11)", async () => {
+    const m = (name: string, leaseId: string | null) =>
+      ({ name, apiUrl: '', tags: {}, leaseId }) as unknown as Member;
+    const peers = await fetchPeerStatuses([m('n1', '7'), m('n2', '8'), m('aaa', null)], 'n1', 100);
+    expect([...peers.keys()]).toEqual(['n2']);
   });
   it('nofailover means priority 0', () => {
     expect(priorityOf({ nofailover: true, failover_priority: 3 })).toBe(0);

@@ -4,6 +4,7 @@ import {
   type DecideConfig,
   HapgError,
   type Member,
+  malformedKey,
   parseDynamicConfig,
   toDecideConfig,
   toLsn,
@@ -109,24 +110,45 @@ export class FakeStore extends EventEmitter implements ClusterStorePort {
 
   async casFailover(value: FailoverValue, expected: string | null): Promise<string> {
     this.beforeCas?.();
-    this.#check('failover', this.current.failover?.modRevision ?? null, expected);
+    this.#check('failover', this.#revisionOf('failover'), expected);
     this.writes.push({ key: 'failover', value, expected });
-    const rev = this.set({ failover: { ...value, modRevision: String(this.#rev + 1) } });
+    const rev = this.set({
+      failover: { ...value, modRevision: String(this.#rev + 1) },
+      malformed: this.#wellFormed('failover'),
+    });
     this.afterFailoverWrite?.(this);
     return rev;
   }
 
   async deleteFailover(expected: string): Promise<void> {
-    this.#check('failover', this.current.failover?.modRevision ?? null, expected);
+    this.#check('failover', this.#revisionOf('failover'), expected);
     this.writes.push({ key: 'failover', value: null, expected });
-    this.set({ failover: null });
+    this.set({ failover: null, malformed: this.#wellFormed('failover') });
   }
 
   async casConfig(value: Record<string, unknown>, expected: string | null): Promise<string> {
     this.beforeCas?.();
-    this.#check('config', this.current.config?.modRevision ?? null, expected);
+    this.#check('config', this.#revisionOf('config'), expected);
     this.writes.push({ key: 'config', value, expected });
-    return this.set({ config: { value, modRevision: String(this.#rev + 1) } });
+    return this.set({
+      config: { value, modRevision: String(this.#rev + 1) },
+      malformed: this.#wellFormed('config'),
+    });
+  }
+
+  /** Another tool writes a value that does not parse: the view shows it in `malformed` only. */
+  putMalformed(kind: 'failover' | 'config', error = 'invalid JSON'): string {
+    const modRevision = String(this.#rev + 1);
+    const entry = { key: `/service/demo/${kind}`, kind, error, modRevision };
+    return this.set({ [kind]: null, malformed: [...this.#wellFormed(kind), entry] });
+  }
+
+  #revisionOf(kind: 'failover' | 'config'): string | null {
+    return this.current[kind]?.modRevision ?? malformedKey(this.current, kind)?.modRevision ?? null;
+  }
+
+  #wellFormed(kind: 'failover' | 'config'): ClusterView['malformed'] {
+    return this.current.malformed.filter((m) => m.kind !== kind);
   }
 
   #check(key: string, actual: string | null, expected: string | null): void {

@@ -53,16 +53,28 @@ class FakeSlots {
   };
 }
 
-const member = (name: string): Member =>
-  ({ name, connUrl: '', apiUrl: '', state: 'running', role: 'replica', tags: {} }) as unknown as Member;
+/** an agent's member key is bound to its lease; `leaseId: null` is another tool's */
+const member = (name: string, leaseId: string | null = '7'): Member =>
+  ({
+    name,
+    connUrl: '',
+    apiUrl: '',
+    state: 'running',
+    role: 'replica',
+    tags: {},
+    leaseId,
+  }) as unknown as Member;
 
-function view(names: string[], status: ClusterView['status'] = null): ClusterView {
+function view(names: string[], status: ClusterView['status'] = null, fakes: string[] = []): ClusterView {
   return {
     scope: 's',
     revision: '1',
     initialize: '1',
     leader: null,
-    members: new Map(names.map((n) => [n, member(n)])),
+    members: new Map([
+      ...names.map((n) => [n, member(n)] as const),
+      ...fakes.map((n) => [n, member(n, null)] as const),
+    ]),
     config: null,
     failover: null,
     sync: null,
@@ -170,6 +182,62 @@ describe('SlotManager.tick', () => {
     expect(second.advanced).toEqual(['a', 'c']);
     expect(pg.rows.get('a')!.lsn).toBe(850n);
     expect(pg.rows.get('c')!.lsn).toBe(700n);
+  });
+
+  it('fake member keys (no lease, or a name no slot can have) get no slot, on the primary or a replica (issue 11)', async () => {
+    const long = `x${'y'.repeat(70)}`;
+    const pg = new FakeSlots();
+    const m = new SlotManager({ name: 'a', log });
+    const fakes = ['junk4', 'bad name', 'BAD_NAME'];
+    const onPrimary = await m.tick({
+      role: 'primary',
+      view: {
+        ...view(['a', 'b'], null, fakes),
+        members: new Map([...view(['a', 'b'], null, fakes).members, [long, member(long)]]),
+      },
+      dyn: dyn(),
+      nowMs: 0,
+      node: pg,
+    });
+    expect(onPrimary.created).toEqual(['b']);
+    expect(onPrimary.status.retainSlots).toEqual(['b']);
+    const rpg = new FakeSlots();
+    const r = new SlotManager({ name: 'b', log });
+    const status = { optime: 900, slots: { a: 900, junk4: 900 }, retainSlots: [] };
+    const onReplica = await r.tick({
+      role: 'replica',
+      view: view(['a', 'b'], status, fakes),
+      dyn: dyn(),
+      nowMs: 0,
+      node: rpg,
+    });
+    expect(onReplica.created).toEqual(['a']);
+  });
+
+  it('a status key another tool wrote while we lead plants no slot; the first tick as leader still trusts it', async () => {
+    const pg = new FakeSlots();
+    const m = new SlotManager({ name: 'a', log });
+    await m.tick({ role: 'primary', view: view(['a', 'b']), dyn: dyn(), nowMs: 0, node: pg });
+    const hostile = { optime: 1, slots: { junk: 1 }, retainSlots: ['junk', 'b'] };
+    const later = await m.tick({
+      role: 'primary',
+      view: view(['a', 'b'], hostile),
+      dyn: dyn(),
+      nowMs: 1000,
+      node: pg,
+    });
+    expect(later.created).toEqual([]);
+    expect([...pg.rows.keys()]).toEqual(['b']);
+    // after a failover (role change), the previous leader's retain_slots are honoured
+    await m.tick({ role: 'replica', view: view(['a', 'b']), dyn: dyn(), nowMs: 2000, node: pg });
+    const promoted = await m.tick({
+      role: 'primary',
+      view: view(['a', 'b'], hostile),
+      dyn: dyn(),
+      nowMs: 3000,
+      node: pg,
+    });
+    expect(promoted.created).toEqual(['junk']);
   });
 
   it('never throws: a failing Postgres is reported in failed and logged once per condition', async () => {

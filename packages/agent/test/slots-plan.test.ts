@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isIgnored } from '../src/slots/ignore.js';
 import {
+  isRealMember,
   type MemberSighting,
   planSlots,
   type SlotPlanInput,
@@ -516,5 +517,18 @@ describe('planSlots properties', () => {
         }
       }),
     );
+  });
+});
+
+describe('isRealMember (issue 11: slots only for real members)', () => {
+  it.each([
+    ['an agent: key bound to its lease', 'node1', '7587', true],
+    ['a name Patroni maps to a slot (node-1 → node_1)', 'node-1', '7587', true],
+    ['another tool: no lease', 'junk4', null, false],
+    ['no lease, however plausible the name', 'node2', null, false],
+    ['a name no slot can have (over 63 characters)', 'n'.repeat(64), '7587', false],
+    ['63 characters is fine', 'n'.repeat(63), '7587', true],
+  ])('%s', (_what, name, leaseId, real) => {
+    expect(isRealMember({ name, leaseId })).toBe(real);
   });
 });

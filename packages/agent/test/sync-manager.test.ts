@@ -100,6 +100,36 @@ describe('SyncManager', () => {
     expect(m.desiredSsn(view, dyn({ synchronous_mode: true }))).toBe('FIRST 1 ("node3")');
   });
 
+  it("another tool's value in the sync key: the leader writes its own key back over it, by CAS (issue 11)", async () => {
+    const { m, effects } = harness();
+    const tick = (view: ReturnType<typeof viewOf>, on = true) =>
+      m.tick({
+        view,
+        dyn: dyn({ synchronous_mode: on }),
+        replication: [streaming('node2')],
+        retryTimeoutMs: 1000,
+        responsive: ALL,
+      });
+    await tick(viewOf());
+    effects.length = 0;
+    const garbage = {
+      key: '/service/demo/sync',
+      kind: 'sync' as const,
+      error: 'invalid JSON',
+      modRevision: '50',
+    };
+    await tick(viewOf({ malformed: [garbage] }));
+    // the key we last wrote (it matches the ssn in force), nothing else changes
+    expect(effects).toEqual(['key [node2] q=0 @50']);
+    // a malformed value older than our last write is a lagging view: nothing to repair
+    effects.length = 0;
+    await tick(viewOf({ malformed: [{ ...garbage, modRevision: '5' }] }));
+    expect(effects).toEqual([]);
+    // with synchronous mode off it is simply removed
+    await tick(viewOf({ malformed: [{ ...garbage, modRevision: '60' }] }), false);
+    expect(effects).toEqual(['delete key @60']);
+  });
+
   it('a failed ssn change stops before the key names the standby', async () => {
     const { m, effects } = harness({ failSsn: true });
     await expect(

@@ -232,6 +232,13 @@ describe('restart / reload / reinit / flush', () => {
     const down = fakeDeps({ views: [scheduled], routes: { 'DELETE /switchover': 'down' } });
     await flushSwitchover(down.deps);
     expect(down.store.writes).toEqual([{ op: 'delete failover', value: undefined, rev: '10' }]);
+    // a malformed failover key (issue 11) is what blocks switchovers: flush clears it too
+    const garbage = fakeDeps({
+      views: [cluster('node1', { failover: '{"leader":' })],
+      routes: { 'DELETE /switchover': 'down' },
+    });
+    await flushSwitchover(garbage.deps);
+    expect(garbage.store.writes).toEqual([{ op: 'delete failover', value: undefined, rev: '10' }]);
     const restart = fakeDeps({
       views: [cluster()],
       routes: { 'DELETE /restart@8432': { status: 200 }, 'DELETE /restart': { status: 404 } },

@@ -134,8 +134,31 @@ export interface ClusterView {
   readonly sync: SyncState | null;
   readonly history: { readonly entries: readonly HistoryEntry[]; readonly modRevision: string } | null;
   readonly status: LeaderStatus | null;
-  /** keys whose JSON could not be parsed: logged and ignored */
-  readonly malformed: readonly { readonly key: string; readonly error: string }[];
+  /** keys whose JSON could not be parsed: reported and otherwise ignored */
+  readonly malformed: readonly MalformedKey[];
+}
+
+/** Kinds of key whose value is parsed (the leader and initialize keys are plain strings). */
+export type MalformedKind = 'member' | 'config' | 'failover' | 'sync' | 'history' | 'status';
+
+/**
+ * A key whose value could not be parsed. Its mod revision lets a writer replace or delete it
+ * with CAS (a malformed `failover` key is cleared by `DELETE /switchover`, a malformed `sync` or
+ * `history` key is rewritten by the leader) without touching a value written since.
+ */
+export interface MalformedKey {
+  readonly key: string;
+  readonly kind: MalformedKind;
+  readonly error: string;
+  readonly modRevision: string;
+}
+
+/** The malformed key of `kind` (a singleton: config, failover, sync, history, status), if any. */
+export function malformedKey(
+  view: ClusterView | null,
+  kind: Exclude<MalformedKind, 'member'>,
+): MalformedKey | null {
+  return view?.malformed.find((m) => m.kind === kind) ?? null;
 }
 
 export const EMPTY_REVISION = '0';

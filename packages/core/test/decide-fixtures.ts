@@ -21,7 +21,8 @@ export function member(name: MemberName, over: Partial<Member> = {}): Member {
     replicationState: 'streaming',
     pendingRestart: false,
     statusReason: null,
-    leaseId: null,
+    // bound to a lease, as every agent's member key is (a key without one is another tool's)
+    leaseId: '9',
     modRevision: '1',
     raw: { conn_url: '', api_url: '', state: 'running', role: 'replica', version: '0.1.0' },
     ...over,
@@ -183,6 +184,8 @@ export function formatAction(a: Action): string {
       return `demote(${a.mode},${a.follow ?? '-'})`;
     case 'startPostgres':
       return `startPostgres(${a.as},${a.follow ?? '-'})`;
+    case 'removeLeaderKey':
+      return `removeLeaderKey(${a.modRevision})`;
   }
 }
 

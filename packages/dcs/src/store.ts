@@ -5,6 +5,7 @@ import {
   errorText,
   HapgError,
   type HistoryEntry,
+  isHapgError,
   type LeaderStatus,
   type MemberJson,
   type MemberName,
@@ -48,6 +49,8 @@ export interface EtcdStoreOptions {
   readonly clock?: Clock;
   /** inject another etcd client (tests, a fork of etcd3) */
   readonly backend?: EtcdBackend;
+  /** the least time between two repairs of our member key (default 1000 ms; see `#checkMemberKey`) */
+  readonly memberRepairIntervalMs?: number;
 }
 
 export type StoreEvents = ViewCacheEvents & LeaseEvents;
@@ -56,6 +59,7 @@ const DEFAULT_TTL_S = 30;
 const DEFAULT_RETRY_TIMEOUT_MS = 10_000;
 const DEFAULT_RESYNC_INTERVAL_MS = 10_000;
 const FAILED_LIST_RETRY_MS = 500;
+const DEFAULT_MEMBER_REPAIR_INTERVAL_MS = 1000;
 
 /**
  * hapg's etcd store: the Patroni-compatible keys of one scope, this node's
@@ -76,9 +80,14 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
   readonly #cache: ViewCache;
   readonly #watch: boolean;
   #lease: LeaseKeeper | null = null;
-  /** last member JSON asked for, and what was last written under which lease */
+  /** last member JSON asked for, and what was last written under which lease, at which mod revision */
   #memberValue: string | null = null;
-  #memberWritten: { value: string; leaseId: string } | null = null;
+  #memberWritten: { value: string; leaseId: string; modRevision: string } | null = null;
+  /** member writes under way: a view read meanwhile may show our write before we know its revision */
+  #memberWrites = 0;
+  readonly #memberRepairIntervalMs: number;
+  #memberRepairedAtMs: number | null = null;
+  #memberRepairTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   private constructor(opts: EtcdStoreOptions) {
@@ -103,7 +112,11 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
       failedListRetryMs: FAILED_LIST_RETRY_MS,
       logger: this.#log,
     });
-    this.#cache.on('change', (v) => this.emit('change', v));
+    this.#memberRepairIntervalMs = opts.memberRepairIntervalMs ?? DEFAULT_MEMBER_REPAIR_INTERVAL_MS;
+    this.#cache.on('change', (v) => {
+      this.emit('change', v);
+      this.#checkMemberKey(v);
+    });
     this.#cache.on('leader-deleted', (e) => this.emit('leader-deleted', e));
   }
 
@@ -270,6 +283,21 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     return this.#afterLeaderWrite(res.succeeded);
   }
 
+  /**
+   * Deletes the leader key if its mod revision is still `expectedModRevision`: for a key no
+   * real leader holds (core's `invalidLeader`), so a leader that took the key since is never
+   * touched. False when the key changed or went meanwhile.
+   */
+  async removeLeaderAt(expectedModRevision: string): Promise<boolean> {
+    try {
+      await this.casDelete(this.keys.leader, expectedModRevision);
+      return true;
+    } catch (e) {
+      if (isHapgError(e, 'DCS_CAS_CONFLICT')) return false;
+      throw e;
+    }
+  }
+
   /** A write of ours changed the leader key: refresh the view now instead of waiting for the watch. */
   #afterLeaderWrite(result: boolean): boolean {
     if (this.#watch) void this.#cache.trigger();
@@ -289,14 +317,69 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     this.#memberValue = value;
     const leaseId = this.#requireLease();
     if (this.#memberWritten?.value === value && this.#memberWritten.leaseId === leaseId) return false;
-    await this.#txn(
-      'write member',
-      [],
-      [{ op: 'put', key: this.keys.member(name), value, lease: leaseId }],
-      [],
-    );
-    this.#memberWritten = { value, leaseId };
+    this.#memberWrites++;
+    try {
+      const res = await this.#txn(
+        'write member',
+        [],
+        [{ op: 'put', key: this.keys.member(name), value, lease: leaseId }],
+        [],
+      );
+      this.#memberWritten = { value, leaseId, modRevision: res.revision };
+    } finally {
+      this.#memberWrites--;
+    }
+    const view = this.view();
+    if (view !== null) this.#checkMemberKey(view);
     return true;
+  }
+
+  /**
+   * Our member key must be our last write — its mod revision, hence our value under our
+   * lease — in every view that is not older than that write. Another tool's delete or
+   * overwrite (a spoofed state, another host, no lease) used to stand until our own value
+   * changed, since `writeMember` compared with what it last wrote, never with etcd (issue 11);
+   * now it is written again as soon as a view shows it. At most once per repair interval, so
+   * two agents misconfigured with one name do not spin (each says so in its log).
+   */
+  #checkMemberKey(view: ClusterView): void {
+    const w = this.#memberWritten;
+    const name = this.name;
+    if (w === null || name === null || this.#closed || this.#memberWrites > 0) return;
+    // under a new lease the 'granted' handler rewrites it; a view older than our write proves nothing
+    if (this.leaseId() !== w.leaseId || BigInt(view.revision) < BigInt(w.modRevision)) return;
+    const m = view.members.get(name);
+    if (m !== undefined && m.modRevision === w.modRevision) return;
+    const waitMs =
+      this.#memberRepairedAtMs === null
+        ? 0
+        : this.#memberRepairedAtMs + this.#memberRepairIntervalMs - this.#clock.monotonicMs();
+    if (waitMs > 0) {
+      this.#memberRepairTimer ??= setTimeout(() => {
+        this.#memberRepairTimer = undefined;
+        const latest = this.view();
+        if (latest !== null) this.#checkMemberKey(latest);
+      }, waitMs);
+      return;
+    }
+    const key = this.keys.member(name);
+    const found =
+      m !== undefined
+        ? m.leaseId === w.leaseId
+          ? 'another value'
+          : `bound to ${m.leaseId === null ? 'no lease' : `lease ${m.leaseId}`}`
+        : view.malformed.some((x) => x.key === key)
+          ? 'a malformed value'
+          : 'no key';
+    this.#log.warn(
+      { key, found, modRevision: m?.modRevision ?? null, ours: w.modRevision },
+      'our member key was changed by someone else: writing it again',
+    );
+    this.#memberRepairedAtMs = this.#clock.monotonicMs();
+    this.#memberWritten = null;
+    this.writeMember(JSON.parse(this.#memberValue ?? w.value) as MemberJson).catch((e: unknown) => {
+      this.#log.warn({ err: errorText(e) }, 'could not write the member key again');
+    });
   }
 
   /** Deletes `members/<name>` (cleanup of a removed node). */
@@ -481,6 +564,7 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
   async close(opts: { revoke?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#memberRepairTimer);
     await this.#cache.stop();
     await this.#lease?.stop(opts);
     this.#backend.close();

@@ -38,6 +38,8 @@ export class ViewCache extends EventEmitter<ViewCacheEvents> {
   #fingerprint: string | null = null;
   #reachable = false;
   #leaderGoneFor: string | null = null;
+  /** `key@modRevision` of the malformed values already reported: each is logged once, not every list */
+  #malformedSeen = new Set<string>();
   #watch: WatchHandle | null = null;
   #resyncTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -109,8 +111,7 @@ export class ViewCache extends EventEmitter<ViewCacheEvents> {
     const fp = fingerprint(list.kvs);
     if (current !== null && fp === this.#fingerprint) return current;
     const next = buildView(this.#o.keys, this.#o.scope, list.revision, list.kvs);
-    for (const m of next.malformed)
-      this.#o.logger.warn({ key: m.key, error: m.error }, 'ignoring malformed etcd value');
+    this.#reportMalformed(next);
     this.#view = next;
     this.#fingerprint = fp;
     if (
@@ -142,6 +143,21 @@ export class ViewCache extends EventEmitter<ViewCacheEvents> {
       }
       return null;
     }
+  }
+
+  /** Logs each malformed value once (a key rewritten with another bad value is a new one). */
+  #reportMalformed(view: ClusterView): void {
+    const now = new Set<string>();
+    for (const m of view.malformed) {
+      const id = `${m.key}@${m.modRevision}`;
+      now.add(id);
+      if (!this.#malformedSeen.has(id))
+        this.#o.logger.warn(
+          { key: m.key, kind: m.kind, modRevision: m.modRevision, error: m.error },
+          'ignoring malformed etcd value',
+        );
+    }
+    this.#malformedSeen = now;
   }
 
   /** Reports each leader key (by create revision) gone at most once, from watch or list. */

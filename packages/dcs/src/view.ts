@@ -1,4 +1,4 @@
-import type { ClusterView, LeaderRecord, Member, MemberName } from '@hapg/core';
+import type { ClusterView, LeaderRecord, MalformedKey, MalformedKind, Member, MemberName } from '@hapg/core';
 import type { Kv } from './backend.js';
 import { type ClusterKeys, classifyKey } from './keys.js';
 import { parseConfig, parseFailover, parseHistory, parseMember, parseStatus, parseSync } from './parse.js';
@@ -16,7 +16,7 @@ export function buildView(
   kvs: readonly Kv[],
 ): ClusterView {
   const members = new Map<MemberName, Member>();
-  const malformed: { key: string; error: string }[] = [];
+  const malformed: MalformedKey[] = [];
   const view: Mutable<ClusterView> = {
     scope,
     revision,
@@ -30,7 +30,8 @@ export function buildView(
     status: null,
     malformed,
   };
-  const bad = (key: string, error: string) => malformed.push({ key, error });
+  const bad = (kv: Kv, kind: MalformedKind, error: string) =>
+    malformed.push({ key: kv.key, kind, error, modRevision: kv.modRevision });
   for (const kv of kvs) {
     const kind = classifyKey(keys, kv.key);
     if (kind === null) continue;
@@ -39,7 +40,7 @@ export function buildView(
       case 'member': {
         const p = parseMember(kind.name, kv.value, meta);
         if (p.ok) members.set(kind.name, p.value);
-        else bad(kv.key, p.error);
+        else bad(kv, 'member', p.error);
         break;
       }
       case 'leader':
@@ -51,31 +52,31 @@ export function buildView(
       case 'config': {
         const p = parseConfig(kv.value);
         if (p.ok) view.config = { value: p.value, modRevision: kv.modRevision };
-        else bad(kv.key, p.error);
+        else bad(kv, 'config', p.error);
         break;
       }
       case 'failover': {
         const p = parseFailover(kv.value, meta);
         if (p.ok) view.failover = p.value;
-        else bad(kv.key, p.error);
+        else bad(kv, 'failover', p.error);
         break;
       }
       case 'sync': {
         const p = parseSync(kv.value, meta);
         if (p.ok) view.sync = p.value;
-        else bad(kv.key, p.error);
+        else bad(kv, 'sync', p.error);
         break;
       }
       case 'history': {
         const p = parseHistory(kv.value);
         if (p.ok) view.history = { entries: p.value, modRevision: kv.modRevision };
-        else bad(kv.key, p.error);
+        else bad(kv, 'history', p.error);
         break;
       }
       case 'status': {
         const p = parseStatus(kv.value);
         if (p.ok) view.status = p.value;
-        else bad(kv.key, p.error);
+        else bad(kv, 'status', p.error);
         break;
       }
       case 'failsafe':
@@ -86,10 +87,15 @@ export function buildView(
   return Object.freeze(view);
 }
 
+/**
+ * The leader key as it is, with its lease: a key bound to no lease (`lease` 0, e.g. written
+ * with `etcdctl put`) is never a real leader's, and core's election rules say so
+ * (`invalidLeader`); they need the lease id to tell.
+ */
 export function leaderRecord(kv: Kv): LeaderRecord {
   return {
     name: kv.value,
-    leaseId: kv.lease === '0' ? null : kv.lease,
+    leaseId: kv.lease === '0' || kv.lease === '' ? null : kv.lease,
     modRevision: kv.modRevision,
     createRevision: kv.createRevision,
   };

@@ -1,3 +1,4 @@
+import { malformedKey } from '@hapg/core';
 import { clusterKeys } from '../src/keys.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -152,6 +153,43 @@ describe('buildView', () => {
     expect(v.status).toBeNull();
     expect(v.malformed.map((m) => m.key)).toEqual(['/service/demo/members/n2', '/service/demo/status']);
     expect(Object.isFrozen(v)).toBe(true);
+  });
+
+  it("keeps the leader key's lease: 0 (or none) is no lease, so core can tell a key no agent wrote (issue 11)", () => {
+    const leased = buildView(keys, 'demo', '12', [kv('leader', 'n1', { lease: '77' })]);
+    expect(leased.leader?.leaseId).toBe('77');
+    for (const lease of ['0', '']) {
+      const v = buildView(keys, 'demo', '12', [kv('leader', 'ghost', { lease, modRevision: '11' })]);
+      expect(v.leader).toEqual({ name: 'ghost', leaseId: null, modRevision: '11', createRevision: '5' });
+    }
+    const empty = buildView(keys, 'demo', '12', [kv('leader', '')]);
+    expect(empty.leader).toEqual({ name: '', leaseId: null, modRevision: '9', createRevision: '5' });
+    // a member key without a lease is parsed as such (slots and elections skip it)
+    const fake = buildView(keys, 'demo', '12', [kv('members/junk4', good)]);
+    expect(fake.members.get('junk4')?.leaseId).toBeNull();
+  });
+
+  it('records each malformed key with its kind and mod revision, so it can be cleared by CAS', () => {
+    const v = buildView(keys, 'demo', '12', [
+      kv('failover', '{"leader":', { modRevision: '20' }),
+      kv('sync', '[1,2]', { modRevision: '21' }),
+      kv('history', '{"a":1}', { modRevision: '22' }),
+      kv('config', 'null', { modRevision: '23' }),
+      kv('members/n9', '{}', { modRevision: '24' }),
+    ]);
+    expect(v.failover).toBeNull();
+    expect(v.sync).toBeNull();
+    expect(v.history).toBeNull();
+    expect(v.config).toBeNull();
+    expect(v.malformed.map(({ kind, modRevision }) => [kind, modRevision])).toEqual([
+      ['failover', '20'],
+      ['sync', '21'],
+      ['history', '22'],
+      ['config', '23'],
+      ['member', '24'],
+    ]);
+    expect(malformedKey(v, 'failover')?.modRevision).toBe('20');
+    expect(malformedKey(v, 'status')).toBeNull();
   });
 
   it('fingerprints change with any write', () => {

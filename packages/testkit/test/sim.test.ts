@@ -62,6 +62,29 @@ describe('seeded simulator', () => {
     }
   }, 60_000);
 
+  it(`another tool's leader and member keys (issue 11): safe, and one leader after healing (${Math.min(SEEDS.length, 150)} seeds)`, () => {
+    const codes: Record<string, number> = {};
+    for (const seed of SEEDS.slice(0, 150)) {
+      const r = runSimulation(seed, { hostileKeys: true, faultRate: 0.1 });
+      for (const [code, n] of Object.entries(r.stats.codes)) codes[code] = (codes[code] ?? 0) + n;
+      if (r.violations.length > 0) expect.fail(`safety violated\n${report(r)}`);
+      if (!r.live) expect.fail(`no single leader after healing\n${report(r)}`);
+    }
+    // not vacuous: flawed keys were seen, and elections followed their removal
+    if (only === null) expect(codes.LEADER_KEY_INVALID ?? 0).toBeGreaterThan(100);
+  }, 120_000);
+
+  it('has teeth: a flawed leader key never removed leaves the cluster without a leader', () => {
+    const mutant: typeof decide = (obs, nowMs) => {
+      const d = decide(obs, nowMs);
+      return { ...d, actions: d.actions.filter((a) => a.kind !== 'removeLeaderKey') };
+    };
+    const stuck = SEEDS.slice(0, 60).filter(
+      (seed) => !runSimulation(seed, { hostileKeys: true, faultRate: 0.1, decide: mutant }).live,
+    );
+    expect(stuck.length).toBeGreaterThan(0);
+  }, 60_000);
+
   it('has teeth: without the fence, paused primaries overlap with their successors', () => {
     const unsafe = SEEDS.slice(0, 100).filter(
       (seed) => runSimulation(seed, { fence: false }).violations.length > 0,

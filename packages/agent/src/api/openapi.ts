@@ -22,7 +22,11 @@ const ACTION_RESPONSES: Readonly<Record<string, Readonly<Record<string, string>>
     412: 'not possible now',
     503: 'etcd could not be written',
   },
-  'DELETE /switchover': { 200: 'deleted', 404: 'none scheduled', 409: 'changed meanwhile' },
+  'DELETE /switchover': {
+    200: 'deleted: a pending request, or a malformed failover key',
+    404: 'none scheduled',
+    409: 'changed meanwhile',
+  },
   'POST /restart': {
     200: 'restarted',
     202: 'scheduled',
@@ -33,8 +37,17 @@ const ACTION_RESPONSES: Readonly<Record<string, Readonly<Record<string, string>>
   'DELETE /restart': { 200: 'deleted', 404: 'none scheduled' },
   'POST /reload': { 202: 'reload scheduled' },
   'POST /reinitialize': { 200: 'started', 503: 'refused (e.g. on the leader)' },
-  'PATCH /config': { 200: 'the new config', 400: 'result invalid', 409: 'CAS conflict' },
-  'PUT /config': { 200: 'the new config', 400: 'invalid', 409: 'CAS conflict' },
+  'PATCH /config': {
+    200: 'the new config',
+    400: 'result invalid',
+    409: 'CAS conflict',
+    412: 'the stored config is malformed: replace it with PUT',
+  },
+  'PUT /config': {
+    200: 'the new config (a malformed stored one is replaced)',
+    400: 'invalid',
+    409: 'CAS conflict',
+  },
 };
 
 const AUTH_RESPONSES = {

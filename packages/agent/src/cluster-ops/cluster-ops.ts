@@ -6,6 +6,8 @@ import {
   errorText,
   isHapgError,
   type KnownParameters,
+  type MalformedKey,
+  malformedKey,
   mergeDynamicConfig,
   parseDynamicConfig,
   PG15_PARAMETERS,
@@ -62,6 +64,11 @@ export class ClusterOps {
       const view = await this.#store.readView();
       const config = decideConfigOf(view);
       const check = checkSwitchover(view, config, req, this.#clock.wallMs());
+      // a bad request is 400 whatever the cluster holds; then a malformed failover key, which
+      // would refuse every request as "written concurrently" (our create-only write fails)
+      if (!check.ok && check.status === 400) return refuse(check.status, check.code, check.reason);
+      const bad = malformedKey(view, 'failover');
+      if (bad !== null) return refuse(412, 'FAILOVER_KEY_MALFORMED', malformedFailoverText(bad));
       if (!check.ok) return refuse(check.status, check.code, check.reason);
       let revision: string;
       try {
@@ -118,14 +125,22 @@ export class ClusterOps {
     });
   }
 
-  /** `DELETE /switchover`: removes any pending request (a scheduled one, or one stuck unexecuted). */
+  /**
+   * `DELETE /switchover`: removes any pending request (a scheduled one, or one stuck
+   * unexecuted), and a malformed failover key, which would block every switchover otherwise.
+   * Either with CAS on the revision just read, so a request written meanwhile is kept (409).
+   */
   async cancelSwitchover(): Promise<ActionReply> {
     return guard(async () => {
       const view = await this.#store.readView();
-      if (view.failover === null)
-        return refuse(404, 'NO_SWITCHOVER', 'no switchover is scheduled or pending');
-      await this.#store.deleteFailover(view.failover.modRevision);
-      return reply(200, { status: 'deleted', message: 'scheduled switchover deleted' });
+      if (view.failover !== null) {
+        await this.#store.deleteFailover(view.failover.modRevision);
+        return reply(200, { status: 'deleted', message: 'scheduled switchover deleted' });
+      }
+      const bad = malformedKey(view, 'failover');
+      if (bad === null) return refuse(404, 'NO_SWITCHOVER', 'no switchover is scheduled or pending');
+      await this.#store.deleteFailover(bad.modRevision);
+      return reply(200, { status: 'deleted', message: `malformed failover key deleted (${bad.error})` });
     });
   }
 
@@ -134,17 +149,26 @@ export class ClusterOps {
     return this.#writeConfig('PATCH /config', (base) => mergeDynamicConfig(base, patch));
   }
 
-  /** `PUT /config`: replaces the stored config, same validation. */
+  /** `PUT /config`: replaces the stored config (a malformed one too), same validation. */
   async replaceConfig(config: unknown): Promise<ActionReply> {
-    return this.#writeConfig('PUT /config', () => mergeDynamicConfig({}, config));
+    return this.#writeConfig('PUT /config', () => mergeDynamicConfig({}, config), true);
   }
 
   async #writeConfig(
     source: string,
     next: (base: Record<string, unknown>) => Record<string, unknown>,
+    replaces = false,
   ): Promise<ActionReply> {
     return guard(async () => {
       const view = await this.#store.readView();
+      const bad = view.config === null ? malformedKey(view, 'config') : null;
+      if (bad !== null && !replaces) {
+        return refuse(
+          412,
+          'CONFIG_KEY_MALFORMED',
+          `the stored config is malformed (${bad.error}): there is nothing to merge into; replace it with PUT /config`,
+        );
+      }
       let value: Record<string, unknown>;
       try {
         value = next(view.config?.value ?? {});
@@ -156,10 +180,14 @@ export class ClusterOps {
         if (isHapgError(e, 'CONFIG_INVALID')) return refuse(400, 'CONFIG_INVALID', errorText(e));
         throw e;
       }
-      await this.#store.casConfig(value, view.config?.modRevision ?? null);
+      await this.#store.casConfig(value, view.config?.modRevision ?? bad?.modRevision ?? null);
       return reply(200, value);
     });
   }
+}
+
+function malformedFailoverText(bad: MalformedKey): string {
+  return `the failover key is malformed (${bad.error}) and blocks every switchover: clear it with DELETE /switchover (hactl flush --switchover)`;
 }
 
 /**

@@ -12,7 +12,7 @@ import {
 } from '@hapg/postgres';
 import { applySlotPlan, nodeSlotConnector, type SlotFailure, type SlotLog } from './apply.js';
 import { slotNameFor } from './names.js';
-import { type MemberSighting, planSlots, slotSettingsFrom, slotStatus } from './plan.js';
+import { isRealMember, type MemberSighting, planSlots, slotSettingsFrom, slotStatus } from './plan.js';
 
 export interface SlotManagerOptions {
   /** this member's name */
@@ -59,6 +59,8 @@ export class SlotManager {
   readonly #lastSeenMs = new Map<string, number>();
   /** notes logged last tick, so a standing condition is logged once, not every loop */
   #notes = new Set<string>();
+  /** the role of the last tick: `retain_slots` seeds sightings only on the first tick in a role */
+  #role: 'primary' | 'replica' | null = null;
 
   constructor(opts: SlotManagerOptions) {
     this.#opts = opts;
@@ -66,7 +68,13 @@ export class SlotManager {
 
   /** Never throws: a failure is logged and reported in `failed`; the next tick retries. */
   async tick(input: SlotTickInput): Promise<SlotTickResult> {
-    const members = this.#sightings(input.view, input.nowMs, input.dyn.memberSlotsTtlMs);
+    const members = this.#sightings(
+      input.view,
+      input.nowMs,
+      input.dyn.memberSlotsTtlMs,
+      input.role !== this.#role,
+    );
+    this.#role = input.role;
     let existing: ReplicationSlot[];
     try {
       existing = await listReplicationSlots({ query: (t, v) => input.node.query(t, v) });
@@ -102,29 +110,29 @@ export class SlotManager {
   }
 
   /**
-   * Updates last-seen times and returns every member we know of. Member
-   * slots named in the `status` key's retain_slots but never seen by this
-   * agent (it just started, or just became leader) count as seen now: the
-   * previous leader vouched for them, and dropping their WAL on a restart
-   * would defeat member_slots_ttl.
+   * Updates last-seen times and returns every member we know of: real members only
+   * (`isRealMember`). On the first tick in a role (this agent just started, or just became
+   * leader), member slots named in the `status` key's retain_slots but never seen by this
+   * agent count as seen now: the previous leader vouched for them, and dropping their WAL on
+   * a restart would defeat member_slots_ttl. Not on later ticks: then the key is our own
+   * leader's (or ours), and a value another tool wrote there must not plant slots.
    */
-  #sightings(view: ClusterView, nowMs: number, ttlMs: number): MemberSighting[] {
+  #sightings(view: ClusterView, nowMs: number, ttlMs: number, seed: boolean): MemberSighting[] {
     const retained = new Set(view.status?.retainSlots ?? []);
-    for (const name of view.members.keys()) this.#lastSeenMs.set(name, nowMs);
+    const real = new Set([...view.members.values()].filter(isRealMember).map((m) => m.name));
+    for (const name of real) this.#lastSeenMs.set(name, nowMs);
     for (const [name, seenMs] of this.#lastSeenMs) {
       // forget expired members, unless the status key still vouches for them (it would re-seed them)
-      if (nowMs - seenMs >= ttlMs && !view.members.has(name) && !retained.has(slotNameFor(name)))
+      if (nowMs - seenMs >= ttlMs && !real.has(name) && !retained.has(slotNameFor(name)))
         this.#lastSeenMs.delete(name);
     }
-    const known = new Set([...this.#lastSeenMs.keys()].map(slotNameFor));
-    for (const slot of retained) {
-      if (!known.has(slot)) this.#lastSeenMs.set(slot, nowMs);
+    if (seed) {
+      const known = new Set([...this.#lastSeenMs.keys()].map(slotNameFor));
+      for (const slot of retained) {
+        if (!known.has(slot)) this.#lastSeenMs.set(slot, nowMs);
+      }
     }
-    return [...this.#lastSeenMs].map(([name, lastSeenMs]) => ({
-      name,
-      inView: view.members.has(name),
-      lastSeenMs,
-    }));
+    return [...this.#lastSeenMs].map(([name, lastSeenMs]) => ({ name, inView: real.has(name), lastSeenMs }));
   }
 
   #logNotes(notes: readonly { code: string; slot: string; text: string }[]): void {

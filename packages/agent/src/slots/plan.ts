@@ -3,7 +3,7 @@
  * what the cluster wants to the slots to create, drop and advance. No I/O, no
  * clock: the caller passes `nowMs` and each member's `lastSeenMs`.
  */
-import type { DynamicConfig, IgnoreSlotRule, Lsn, SlotConfig } from '@hapg/core';
+import type { DynamicConfig, IgnoreSlotRule, Lsn, Member, SlotConfig } from '@hapg/core';
 import type { ReplicationSlot } from '@hapg/postgres';
 import { isIgnored } from './ignore.js';
 import { isValidSlotName, slotNameFor } from './names.js';
@@ -28,6 +28,17 @@ export function slotSettingsFrom(dyn: DynamicConfig): SlotSettings {
     ignoreSlots: dyn.ignoreSlots,
     memberSlotsTtlMs: dyn.memberSlotsTtlMs,
   };
+}
+
+/**
+ * A member a slot is kept for: its key is bound to a lease — an agent's always is, and etcd
+ * deletes such a key when the lease ends, while another tool's (`etcdctl put
+ * …/members/junk4`) is bound to none — and its name gives a valid slot name. Fake member keys
+ * used to create a slot on every node, holding WAL back for member_slots_ttl after they were
+ * gone (issue 11).
+ */
+export function isRealMember(m: Pick<Member, 'name' | 'leaseId'>): boolean {
+  return m.leaseId !== null && isValidSlotName(slotNameFor(m.name));
 }
 
 export interface MemberSighting {

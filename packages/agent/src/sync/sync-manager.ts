@@ -4,7 +4,9 @@ import {
   describeSyncStep,
   type DynamicConfig,
   HapgError,
+  type MalformedKey,
   type MemberName,
+  malformedKey,
   parseLsn,
   parseSsn,
   planSyncUpdate,
@@ -98,14 +100,16 @@ export class SyncManager {
       // synchronous_standby_names is already '' (rendered before leader duties): now the key can go
       this.#ssn = null;
       const current = this.#newest(view.sync);
-      if (view.sync !== null && current !== null) {
-        await this.#o.store.deleteSync(current.modRevision);
+      const bad = this.#malformed(view, current);
+      if ((view.sync !== null && current !== null) || bad !== null) {
+        await this.#o.store.deleteSync(bad?.modRevision ?? current!.modRevision);
         this.#written = null;
         this.#o.log.info({ reason: 'synchronous_mode off' }, 'sync key removed');
       }
       return;
     }
     const current = this.#newest(view.sync);
+    const bad = this.#malformed(view, current);
     const key = syncKeyFromState(current, mode);
     const inForce = this.desiredSsn(view, dyn);
     this.#ssn = inForce;
@@ -130,20 +134,38 @@ export class SyncManager {
       nodeCount: dyn.synchronousNodeCount,
       leader: this.#o.name,
     });
-    let revision = current?.modRevision ?? null;
+    // Another tool's value in the key: rewrite ours over it (CAS on its revision, while we hold
+    // the leader key). What we last wrote is what the ssn in force keeps the promise of.
+    if (bad !== null && key !== null && !steps.some((st) => st.kind === 'writeSyncKey'))
+      steps.unshift({ kind: 'writeSyncKey', value: key });
+    let revision = bad?.modRevision ?? current?.modRevision ?? null;
     for (const step of steps) revision = await this.#run(step, revision, input.retryTimeoutMs);
     if (steps.length > 0) {
+      const reason =
+        bad !== null
+          ? 'the sync key was malformed'
+          : desired.length === 0
+            ? 'no healthy standby: degraded'
+            : 'standbys changed';
       this.#o.log.info(
         {
           mode,
           syncStandbys: desired,
           synchronousStandbyNames: this.#ssn,
           steps: steps.map(describeSyncStep),
-          reason: desired.length === 0 ? 'no healthy standby: degraded' : 'standbys changed',
+          reason,
         },
         'synchronous replication changed',
       );
     }
+  }
+
+  /** The sync key as etcd holds it is malformed (and newer than our own last write). */
+  #malformed(view: ClusterView, current: SyncState | null): MalformedKey | null {
+    const bad = view.sync === null ? malformedKey(view, 'sync') : null;
+    if (bad === null || (current !== null && BigInt(current.modRevision) >= BigInt(bad.modRevision)))
+      return null;
+    return bad;
   }
 
   async #run(step: SyncStep, revision: string | null, timeoutMs: number): Promise<string | null> {

@@ -2,7 +2,7 @@ import { compareLsn, type Lsn, maxLsn, toLsn } from '../lsn.js';
 import { acksPerCommit } from '../sync/key.js';
 import { quorumPromotionSafe } from '../sync/quorum.js';
 import type { Timeline } from '../timeline.js';
-import type { ClusterView, Member, MemberName } from '../types.js';
+import { type ClusterView, type Member, type MemberName, malformedKey } from '../types.js';
 import type { DecideConfig, Observation, PeerStatus, ReasonCode } from './types.js';
 
 /** One member as an election sees it: this node from its probe, a peer from its REST status. */
@@ -99,6 +99,11 @@ export function isEligible(c: Candidate, config: DecideConfig, view: ClusterView
   if (!c.healthy) return no('POSTGRES_NOT_RUNNING', `${c.name}: Postgres is not running or not reachable`);
   if (c.nofailover) return no('NO_LEADER_NOT_ELIGIBLE', `${c.name}: tagged nofailover`);
   if (c.failoverPriority <= 0) return no('NO_LEADER_NOT_ELIGIBLE', `${c.name}: failover_priority is 0`);
+  if (config.synchronousMode !== 'off' && view !== null && view.sync === null && malformedKey(view, 'sync')) {
+    // another tool's value: nobody can tell who holds every acknowledged commit (rule 4); the
+    // leader rewrites its key at once, and without a leader nobody may guess
+    return no('NO_LEADER_NOT_ELIGIBLE', `${c.name}: synchronous mode and the sync key is malformed`);
+  }
   if (!inSyncKey(c.name, config, view)) {
     return no('NO_LEADER_NOT_ELIGIBLE', `${c.name}: synchronous mode and not listed in the sync key`);
   }

@@ -11,6 +11,7 @@ import {
   selfCandidate,
 } from './candidates.js';
 import { cannotConnect } from './cannot-connect.js';
+import { type InvalidLeader, invalidLeader } from './leader-key.js';
 import { classifyLease, deadlinePassed, isIsolated, isRunningPrimary, isRunningReplica } from './lease.js';
 import type { Action, DecidedRole, Decision, Observation, ReasonCode } from './types.js';
 
@@ -55,6 +56,8 @@ export function decide(obs: Observation, nowMs: number): Decision {
     const code = lease === 'isolated' ? 'ISOLATED' : 'LEASE_DEADLINE_PASSED';
     return decision(currentRole(obs), [], code, `not promoting: our leader lease is ${lease}`);
   }
+  const invalid = invalidLeader(obs, nowMs);
+  if (invalid !== null) return withInvalidLeader(obs, invalid);
   const leader = view.leader;
   if (leader !== null && leader.name === obs.self.name) return ownKeyOtherLease(obs);
   if (leader !== null) return withOtherLeader(obs, view, leader.name, nowMs);
@@ -299,6 +302,22 @@ function ownKeyOtherLease(obs: Observation): Decision {
   );
 }
 
+/**
+ * A leader key no real leader holds (leader-key.ts) is no leader: nobody follows it, and once
+ * it has stood for ttl every agent deletes it by CAS; the election then runs as usual.
+ */
+function withInvalidLeader(obs: Observation, invalid: InvalidLeader): Decision {
+  const remove: Action[] = invalid.removable
+    ? [{ kind: 'removeLeaderKey', modRevision: invalid.record.modRevision }]
+    : [];
+  if (isRunningPrimary(obs.pg)) {
+    // we do not hold the key (rule 1): stop writes now, as under any other leader's key
+    const actions: Action[] = [{ kind: 'demote', mode: 'fast', follow: null }, ...remove];
+    return decision('demoted', actions, 'LEADER_KEY_INVALID', `${invalid.text}; demoting`);
+  }
+  return decision(currentRole(obs), remove, 'LEADER_KEY_INVALID', invalid.text);
+}
+
 function withOtherLeader(obs: Observation, view: ClusterView, leader: MemberName, nowMs: number): Decision {
   const { pg } = obs;
   if (isRunningPrimary(pg)) {
@@ -425,6 +444,11 @@ function withoutLeader(obs: Observation, view: ClusterView, nowMs: number): Deci
   const handingOver = released !== null && nowMs - released < config.ttlMs;
   if (view.failover?.leader === self.name && levelPeer && handingOver) {
     return decision('candidate', [], 'SWITCHOVER_AWAY', 'we handed the leader key over: not competing');
+  }
+  // A leader's member key is what tells the others its key is real (leader-key.ts): publish it
+  // before taking the key. Only an agent's first loop has none yet; the next one has.
+  if (view.members.get(self.name)?.leaseId == null) {
+    return decision('candidate', [], 'WAITING', 'not taking over before our member key is published');
   }
   const target = view.failover?.member ?? null;
   if (target === self.name) {

@@ -113,6 +113,12 @@ export interface DcsObservation {
   readonly renewFailingSinceMs: number | null;
   /** monotonic ms at which this node last released the leader key (a switchover away); absent: never */
   readonly releasedLeaderAtMs?: number | null;
+  /**
+   * monotonic ms since which this node has seen the current leader key (same mod revision)
+   * bound to no lease or naming no member with a live member key (`trackFlawedLeader`);
+   * null/absent: not seen so, and such a key is then never removed
+   */
+  readonly flawedLeaderSinceMs?: number | null;
 }
 
 /** A peer's status, read from its REST `/patroni` during an election. */
@@ -192,7 +198,13 @@ export type Action =
   /** former primary: pg_rewind against the leader (or re-clone when allowed), then start as its standby */
   | { readonly kind: 'rejoin'; readonly leader: MemberName }
   /** delete a consumed or stale `failover` key */
-  | { readonly kind: 'clearFailover' };
+  | { readonly kind: 'clearFailover' }
+  /**
+   * Delete a leader key no real leader can hold (leader-key.ts) if its mod revision is still
+   * `modRevision`: a CAS, so a leader that took the key since is never touched. A key that
+   * changed or went meanwhile is left alone, and that is not a failure.
+   */
+  | { readonly kind: 'removeLeaderKey'; readonly modRevision: string };
 
 export type ActionKind = Action['kind'];
 
@@ -250,6 +262,8 @@ export type ReasonCode =
   | 'CLEARING_STALE_FAILOVER'
   | 'SWITCHOVER_AWAY'
   | 'LEADER_ON_OLDER_TIMELINE'
+  /** the leader key is bound to no lease or names no live member: no leader (leader-key.ts) */
+  | 'LEADER_KEY_INVALID'
   // added with synchronous mode:
   /** quorum mode: this member cannot prove it holds every acknowledged commit (see sync/quorum.ts) */
   | 'QUORUM_NOT_LISTED'

@@ -102,6 +102,34 @@ export class SimEtcd {
     return true;
   }
 
+  /**
+   * Another tool writes the leader key (`etcdctl put`): any value, bound to `leaseId` (null: no
+   * lease, as etcdctl does by default); a put on an existing key keeps its create revision.
+   */
+  putLeaderRaw(name: string, leaseId: string | null, nowMs: number): void {
+    const cur = this.current;
+    if (leaseId !== null && !this.#leases.has(leaseId)) return;
+    const rev = String(cur.revision + 1);
+    this.#commit(nowMs, {
+      leader: { name, leaseId, modRevision: rev, createRevision: cur.leader?.createRevision ?? rev },
+    });
+  }
+
+  /** txn mod_revision(leader) == rev → delete; false when it changed or went */
+  removeLeaderAt(modRevision: string, nowMs: number): boolean {
+    if (this.current.leader?.modRevision !== modRevision) return false;
+    this.#commit(nowMs, { leader: null });
+    return true;
+  }
+
+  /** Another tool deletes a member key (its agent writes it again at its next loop). */
+  deleteMember(name: string, nowMs: number): void {
+    if (!this.current.members.has(name)) return;
+    const members = new Map(this.current.members);
+    members.delete(name);
+    this.#commit(nowMs, { members });
+  }
+
   /** txn value == name → delete */
   release(name: string, nowMs: number): boolean {
     if (this.current.leader?.name !== name) return false;

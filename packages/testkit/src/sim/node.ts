@@ -2,10 +2,12 @@ import {
   type Action,
   type DecideConfig,
   type Decision,
+  type FlawedLeaderSighting,
   type Observation,
   type PeerStatus,
   toLsn,
   toTimeline,
+  trackFlawedLeader,
 } from '@hapg/core';
 import { type SimEtcd, toClusterView } from './etcd.js';
 
@@ -61,6 +63,8 @@ export class SimNode {
   lastDecision: Decision | null = null;
   /** the sync manager's ssn while leading (null: not leading, render from the key) */
   managedSsn: string | null = null;
+  /** the agent's tracker of a leader key no agent holds (ha.ts) */
+  flawedLeader: FlawedLeaderSighting | null = null;
   readonly faults: NodeFaults = {
     agentPausedUntilMs: 0,
     etcdCutUntilMs: 0,
@@ -129,6 +133,8 @@ export class SimNode {
     this.reachable = this.etcdConnected(nowMs);
     if (this.reachable) this.cachedView = toClusterView(etcd.readAt(nowMs - watchDelayMs));
     const view = this.cachedView;
+    const paused = view?.config?.value.pause === true;
+    this.flawedLeader = trackFlawedLeader(this.flawedLeader, view, this.name, nowMs, paused);
     const pg = this.pg;
     const running = pg.process === 'running';
     return {
@@ -162,6 +168,7 @@ export class SimNode {
         leaseDeadlineMs: this.deadlineMs,
         renewFailingSinceMs: this.renewFailingSinceMs,
         releasedLeaderAtMs: this.releasedLeaderAtMs,
+        flawedLeaderSinceMs: this.flawedLeader?.sinceMs ?? null,
       },
       peers: view?.leader === null ? new Map(peers.map((p) => [p.name, p.status(nowMs, this)])) : null,
     };
@@ -211,6 +218,10 @@ export function act(a: Action, ctx: ActContext): boolean {
     }
     case 'clearFailover':
       if (connected) etcd.setFailover(null, nowMs);
+      return connected;
+    case 'removeLeaderKey':
+      // a key changed meanwhile is left alone, and that is not a failure (act.ts)
+      if (connected) etcd.removeLeaderAt(a.modRevision, nowMs);
       return connected;
     case 'promote':
       if (pg.process !== 'running' || pg.primary) return false;

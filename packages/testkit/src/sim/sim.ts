@@ -32,6 +32,12 @@ export interface SimOptions {
   readonly syncPlan?: SyncPlanner;
   /** a switchover's leader hands the sync key to its caught-up target, as the agent does (default: on in sync mode); off shows what it is for */
   readonly handoverSyncKey?: boolean;
+  /**
+   * Also inject another tool's writes (issue 11): the leader key overwritten without a lease
+   * (a made-up name, '', a member's name) or bound to a live lease but naming nobody, and
+   * member keys deleted. Off by default, so the seeds of the other runs keep their schedule.
+   */
+  readonly hostileKeys?: boolean;
 }
 
 export interface SimResult {
@@ -77,6 +83,8 @@ const FAULTS = [
   'toggle-pause',
 ] as const;
 
+const HOSTILE_FAULTS = ['ghost-leader', 'leased-ghost', 'member-key-deleted'] as const;
+
 const TIMING: SimTiming = { ttlMs: 3_000, leaseMarginMs: 500, maxWatchDelayMs: 300 };
 
 /**
@@ -120,6 +128,14 @@ class Simulation {
   readonly acks = new AckLedger();
   readonly fenceOn: boolean;
   readonly decideFn: (obs: Observation, nowMs: number) => Decision;
+  readonly faultKinds: readonly ((typeof FAULTS)[number] | (typeof HOSTILE_FAULTS)[number])[];
+  /**
+   * Primaries whose leader key another tool overwrote: writable without the key until they
+   * notice (nothing can prevent that), so only the two-primaries check applies to them.
+   */
+  readonly keyTakenFrom = new Set<string>();
+  /** the lease another tool's leader key is bound to */
+  toolLease: string | null = null;
   maxTimeline = 1;
   nowMs = 0;
   lastLeaderRevision = '';
@@ -141,6 +157,7 @@ class Simulation {
     this.sync = opts.sync ?? null;
     this.syncPlan = opts.syncPlan;
     this.handoverSyncKey = opts.handoverSyncKey ?? opts.sync !== undefined;
+    this.faultKinds = opts.hostileKeys === true ? [...FAULTS, ...HOSTILE_FAULTS] : FAULTS;
     const n = opts.nodes ?? this.rng.int(2, 5);
     this.config = {
       ttlMs: TIMING.ttlMs,
@@ -407,8 +424,10 @@ class Simulation {
       this.fail(`two writable primaries after ${where}: ${writable.map((n) => n.name).join(', ')}`);
     }
     const holder = this.etcd.current.leader?.name ?? null;
+    for (const name of this.keyTakenFrom)
+      if (!this.byName.get(name)!.writable()) this.keyTakenFrom.delete(name);
     for (const n of writable) {
-      if (n.name !== holder)
+      if (n.name !== holder && !this.keyTakenFrom.has(n.name))
         this.fail(`${n.name} writable without the leader key (holder ${holder}) after ${where}`);
     }
   }
@@ -428,8 +447,8 @@ class Simulation {
     this.stats.faults++;
     const node = this.rng.pick(this.nodes);
     const untilMs = this.nowMs + this.rng.int(3, 80) * this.stepMs;
-    const kind = this.rng.int(0, FAULTS.length - 1);
-    const fault = FAULTS[kind]!;
+    const kind = this.rng.int(0, this.faultKinds.length - 1);
+    const fault = this.faultKinds[kind]!;
     switch (fault) {
       case 'etcd-cut':
         node.faults.etcdCutUntilMs = untilMs;
@@ -453,6 +472,14 @@ class Simulation {
         this.etcd.setPause(!this.etcd.current.pause, this.nowMs);
         this.log(`FAULT cluster pause = ${this.etcd.current.pause}`);
         return;
+      case 'ghost-leader':
+      case 'leased-ghost':
+        this.overwriteLeader(fault === 'leased-ghost', node.name);
+        return;
+      case 'member-key-deleted':
+        this.etcd.deleteMember(node.name, this.nowMs);
+        this.log(`FAULT member key of ${node.name} deleted`);
+        return;
     }
     this.log(`FAULT ${fault} on ${node.name} until ${untilMs}`);
   }
@@ -464,6 +491,26 @@ class Simulation {
     if (node.pg.primary) node.pg.crashedAtMs ??= this.nowMs;
     node.nextLoopAtMs = this.nowMs; // the child's exit wakes the agent at once
     this.log(`FAULT ${node.name} Postgres crashed (primary=${node.pg.primary})`);
+  }
+
+  /**
+   * `etcdctl put …/leader <value>`: bound to no lease, or (leased) to the tool's own lease
+   * (`etcdctl lease grant 3600`), which outlives the run, naming nobody. Bound to an agent's
+   * lease instead, the key would vanish when that lease ends, which is a delete of the key: a
+   * hazard of its own (see the report of the issue-11 test), not this rule's.
+   */
+  overwriteLeader(leased: boolean, memberName: string): void {
+    const holder = this.etcd.current.leader?.name;
+    if (holder !== undefined && this.byName.get(holder)?.writable()) this.keyTakenFrom.add(holder);
+    if (leased) {
+      this.toolLease ??= this.etcd.grant(this.nowMs, Number.POSITIVE_INFINITY);
+      this.etcd.putLeaderRaw('ghost', this.toolLease, this.nowMs);
+      this.log(`FAULT leader key overwritten: "ghost" bound to the tool's lease ${this.toolLease}`);
+      return;
+    }
+    const value = this.rng.pick(['ghost', '', memberName]);
+    this.etcd.putLeaderRaw(value, null, this.nowMs);
+    this.log(`FAULT leader key overwritten: ${JSON.stringify(value)} bound to no lease`);
   }
 
   requestSwitchover(): void {

@@ -1,4 +1,4 @@
-import { errorText, isHapgError } from '@hapg/core';
+import { errorText, isHapgError, malformedKey } from '@hapg/core';
 import type { ActionDeps } from '../../actions/deps.js';
 import { failedMessage, forEachMember } from '../../actions/each-member.js';
 import { healthyLeader } from '../../actions/members.js';
@@ -9,9 +9,9 @@ import { CliError } from '../../errors.js';
 import { renderData } from '../../output/index.js';
 
 /**
- * Cancels a scheduled switchover: `DELETE /switchover` on the leader; when
- * there is no running leader or it does not answer, the failover key is
- * deleted with CAS.
+ * Cancels a scheduled switchover, or clears a malformed failover key:
+ * `DELETE /switchover` on the leader; when there is no running leader or it
+ * does not answer, the failover key is deleted with CAS.
  */
 export async function flushSwitchover(deps: ActionDeps): Promise<number> {
   const view = await deps.store.readView();
@@ -32,9 +32,11 @@ export async function flushSwitchover(deps: ActionDeps): Promise<number> {
     }
   }
   if (!done) {
-    if (view.failover === null) throw new CliError('no scheduled switchover to cancel');
+    // a malformed key blocks every switchover: clearing it is what `flush --switchover` is for
+    const revision = view.failover?.modRevision ?? malformedKey(view, 'failover')?.modRevision ?? null;
+    if (revision === null) throw new CliError('no scheduled switchover to cancel');
     try {
-      await deps.store.deleteFailover(view.failover.modRevision);
+      await deps.store.deleteFailover(revision);
     } catch (e) {
       if (isHapgError(e, 'DCS_CAS_CONFLICT'))
         throw new CliError('the failover key changed meanwhile: see hactl list');
