@@ -1,5 +1,6 @@
 import {
   type FailoverRequest,
+  parseZonedTimeMs,
   type HistoryEntry,
   type LeaderStatus,
   type Lsn,
@@ -130,10 +131,16 @@ export function parseConfig(text: string): Parsed<Record<string, unknown>> {
 export function parseFailover(text: string, meta: KeyMeta): Parsed<FailoverRequest> {
   return guard(() => {
     const o = object(json(text), 'failover');
+    const scheduledAt = optStr(o, 'scheduled_at');
+    // a time nobody can read would never come due and block every later switchover: malformed
+    if (scheduledAt !== null && parseZonedTimeMs(scheduledAt) === null)
+      throw new ParseError(
+        `scheduled_at is not an ISO-8601 time with a zone: ${JSON.stringify(scheduledAt.slice(0, 64))}`,
+      );
     return {
       leader: optStr(o, 'leader'),
       member: optStr(o, 'member'),
-      scheduledAt: optStr(o, 'scheduled_at'),
+      scheduledAt,
       modRevision: meta.modRevision,
     };
   });

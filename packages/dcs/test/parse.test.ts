@@ -192,6 +192,18 @@ describe('buildView', () => {
     expect(malformedKey(v, 'status')).toBeNull();
   });
 
+  it('a failover key whose scheduled_at no reader understands is malformed (issue 11: it never ran and blocked every switchover)', () => {
+    const v = buildView(keys, 'demo', '12', [
+      kv('failover', '{"leader":"n1","scheduled_at":"tomorrow"}', { modRevision: '30' }),
+    ]);
+    expect(v.failover).toBeNull();
+    expect(malformedKey(v, 'failover')?.modRevision).toBe('30');
+    const ok = buildView(keys, 'demo', '12', [
+      kv('failover', '{"leader":"n1","scheduled_at":"2030-01-01T00:00+01"}', { modRevision: '31' }),
+    ]);
+    expect(ok.failover?.scheduledAt).toBe('2030-01-01T00:00+01');
+  });
+
   it('fingerprints change with any write', () => {
     const a = [kv('leader', 'n1')];
     expect(fingerprint(a)).toBe(fingerprint([kv('leader', 'n2')]));
