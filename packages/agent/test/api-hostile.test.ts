@@ -200,6 +200,33 @@ describe('REST gateway under generated hostile input', () => {
     );
   });
 
+  it('a parameter value with a control character is refused, never stored (issue 11 #1)', async () => {
+    const control = fc
+      .tuple(fc.string({ maxLength: 8 }), fc.integer({ min: 0, max: 31 }), fc.string({ maxLength: 8 }))
+      .map(([a, c, b]) => `${a}${String.fromCharCode(c)}${b}`);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('PATCH', 'PUT') as fc.Arbitrary<'PATCH' | 'PUT'>,
+        control,
+        async (method, value) => {
+          sent['control characters'] = (sent['control characters'] ?? 0) + 1;
+          r.reset();
+          const before = JSON.stringify(r.store.current);
+          const res = await r.app.inject({
+            method,
+            url: '/config',
+            headers: { 'content-type': 'application/json' },
+            payload: JSON.stringify({ ttl: 30, postgresql: { parameters: { work_mem: value } } }),
+          });
+          expect(res.statusCode).toBe(400);
+          expect(res.json().error).toMatch(/work_mem/);
+          expect(JSON.stringify(r.store.current)).toBe(before);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
   it('raw payloads that are not JSON, or JSON of the wrong kind', async () => {
     await fc.assert(
       fc.asyncProperty(
