@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../src/api/build.js';
 import type { LocalActions, RestartRequest } from '../src/api/local-actions.js';
