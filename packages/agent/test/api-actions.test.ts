@@ -1,67 +1,18 @@
-import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { buildApi } from '../src/api/build.js';
-import type { LocalActions, RestartRequest } from '../src/api/local-actions.js';
-import { ClusterOps } from '../src/cluster-ops/cluster-ops.js';
 import { createMetrics } from '../src/metrics.js';
 import { clockAtNow, primaryHealthy } from './api-fixtures.js';
-import { FakeStore, viewOf } from './cluster-ops-fixtures.js';
+import { apiRig, sendJson } from './api-rig.js';
 
 const AUTH = { username: 'admin', password: 'secret' };
 const BASIC = `Basic ${Buffer.from('admin:secret').toString('base64')}`;
 /** within a year of the fixtures' wall clock (2026-01-01): times further out are refused */
 const SOON = '2026-06-01T00:00:00Z';
 
-function fakeLocal() {
-  const calls: unknown[] = [];
-  const local: LocalActions = {
-    reload: () => {
-      calls.push('reload');
-    },
-    restart: async (req: RestartRequest) => {
-      calls.push(req);
-      return { status: 200, body: { message: 'restarted' } };
-    },
-    cancelRestart: async () => ({ status: 404, body: { error: 'no restart scheduled' } }),
-    reinitialize: async (req) => {
-      calls.push(req);
-      return { status: 503, body: { error: 'refused: this node is the leader' } };
-    },
-  };
-  return { local, calls };
-}
-
-function api(extra: Partial<Parameters<typeof buildApi>[0]> = {}) {
-  const clock = clockAtNow();
-  const store = new FakeStore(viewOf());
-  const { local, calls } = fakeLocal();
-  const app = buildApi({
-    snapshot: () => primaryHealthy,
-    metrics: createMetrics({ processMetrics: false, clock }),
-    clock,
-    actions: local,
-    clusterOps: new ClusterOps({ store, clock, switchWaitMs: () => 20 }),
-    ...extra,
-  });
-  return { app, store, calls };
-}
+const api = (extra: Partial<Parameters<typeof buildApi>[0]> = {}) => apiRig({ extra });
 
 type Method = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-const send = (
-  app: FastifyInstance,
-  method: Method,
-  url: string,
-  payload?: unknown,
-  headers: Record<string, string> = {},
-) =>
-  app.inject({
-    method,
-    url,
-    headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(payload === undefined
-      ? {}
-      : { payload: typeof payload === 'string' ? payload : JSON.stringify(payload) }),
-  });
+const send = sendJson;
 
 const ENDPOINTS: [Method, string, unknown][] = [
   ['POST', '/switchover', { leader: 'node1', candidate: 'node2' }],

@@ -1,25 +1,16 @@
 import type { KnownParameters } from '@hapg/core';
 import { describe, expect, it } from 'vitest';
-import { buildApi } from '../src/api/build.js';
-import { ClusterOps } from '../src/cluster-ops/cluster-ops.js';
-import { createMetrics } from '../src/metrics.js';
-import { clockAtNow, primaryHealthy } from './api-fixtures.js';
-import { FakeStore, viewOf } from './cluster-ops-fixtures.js';
+import { viewOf } from './cluster-ops-fixtures.js';
+import { apiRig } from './api-rig.js';
 
 const STORED = { ttl: 30, loop_wait: 10, postgresql: { parameters: { work_mem: '4MB' } } };
 
 function api(opts: { stored?: Record<string, unknown>; known?: KnownParameters | null } = {}) {
-  const clock = clockAtNow();
-  const store = new FakeStore(viewOf({ config: { value: opts.stored ?? STORED, modRevision: '1' } }));
   const known = opts.known ?? null;
-  const app = buildApi({
-    snapshot: () => primaryHealthy,
-    metrics: createMetrics({ processMetrics: false, clock }),
-    clock,
-    actions: { reload: () => {} },
-    clusterOps: new ClusterOps({ store, clock, switchWaitMs: () => 20, knownParameters: () => known }),
+  return apiRig({
+    view: viewOf({ config: { value: opts.stored ?? STORED, modRevision: '1' } }),
+    clusterOps: { knownParameters: () => known },
   });
-  return { app, store };
 }
 
 const send = (app: ReturnType<typeof api>['app'], method: 'PATCH' | 'PUT', body: unknown) =>

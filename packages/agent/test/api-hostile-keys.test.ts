@@ -1,38 +1,10 @@
-import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { buildApi } from '../src/api/build.js';
-import { ClusterOps } from '../src/cluster-ops/cluster-ops.js';
-import { createMetrics } from '../src/metrics.js';
-import { clockAtNow, primaryHealthy } from './api-fixtures.js';
-import { FakeStore, viewOf } from './cluster-ops-fixtures.js';
+import { apiRig, sendJson } from './api-rig.js';
 
 /** Issue 11, item 5: malformed failover (and config) keys have an API way out. */
 
-function api() {
-  const clock = clockAtNow();
-  const store = new FakeStore(viewOf());
-  const app = buildApi({
-    snapshot: () => primaryHealthy,
-    metrics: createMetrics({ processMetrics: false, clock }),
-    clock,
-    clusterOps: new ClusterOps({ store, clock, switchWaitMs: () => 20 }),
-  });
-  return { app, store };
-}
-
-const send = (
-  app: FastifyInstance,
-  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
-  url: string,
-  body?: unknown,
-) =>
-  app.inject({
-    method,
-    url,
-    ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) }),
-  });
+const api = () => apiRig();
+const send = sendJson;
 
 describe('a malformed failover key', () => {
   it('POST /switchover: 412 saying the key is malformed and how to clear it', async () => {

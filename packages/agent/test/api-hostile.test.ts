@@ -1,11 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi } from '../src/api/build.js';
-import type { LocalActions, RestartRequest } from '../src/api/local-actions.js';
-import { ClusterOps } from '../src/cluster-ops/cluster-ops.js';
-import { createMetrics } from '../src/metrics.js';
-import { clockAtNow, primaryHealthy, snapshots } from './api-fixtures.js';
-import { FakeStore, viewOf } from './cluster-ops-fixtures.js';
+import { primaryHealthy, snapshots } from './api-fixtures.js';
+import { viewOf } from './cluster-ops-fixtures.js';
+import { apiRig } from './api-rig.js';
 
 /**
  * Hostile and careless input at the REST gateway (issue 11), generated: every request gets
@@ -19,30 +16,11 @@ const RUNS = Number(process.env.HAPG_FUZZ_RUNS ?? 250);
 const sent: Record<string, number> = {};
 
 function rig() {
-  const clock = clockAtNow();
-  const store = new FakeStore(viewOf());
-  const calls: unknown[] = [];
-  const local: LocalActions = {
-    reload: () => {
-      calls.push('reload');
-    },
-    restart: async (req: RestartRequest) => {
-      calls.push(req);
-      return { status: 200, body: { message: 'restarted' } };
-    },
-    cancelRestart: async () => ({ status: 404, body: { error: 'no restart is scheduled' } }),
-    reinitialize: async (req) => {
-      calls.push(req);
-      return { status: 200, body: { message: 'reinitialize started' } };
-    },
-  };
   let snapshot = primaryHealthy;
-  const app = buildApi({
+  const { app, store, calls } = apiRig({
     snapshot: () => snapshot,
-    metrics: createMetrics({ processMetrics: false, clock }),
-    clock,
-    actions: local,
-    clusterOps: new ClusterOps({ store, clock, switchWaitMs: () => 5 }),
+    reinitializeStatus: 200,
+    clusterOps: { switchWaitMs: () => 5 },
   });
   return {
     app,

@@ -1,12 +1,8 @@
 import { type ClusterView, defaultDynamicConfig } from '@hapg/core';
 import { describe, expect, it } from 'vitest';
-import { buildApi } from '../src/api/build.js';
-import type { LocalActions } from '../src/api/local-actions.js';
-import { ClusterOps } from '../src/cluster-ops/cluster-ops.js';
 import { DynamicConfigReader } from '../src/dynamic-config.js';
-import { createMetrics } from '../src/metrics.js';
-import { clockAtNow, primaryHealthy } from './api-fixtures.js';
-import { FakeStore, viewOf } from './cluster-ops-fixtures.js';
+import { viewOf } from './cluster-ops-fixtures.js';
+import { apiRig } from './api-rig.js';
 
 /** `n` JSON objects inside each other (the root is level 1), as text: JSON.parse copes, recursion may not. */
 const nestedJson = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
@@ -59,19 +55,7 @@ describe('DynamicConfigReader: problems of the config key are logged once per wr
 });
 
 describe('PATCH/PUT /config: nesting depth', () => {
-  function rig() {
-    const clock = clockAtNow();
-    const store = new FakeStore(viewOf());
-    const local = {} as LocalActions;
-    const app = buildApi({
-      snapshot: () => primaryHealthy,
-      metrics: createMetrics({ processMetrics: false, clock }),
-      clock,
-      actions: local,
-      clusterOps: new ClusterOps({ store, clock, switchWaitMs: () => 5 }),
-    });
-    return { app, store };
-  }
+  const rig = () => apiRig({ clusterOps: { switchWaitMs: () => 5 } });
 
   it.each(['PATCH', 'PUT'] as const)(
     '%s of 5 000 levels → 400 naming the bound, nothing written',
