@@ -285,7 +285,8 @@ log "KillMode=control-group: systemctl stop of the leader made its fence fire (S
 ct systemctl start "hapg@$leader"
 state=$(wait_for_cluster 120) || fail "the cluster did not converge after the control-group stop"
 read -r leader3 tl3 _ <<<"$state"
-log "after it: leader $leader3 on timeline $tl3 and 2 streaming replicas, $leader among them again"
+if [ "$leader3" = "$leader" ]; then who="$leader leads again"; else who="$leader rejoined as a replica"; fi
+log "after it: leader $leader3 on timeline $tl3 and 2 streaming replicas ($who)"
 
 # --- 7. removal with the units running -------------------------------------------------------------
 ct env DEBIAN_FRONTEND=noninteractive dpkg -r hapg >"$run/dpkg-r.log" 2>&1 || fail "dpkg -r: $(tail -3 "$run/dpkg-r.log")"
