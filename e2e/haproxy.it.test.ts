@@ -1,4 +1,18 @@
-import { type HaproxyHandle, sleep, startHaproxy, TEST_SUPERUSER, TestCluster, waitFor } from '@hapg/testkit';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  freePorts,
+  HACTL_MAIN,
+  type HaproxyHandle,
+  runHaproxy,
+  sleep,
+  startHaproxy,
+  TEST_SUPERUSER,
+  TestCluster,
+  waitFor,
+} from '@hapg/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -37,6 +51,38 @@ describe('HAProxy in front of the cluster', () => {
   afterAll(async () => {
     await haproxy?.close();
     await cluster?.close();
+  });
+
+  it('hactl haproxy-config writes, from the live member keys, a config HAProxy loads and routes writes with', async () => {
+    const primary = await cluster.waitForPrimary();
+    const [primaryPort, replicasPort] = (await freePorts(2)) as [number, number];
+    const file = join(cluster.baseDir, 'hactl-haproxy.cfg');
+    const run = promisify(execFile);
+    const args = ['--etcd', cluster.etcd.endpoints.join(','), '--scope', cluster.scope, 'haproxy-config'];
+    const ports = [
+      '--primary-port',
+      `127.0.0.1:${primaryPort}`,
+      '--replica-port',
+      `127.0.0.1:${replicasPort}`,
+    ];
+    const { stdout } = await run(process.execPath, [HACTL_MAIN, ...args, ...ports, '--no-stats', '-f', file]);
+    expect(stdout).toBe(`wrote ${file} (3 servers: node1, node2, node3)\n`);
+    const cfg = await readFile(file, 'utf8');
+    for (const n of cluster.nodes)
+      expect(cfg).toContain(
+        `    server ${n.name} ${n.host}:${n.pgPort} maxconn 100 check port ${n.restPort}\n`,
+      );
+    await run('haproxy', ['-c', '-f', file]);
+    const fromHactl = await runHaproxy(file, { primaryPort, replicasPort });
+    try {
+      const servedBy = await waitFor(() => insertVia(primaryPort, 1000), {
+        timeoutMs: 10_000,
+        what: "a write via hactl's haproxy config",
+      });
+      expect(Number(servedBy)).toBe(primary.pgPort);
+    } finally {
+      await fromHactl.close();
+    }
   });
 
   it('routes writes to the primary, and to the new primary after the old one dies', async () => {

@@ -2,6 +2,21 @@ export { type GlobalOptions, parseCommandArgs, splitGlobalArgs } from './args.js
 export { type CliDeps, mainUsage, runCli } from './cli.js';
 export { COMMANDS, type Command, type CommandContext, findCommand } from './commands/index.js';
 export { buildDsn, type DsnRole, libpqValue, TARGET_SESSION_ATTRS } from './commands/dsn/dsn.js';
+export {
+  buildHaproxyConfig,
+  haproxyServerOf,
+  haproxyServers,
+  type SkippedMember,
+} from './commands/haproxy-config/haproxy-config.js';
+export {
+  DEFAULT_HAPROXY_LAYOUT,
+  type HaproxyChecks,
+  type HaproxyLayout,
+  type HaproxyServer,
+  haproxyAddress,
+  haproxyServerNames,
+  renderHaproxyConfig,
+} from './commands/haproxy-config/render.js';
 export { renderHistory, toHistoryJson } from './commands/history/history.js';
 export { formatTags, renderList, renderListTable, runList, toJsonRow } from './commands/list/list.js';
 export { lagInMb, leaderOptime, listRows, roleOf, sortMembers, stateOf } from './commands/list/rows.js';

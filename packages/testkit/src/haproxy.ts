@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DEFAULT_HAPROXY_LAYOUT, type HaproxyServer, renderHaproxyConfig as renderHaproxy } from '@hapg/cli';
 import type { AgentNode } from './cluster.js';
 import { freePorts, spawnTracked, type TrackedProcess, waitFor } from './proc.js';
 
@@ -11,55 +12,50 @@ export interface HaproxyHandle {
 }
 
 /**
- * Renders deploy/haproxy/haproxy.cfg's shape for the given nodes (ports
- * differ per test) and runs Debian's haproxy in the foreground.
+ * The test cluster's nodes as HAProxy servers, on `127.0.0.1` ports chosen
+ * per test, with faster checks than the shipped config: the renderer is
+ * hactl's (`hactl haproxy-config`, deploy/haproxy/haproxy.cfg).
  */
 export function renderHaproxyConfig(
   nodes: readonly AgentNode[],
-  primaryPort: number,
-  replicasPort: number,
+  ports: { readonly primaryPort: number; readonly replicasPort: number },
 ): string {
-  const servers = nodes
-    .map((n) => `    server ${n.name} ${n.host}:${n.pgPort} maxconn 100 check port ${n.restPort}`)
-    .join('\n');
-  return `global
-    maxconn 200
-
-defaults
-    mode tcp
-    retries 2
-    timeout client 30m
-    timeout server 30m
-    timeout connect 4s
-    timeout check 2s
-
-listen primary
-    bind 127.0.0.1:${primaryPort}
-    option httpchk OPTIONS /primary
-    http-check expect status 200
-    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
-${servers}
-
-listen replicas
-    bind 127.0.0.1:${replicasPort}
-    balance roundrobin
-    option httpchk OPTIONS /replica
-    http-check expect status 200
-    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
-${servers}
-`;
+  const servers: HaproxyServer[] = nodes.map((n) => ({
+    member: n.name,
+    host: n.host,
+    port: n.pgPort,
+    checkHost: n.host,
+    checkPort: n.restPort,
+    checkTls: false,
+  }));
+  return renderHaproxy(servers, {
+    ...DEFAULT_HAPROXY_LAYOUT,
+    primaryBind: `127.0.0.1:${ports.primaryPort}`,
+    replicasBind: `127.0.0.1:${ports.replicasPort}`,
+    statsBind: null,
+    checks: { intervalMs: 500, fall: 2, rise: 1 },
+    maxconnGlobal: 200,
+  });
 }
 
 export async function startHaproxy(nodes: readonly AgentNode[], dir: string): Promise<HaproxyHandle> {
   const [primaryPort, replicasPort] = (await freePorts(2)) as [number, number];
   const cfg = join(dir, 'haproxy.cfg');
-  await writeFile(cfg, renderHaproxyConfig(nodes, primaryPort, replicasPort));
+  await writeFile(cfg, renderHaproxyConfig(nodes, { primaryPort, replicasPort }));
+  return runHaproxy(cfg, { primaryPort, replicasPort });
+}
+
+/** Debian's haproxy in the foreground on `cfg`, once its primary port accepts connections. */
+export async function runHaproxy(
+  cfg: string,
+  ports: { readonly primaryPort: number; readonly replicasPort: number },
+): Promise<HaproxyHandle> {
   const process = spawnTracked('haproxy', ['-db', '-f', cfg]);
   await waitFor(
     async () => {
       const { connect } = await import('node:net');
       return new Promise<boolean>((done) => {
-        const s = connect(primaryPort, '127.0.0.1');
+        const s = connect(ports.primaryPort, '127.0.0.1');
         s.once('connect', () => {
           s.destroy();
           done(true);
@@ -69,5 +65,5 @@ export async function startHaproxy(nodes: readonly AgentNode[], dir: string): Pr
     },
     { timeoutMs: 10_000, what: 'haproxy listening' },
   );
-  return { primaryPort, replicasPort, process, close: () => process.stop(2000) };
+  return { ...ports, process, close: () => process.stop(2000) };
 }

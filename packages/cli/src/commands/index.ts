@@ -3,6 +3,7 @@ import { dsnCommand } from './dsn/command.js';
 import { editConfigCommand } from './edit-config/command.js';
 import { failoverCommand } from './failover/command.js';
 import { flushCommand } from './flush/command.js';
+import { haproxyConfigCommand } from './haproxy-config/command.js';
 import { historyCommand } from './history/command.js';
 import { listCommand } from './list/command.js';
 import { pauseCmd, resumeCmd } from './pause/command.js';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   historyCommand,
   showConfigCommand,
   dsnCommand,
+  haproxyConfigCommand,
   switchoverCommand,
   failoverCommand,
   flushCommand,
