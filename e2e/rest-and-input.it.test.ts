@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EtcdStore } from '@hapg/dcs';
 import { AGENT_MAIN, type AgentNode, TestCluster, waitFor } from '@hapg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 
 const run = promisify(execFile);
 
@@ -125,5 +126,43 @@ describe('REST status codes and bad input on a real cluster', () => {
     expect(err.stderr).toMatch(/bad\.yaml:4:3: postgresql\.data_dri: unknown key; did you mean "data_dir"\?/);
     const v = await run(process.execPath, [AGENT_MAIN, '--validate-config', path]).catch((e) => e);
     expect(v.code).toBe(2);
+  });
+
+  it('SIGHUP and POST /reload re-read the YAML: tags and log level take effect; a malformed file changes nothing', async () => {
+    const primary = await cluster.waitHealthy();
+    const n = cluster.nodes.find((x) => x !== primary)!;
+    const original = await readFile(n.configPath, 'utf8');
+    const doc = parse(original) as Record<string, unknown>;
+    try {
+      const edited = { ...doc, log: { level: 'DEBUG' }, tags: { ...(doc.tags as object), zone: 'reloaded' } };
+      await writeFile(n.configPath, stringify(edited));
+      const logOffset = (await readFile(n.logPath, 'utf8')).length;
+      n.signalAgent('SIGHUP');
+      await waitFor(async () => (await cluster.patroni(n)).tags?.zone === 'reloaded', {
+        timeoutMs: 10_000,
+        what: 'the reloaded tag in /patroni',
+      });
+      // debug lines (each wake of the loop) appear only at the new level
+      await waitFor(async () => (await readFile(n.logPath, 'utf8')).slice(logOffset).includes('"level":"debug"'), {
+        timeoutMs: 10_000,
+        what: 'a debug line after the reload',
+      });
+      expect((await readFile(n.logPath, 'utf8')).slice(logOffset)).toMatch(/"msg":"configuration reloaded"/);
+
+      await writeFile(n.configPath, original.replace(/^scope: (.*)$/m, 'scope: [$1'));
+      const refused = await fetch(`http://${n.host}:${n.restPort}/reload`, { method: 'POST' });
+      expect(refused.status).toBe(422);
+      expect(((await refused.json()) as { error: string }).error).toMatch(/\.yaml:\d+:\d+/);
+      expect((await cluster.patroni(n)).tags?.zone).toBe('reloaded');
+    } finally {
+      await writeFile(n.configPath, original);
+    }
+    const back = await fetch(`http://${n.host}:${n.restPort}/reload`, { method: 'POST' });
+    expect(back.status).toBe(202);
+    expect(await back.json()).toMatchObject({ applied: expect.arrayContaining(['log.level']) });
+    await waitFor(async () => (await cluster.patroni(n)).tags?.zone === undefined, {
+      timeoutMs: 10_000,
+      what: 'the tag gone again',
+    });
   });
 });

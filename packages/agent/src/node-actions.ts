@@ -62,15 +62,22 @@ export class NodeActions implements LocalActions {
   #scheduled: Scheduled | null = null;
 
   constructor(
-    private readonly o: {
+    private o: {
       readonly config: NodeConfig;
       readonly store: EtcdStore;
       readonly pg: LocalPostgres;
       readonly ha: HaLoop;
       readonly log: Logger;
       readonly clock: Clock;
+      /** re-reads the YAML file and applies what can change live (main.ts); absent: wake only */
+      readonly reloadConfig?: () => ActionReply;
     },
   ) {}
+
+  /** A reloaded node config (see `reload.ts`). */
+  setConfig(config: NodeConfig): void {
+    this.o = { ...this.o, config };
+  }
 
   scheduledRestart(): { schedule: string; postgres_version?: string } | null {
     const s = this.#scheduled;
@@ -81,8 +88,10 @@ export class NodeActions implements LocalActions {
     };
   }
 
-  reload(): void {
+  reload(): ActionReply | undefined {
+    if (this.o.reloadConfig !== undefined) return this.o.reloadConfig();
     this.o.ha.wake('reload requested');
+    return undefined;
   }
 
   async restart(req: RestartRequest): Promise<ActionReply> {

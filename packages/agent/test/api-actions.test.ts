@@ -166,6 +166,16 @@ describe('good bodies', () => {
     expect(store.current.failover?.scheduledAt).toBe('2026-03-01T00:00:00.000Z');
   });
 
+  it('POST /reload answers what the reload did; with no answer, 202 "reload scheduled"', async () => {
+    const refused = { status: 422, body: { code: 'CONFIG_INVALID', error: 'node.yaml:3:8: scope: …' } };
+    const { app } = api({ actions: { reload: () => refused } });
+    const r = await send(app, 'POST', '/reload');
+    expect(r.statusCode).toBe(422);
+    expect(r.json()).toEqual(refused.body);
+    const { app: plain } = api({ actions: { reload: () => {} } });
+    expect((await send(plain, 'POST', '/reload')).json()).toEqual({ message: 'reload scheduled' });
+  });
+
   it('DELETE /restart passes the agent answer through', async () => {
     expect((await send(api().app, 'DELETE', '/restart')).statusCode).toBe(404);
   });

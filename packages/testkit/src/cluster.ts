@@ -109,6 +109,7 @@ export interface PatroniStatus {
     readonly replayed_location?: number;
   };
   readonly pending_restart?: boolean;
+  readonly tags?: Readonly<Record<string, unknown>>;
 }
 
 /**

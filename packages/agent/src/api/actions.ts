@@ -11,7 +11,7 @@ import type { ApiActions, RestartRequest } from './local-actions.js';
 export type { ApiActions, LocalActions, RestartRequest } from './local-actions.js';
 
 export interface ActionsPluginOptions {
-  readonly auth?: BasicAuth;
+  readonly auth?: BasicAuth | (() => BasicAuth | null);
   /** absent: node-local action endpoints answer 503 (e.g. an API built for tests of the role endpoints) */
   readonly actions?: ApiActions;
   /** cluster-level actions (switchover, failover, config); absent: those endpoints answer 503 */
@@ -52,8 +52,8 @@ export const actionsPlugin: FastifyPluginAsync<ActionsPluginOptions> = async (ap
 
   app.post('/reload', { schema: { summary: 'Re-read the configuration file' } }, async (_req, reply) => {
     if (actions === undefined) return unavailable(reply, 'reload');
-    await actions.reload();
-    return reply.code(202).send({ message: 'reload scheduled' });
+    const r = await actions.reload();
+    return r ? send(reply, r) : reply.code(202).send({ message: 'reload scheduled' });
   });
 
   app.post(
@@ -159,7 +159,8 @@ function authRefusal(req: FastifyRequest, opts: ActionsPluginOptions): Refusal |
   if (opts.requireClientCertForUnsafe === true && (req.socket as TLSSocket).authorized !== true) {
     return { status: 403, error: 'a verified client certificate is required for this method' };
   }
-  if (opts.auth !== undefined && !basicAuthMatches(req.headers.authorization, opts.auth)) {
+  const auth = typeof opts.auth === 'function' ? opts.auth() : opts.auth;
+  if (auth != null && !basicAuthMatches(req.headers.authorization, auth)) {
     return { status: 401, error: 'authentication required' };
   }
   return null;

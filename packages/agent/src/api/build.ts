@@ -18,8 +18,8 @@ export interface ApiOptions {
   readonly metrics: AgentMetrics;
   /** pino (or compatible) logger; default: no logging */
   readonly log?: FastifyBaseLogger;
-  /** basic auth for unsafe methods; default: none */
-  readonly auth?: BasicAuth;
+  /** basic auth for unsafe methods, or a getter (a reloaded YAML may change it); default: none */
+  readonly auth?: BasicAuth | (() => BasicAuth | null);
   /** node-local actions (reload, restart, reinitialize); missing ones answer 503 */
   readonly actions?: ApiActions;
   /** cluster-level actions over etcd (switchover, failover, config); absent: 503 */

@@ -23,8 +23,11 @@ export interface RestartRequest {
  * 503 refused on the leader, ...) are decided where the facts are.
  */
 export interface LocalActions {
-  /** re-read the configuration file and apply it (`POST /reload`, 202) */
-  reload(): Promise<void> | void;
+  /**
+   * re-read the configuration file and apply what can change live (`POST /reload`): the
+   * answer says what was applied and what needs a restart; none: 202 "reload scheduled"
+   */
+  reload(): Promise<ActionReply | undefined> | ActionReply | undefined | void;
   /** 200 restarted, 202 scheduled, 409 a restart is already scheduled, 503 failed */
   restart(req: RestartRequest): Promise<ActionReply>;
   /** 200 deleted, 404 none scheduled */
