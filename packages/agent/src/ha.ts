@@ -104,7 +104,7 @@ export interface HaOptions {
  * time; a wake-up during an iteration runs another right after it.
  */
 export class HaLoop {
-  readonly #o: HaOptions;
+  #o: HaOptions;
   readonly #log: Logger;
   #snapshot: NodeSnapshot;
   #dyn: DynamicConfig;
@@ -193,6 +193,15 @@ export class HaLoop {
       if (crash) this.#log.warn({ ...exit }, 'Postgres exited unexpectedly');
       if (!duringStart) this.wake('postgres exited');
     });
+  }
+
+  /**
+   * A reloaded node config (`reload.ts` keeps everything but its live keys as they were): the
+   * next iteration publishes the new tags and renders the new parameters and pg_hba.
+   */
+  setNodeConfig(config: NodeConfig): void {
+    this.#o = { ...this.#o, config };
+    this.wake('configuration reloaded');
   }
 
   snapshot(): NodeSnapshot {

@@ -14,7 +14,9 @@ import { PostgresNode } from '@hapg/postgres';
 import { readFile } from 'node:fs/promises';
 import { type ApiTlsOptions, buildApi } from './api/build.js';
 import { ClusterOps } from './cluster-ops/cluster-ops.js';
+import { type ActionReply, reply } from './cluster-ops/reply.js';
 import { NodeActions } from './node-actions.js';
+import { reloadNodeConfig } from './reload.js';
 import { retryForever } from './backoff.js';
 import { fenceAdapter } from './fence-adapter.js';
 import { FenceClient } from './fence/client.js';
@@ -58,15 +60,18 @@ async function main(argv: readonly string[]): Promise<number> {
     level: config.log.level.toLowerCase(),
   });
   for (const w of warnings) log.warn({}, w);
-  return run(config, log);
+  return run(config, log, path);
 }
 
-async function run(config: NodeConfig, log: Logger): Promise<number> {
+async function run(config: NodeConfig, log: Logger, path: string): Promise<number> {
   const stop = new AbortController();
   const onSignal = (sig: string) => {
     log.info({ signal: sig }, 'shutting down');
     stop.abort();
   };
+  // SIGHUP reloads the YAML (below); until then, Node's default — exit — must not apply
+  let onHangup = () => log.warn({}, 'SIGHUP during start-up ignored: send it again once hapg has started');
+  process.on('SIGHUP', () => onHangup());
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.on('unhandledRejection', (e) => log.error({ err: errorText(e) }, 'unhandled rejection (bug)'));
@@ -183,6 +188,27 @@ async function run(config: NodeConfig, log: Logger): Promise<number> {
     clock: systemClock,
     version: VERSION,
   });
+  // The YAML file again (SIGHUP, POST /reload, systemctl reload): what can change live is
+  // applied, the rest is reported as needing a restart; a bad file changes nothing.
+  let running = config;
+  const reloadConfig = (): ActionReply => {
+    const r = reloadNodeConfig(path, running);
+    if (!r.ok) {
+      log.error({ err: r.error }, 'configuration reload refused: the running configuration is kept');
+      return reply(422, { code: 'CONFIG_INVALID', error: r.error });
+    }
+    for (const w of r.warnings) log.warn({}, w);
+    running = r.config;
+    log.level = running.log.level.toLowerCase();
+    ha.setNodeConfig(running);
+    nodeActions.setConfig(running);
+    const changes = { applied: r.applied, restart_required: r.needRestart, bootstrap_only: r.bootstrapOnly };
+    if (r.needRestart.length > 0)
+      log.warn(changes, 'configuration reloaded; some changes need a restart of hapg');
+    else log.info(changes, 'configuration reloaded');
+    return reply(202, { message: 'configuration reloaded', ...changes });
+  };
+  onHangup = () => void reloadConfig();
   const nodeActions = new NodeActions({
     config,
     store,
@@ -190,12 +216,13 @@ async function run(config: NodeConfig, log: Logger): Promise<number> {
     ha,
     log: log.child({ component: 'actions' }),
     clock: systemClock,
+    reloadConfig,
   });
   const api = buildApi({
     snapshot: () => ha.snapshot(),
     metrics,
     log,
-    ...(config.restapi.authentication ? { auth: credentials(config.restapi.authentication) } : {}),
+    auth: () => (running.restapi.authentication ? credentials(running.restapi.authentication) : null),
     ...(config.restapi.certfile && config.restapi.keyfile ? { https: await tlsOptions(config) } : {}),
     actions: nodeActions,
     // PATCH/PUT /config check parameter names against this node's server while it runs
