@@ -160,4 +160,33 @@ describe('faults', () => {
     // once thawed, it rejoins as a replica of the new primary
     await cluster.waitHealthy(90_000);
   });
+
+  it('a restart of the primary on request, then its agent frozen: the fence stops the *new* postmaster; no overlap', async () => {
+    const old = await cluster.waitHealthy();
+    const before = await old.postmasterPid();
+    const writer = cluster.writer();
+    writer.start();
+    await sleep(300);
+    const r = await fetch(`http://${old.host}:${old.restPort}/restart`, { method: 'POST' });
+    expect(r.status).toBe(200);
+    const after = await old.postmasterPid();
+    expect(after).not.toBe(before);
+    // at once: the agent can do nothing more; only a fence armed with the new postmaster helps
+    old.signalAgent('SIGSTOP');
+    try {
+      const next = await cluster.waitForPrimary(TTL_S * 1000 + 20_000, old);
+      await waitFor(() => writer.acks.some((a) => a.target === next.name), {
+        timeoutMs: 10_000,
+        what: 'a write on the new primary',
+      });
+      await writer.stop();
+      const result = await cluster.checkAcks(writer.acks, next);
+      expect(result.overlaps).toEqual([]);
+      expect(writeGapMs(writer.acks, old.name, next.name)).toBeGreaterThan(0);
+      expect(await writable(old)).toBe(false);
+    } finally {
+      old.signalAgent('SIGCONT');
+    }
+    await cluster.waitHealthy(90_000);
+  });
 });

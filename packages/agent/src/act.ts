@@ -179,14 +179,15 @@ function revisionOf(view: ClusterView | null, kind: 'sync' | 'history'): string 
 
 /** Where to stream from: the leader's Postgres address from its member key, our slot on it. */
 export function followTarget(
-  ctx: Pick<ActContext, 'view' | 'config'> & { readonly useSlots?: boolean },
+  // useSlots is required: a caller that forgot it configured a primary_slot_name nobody creates
+  ctx: Pick<ActContext, 'view' | 'config' | 'useSlots'>,
   leader: MemberName,
 ): FollowTarget {
   const member = ctx.view?.members.get(leader);
   const addr = member ? pgAddressOf(member) : null;
   if (addr === null) throw new HapgError('INTERNAL', `no usable conn_url for member ${leader}`);
   // without use_slots nobody creates our slot on the leader: stream without one
-  return { ...addr, slotName: ctx.useSlots === false ? null : slotNameFor(ctx.config.name) };
+  return { ...addr, slotName: ctx.useSlots ? slotNameFor(ctx.config.name) : null };
 }
 
 async function bootstrap(ctx: ActContext): Promise<void> {
@@ -404,7 +405,7 @@ async function rejoin(ctx: ActContext, leader: MemberName): Promise<void> {
 
 /** Wipe the data directory and clone it again from `leader`, then stream from it. */
 export async function reclone(
-  ctx: Pick<ActContext, 'pg' | 'view' | 'config' | 'log'>,
+  ctx: Pick<ActContext, 'pg' | 'view' | 'config' | 'log' | 'useSlots'>,
   leader: MemberName,
 ): Promise<void> {
   const { pg } = ctx;

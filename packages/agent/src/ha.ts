@@ -1,4 +1,5 @@
 import {
+  type Action,
   type Clock,
   type ClusterView,
   type Decision,
@@ -238,6 +239,25 @@ export class HaLoop {
     return new Promise<T>((resolve, reject) => {
       this.#exclusive.push(() => fn().then(resolve, reject));
       this.wake('operator request');
+    });
+  }
+
+  /**
+   * A restart in place on request (REST, hactl, a schedule, `--pending`), run by the executor
+   * like any decision: a primary restarts only after etcd confirms its key (`verifyLeader`) and
+   * with its lease ahead, and the fence is armed with the *new* postmaster before this returns;
+   * a replica comes back following whom it followed, with or without a slot as `use_slots` says.
+   */
+  restartInPlace(): Promise<void> {
+    return this.runExclusive(async () => {
+      const { pg, clock, store } = this.#o;
+      const pgObs = await pg.observe(clock.monotonicMs());
+      const asPrimary = this.#snapshot.holdsLeaderKey && pgObs.inRecovery === false;
+      const actions: Action[] = asPrimary
+        ? [{ kind: 'verifyLeader' }, { kind: 'startPostgres', as: 'primary', follow: null }]
+        : [{ kind: 'startPostgres', as: 'replica', follow: pg.following }];
+      this.#log.info({ asPrimary, actions: actions.map((a) => a.kind) }, 'restarting Postgres on request');
+      await runActions(actions, this.#actContext(store.view(), pgObs));
     });
   }
 
@@ -544,7 +564,10 @@ export class HaLoop {
             follow: () =>
               pgObs.following === null || pgObs.inRecovery === false
                 ? null
-                : followTarget({ view: store.view(), config }, pgObs.following),
+                : followTarget(
+                    { view: store.view(), config, useSlots: this.#dyn.postgresql.useSlots },
+                    pgObs.following,
+                  ),
           }
         : null,
     });

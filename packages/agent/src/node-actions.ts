@@ -1,6 +1,6 @@
 import { type Clock, errorText } from '@hapg/core';
 import type { EtcdStore } from '@hapg/dcs';
-import { followTarget, reclone } from './act.js';
+import { reclone } from './act.js';
 import type { LocalActions, RestartRequest } from './api/local-actions.js';
 import type { NodeSnapshot } from './api/snapshot.js';
 import { type ActionReply, reply } from './cluster-ops/reply.js';
@@ -114,7 +114,7 @@ export class NodeActions implements LocalActions {
     }
     const miss = restartFilterMiss(req, this.o.ha.snapshot());
     if (miss !== null) return reply(200, { message: `restart not needed: ${miss}` });
-    const restart = this.o.ha.runExclusive(() => this.#restartNow());
+    const restart = this.o.ha.restartInPlace();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timed out'>((resolve) => {
       if (req.timeoutMs !== null) timer = setTimeout(() => resolve('timed out'), req.timeoutMs);
@@ -161,22 +161,11 @@ export class NodeActions implements LocalActions {
     return reply(200, { message: 'reinitialize started' });
   }
 
-  /** Stop and start in place, keeping the role: a primary restarts while holding the key. */
-  async #restartNow(): Promise<void> {
-    const { pg, store, config, log } = this.o;
-    const snap = this.o.ha.snapshot();
-    const asPrimary = snap.holdsLeaderKey && snap.inRecovery === false;
-    const following = pg.following;
-    log.info({ asPrimary }, 'restarting Postgres on request');
-    await pg.stop('fast');
-    const follow = following === null ? null : followTarget({ view: store.view(), config }, following);
-    await pg.start({ role: asPrimary ? 'primary' : 'replica', follow });
-  }
-
   /** Wipe the data directory and clone from the leader again. */
   async #reinitNow(leader: string): Promise<void> {
     const { pg, store, config, log } = this.o;
     log.info({ leader }, 'reinitializing: wiping the data directory and cloning from the leader');
-    await reclone({ pg, view: store.view(), config, log }, leader);
+    const useSlots = this.o.ha.dynamicConfig().postgresql.useSlots;
+    await reclone({ pg, view: store.view(), config, log, useSlots }, leader);
   }
 }

@@ -55,8 +55,8 @@ describe('reinitialize', () => {
 
 describe('restart', () => {
   const log = { info: () => {}, error: () => {}, warn: () => {} };
-  const actions = (runExclusive: () => Promise<void>) =>
-    new NodeActions({ ha: { snapshot: () => snap({}), runExclusive }, log } as never);
+  const actions = (restartInPlace: () => Promise<void>) =>
+    new NodeActions({ ha: { snapshot: () => snap({}), restartInPlace }, log } as never);
 
   it('answers 503 once the request’s timeout passes, while Postgres keeps starting (issue 11: ignored)', async () => {
     let finish = () => {};
