@@ -1,4 +1,4 @@
-import { type ClusterView, type DynamicConfig, errorText, parseDynamicConfig } from '@hapg/core';
+import { type ClusterView, type DynamicConfig, errorText, malformedKey, parseDynamicConfig } from '@hapg/core';
 import type { Logger } from './logger.js';
 
 /**
@@ -23,7 +23,8 @@ export class DynamicConfigReader {
     const key = view?.config ?? null;
     if (key === null) {
       // Unparsable JSON in the config key (the view cache logs it): keep what we had.
-      if (view?.malformed.some((m) => m.key.endsWith('/config'))) return previous ?? this.#bootstrap;
+      // (by kind: a member named "config" has a key ending in /config too)
+      if (malformedKey(view, 'config') !== null) return previous ?? this.#bootstrap;
       this.#reportedRevision = null;
       return this.#bootstrap;
     }
