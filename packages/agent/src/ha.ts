@@ -3,6 +3,7 @@ import {
   type Clock,
   type ClusterView,
   type Decision,
+  isHapgError,
   type DynamicConfig,
   decide,
   errorText,
@@ -20,7 +21,7 @@ import {
   trackFlawedLeader,
 } from '@hapg/core';
 import type { EtcdStore } from '@hapg/dcs';
-import { type ActContext, followTarget, runActions } from './act.js';
+import { ActionFailed, type ActContext, followTarget, runActions } from './act.js';
 import { DynamicConfigReader } from './dynamic-config.js';
 import type { NodeSnapshot } from './api/snapshot.js';
 import type { LocalPostgres } from './local-pg.js';
@@ -386,9 +387,11 @@ export class HaLoop {
           this.#followUps++;
           this.#rerun = true;
         }
-      } catch {
-        // logged by runActions; the next iteration re-observes after loop_wait
-        metrics.countDcsError();
+      } catch (e) {
+        // logged by runActions; the next iteration re-observes after loop_wait. A failed
+        // pg_rewind or start is not an etcd error: each failure counts under its action.
+        if (e instanceof ActionFailed) metrics.countActionFailure(e.action.kind);
+        if (isDcsError(e)) metrics.countDcsError();
       }
     } else this.#followUps = 0;
     const after = decision.actions.length > 0 ? await pg.observe(clock.monotonicMs()) : pgObs;
@@ -721,4 +724,12 @@ export class HaLoop {
       nowMonotonicMs: this.#o.clock.monotonicMs(),
     });
   }
+}
+
+/** An etcd request failed somewhere in `e`'s cause chain (`DCS_*` codes). */
+function isDcsError(e: unknown): boolean {
+  for (let c: unknown = e; c instanceof Error; c = c.cause) {
+    if (isHapgError(c) && c.code.startsWith('DCS_')) return true;
+  }
+  return false;
 }

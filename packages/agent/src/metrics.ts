@@ -23,6 +23,8 @@ export interface AgentMetrics {
   countFailover(): void;
   countSwitchover(): void;
   countDcsError(): void;
+  /** an action of a decision failed (any kind: a pg_rewind, a start, a CAS) */
+  countActionFailure(kind: string): void;
   /** one per decide() result, labelled by its reason code (a bounded set) */
   countDecision(reasonCode: string): void;
   /** the Prometheus text exposition */
@@ -106,6 +108,12 @@ export function createMetrics(options: MetricsOptions = {}): AgentMetrics {
     registers,
   });
   const dcsErrors = new Counter({ name: 'hapg_dcs_errors_total', help: 'failed etcd requests', registers });
+  const actionFailures = new Counter({
+    name: 'hapg_action_failures_total',
+    help: 'failed actions of loop decisions, by action kind',
+    labelNames: ['action'],
+    registers,
+  });
   const decisions = new Counter({
     name: 'hapg_decisions_total',
     help: 'loop decisions by reason code',
@@ -156,6 +164,7 @@ export function createMetrics(options: MetricsOptions = {}): AgentMetrics {
     countFailover: () => failovers.inc(),
     countSwitchover: () => switchovers.inc(),
     countDcsError: () => dcsErrors.inc(),
+    countActionFailure: (kind) => actionFailures.inc({ action: kind }),
     countDecision: (reasonCode) => decisions.inc({ reason: reasonCode }),
     render: () => registry.metrics(),
   };
