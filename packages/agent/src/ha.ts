@@ -97,6 +97,8 @@ export interface HaOptions {
   readonly metrics: AgentMetrics;
   readonly clock: Clock;
   readonly version: string;
+  /** told every snapshot the loop publishes (the pod role label updater); must return at once */
+  readonly onSnapshot?: (snapshot: NodeSnapshot) => void;
 }
 
 /**
@@ -511,6 +513,7 @@ export class HaLoop {
       parameterProblem: this.#params.problem,
     });
     metrics.observeSnapshot(this.#snapshot);
+    this.#o.onSnapshot?.(this.#snapshot);
   }
 
   async #writeMember(pgObs: PgObservation): Promise<void> {

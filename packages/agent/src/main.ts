@@ -178,6 +178,16 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
   }
 
   const metrics = createMetrics({ fence: () => fenceClient?.status ?? null });
+  // the pod role label updater: its module is loaded only when configured
+  const k8s = config.kubernetes;
+  const roleLabels =
+    k8s === null
+      ? null
+      : (await import('./kubernetes/index.js')).startRoleLabels({
+          config: { name: config.name, kubernetes: k8s },
+          log,
+          env: process.env,
+        });
   const ha = new HaLoop({
     config,
     store,
@@ -187,6 +197,7 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
     metrics,
     clock: systemClock,
     version: VERSION,
+    ...(roleLabels !== null ? { onSnapshot: (s) => roleLabels.observe(s) } : {}),
   });
   // The YAML file again (SIGHUP, POST /reload, systemctl reload): what can change live is
   // applied, the rest is reported as needing a restart; a bad file changes nothing.
@@ -233,7 +244,7 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
   ha.start();
 
   await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve()));
-  await shutdown({ ha, pg, store, fenceClient, api, log });
+  await shutdown({ ha, pg, store, fenceClient, api, log, roleLabels });
   return 0;
 }
 
@@ -245,6 +256,7 @@ async function shutdown(p: {
   fenceClient: FenceClient | null;
   api: { close(): Promise<unknown> };
   log: Logger;
+  roleLabels: { close(waitMs: number): Promise<void> } | null;
 }): Promise<void> {
   const { ha, pg, store, fenceClient, api, log } = p;
   await ha.stop();
@@ -253,6 +265,8 @@ async function shutdown(p: {
   } catch (e) {
     log.error({ err: errorText(e) }, 'could not stop Postgres');
   }
+  // no Service selects a pod whose Postgres is stopped (bounded: the key release comes next)
+  await p.roleLabels?.close(2000);
   await store
     .releaseLeader()
     .catch((e) => log.warn({ err: errorText(e) }, 'could not release the leader key'));

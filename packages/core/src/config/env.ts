@@ -51,6 +51,13 @@ export const PATRONI_ENV: Readonly<Record<string, string>> = {
   PATRONI_REWIND_PASSWORD: 'postgresql.authentication.rewind.password',
   PATRONI_LOG_LEVEL: 'log.level',
   PATRONI_LOG_DIR: 'log.dir',
+  PATRONI_KUBERNETES_NAMESPACE: 'kubernetes.namespace',
+  PATRONI_KUBERNETES_ROLE_LABEL: 'kubernetes.role_label',
+  PATRONI_KUBERNETES_LEADER_LABEL_VALUE: 'kubernetes.leader_label_value',
+  PATRONI_KUBERNETES_FOLLOWER_LABEL_VALUE: 'kubernetes.follower_label_value',
+  PATRONI_KUBERNETES_STANDBY_LEADER_LABEL_VALUE: 'kubernetes.standby_leader_label_value',
+  PATRONI_KUBERNETES_TMP_ROLE_LABEL: 'kubernetes.tmp_role_label',
+  PATRONI_KUBERNETES_CACERT: 'kubernetes.cacert',
 };
 
 export const HAPG_ENV_PREFIX = 'HAPG_';

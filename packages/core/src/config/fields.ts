@@ -160,6 +160,29 @@ function parseHostList(v: unknown): Check<HostPort[]> {
   return ok(hosts);
 }
 
+/** A Kubernetes label value (not empty here): 1-63 of `[A-Za-z0-9._-]`, alphanumeric at both ends. */
+const LABEL_VALUE_RE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** The prefix of a label name: a DNS subdomain (lower case, at most 253 characters). */
+const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function parseLabelValue(v: unknown): Check<string> {
+  return typeof v === 'string' && LABEL_VALUE_RE.test(v)
+    ? ok(v)
+    : bad('a Kubernetes label value (1-63 letters, digits, "-", "_" or ".", alphanumeric at both ends)');
+}
+
+/** `[prefix/]name`, as Kubernetes checks label keys. */
+function parseLabelName(v: unknown): Check<string> {
+  const expected =
+    'a Kubernetes label name ([prefix/]name: a DNS subdomain, then 1-63 letters, digits, "-", "_" or ".")';
+  if (typeof v !== 'string') return bad(expected);
+  const slash = v.indexOf('/');
+  const prefix = slash === -1 ? null : v.slice(0, slash);
+  const name = slash === -1 ? v : v.slice(slash + 1);
+  const prefixOk = prefix === null || (prefix.length <= 253 && DNS_SUBDOMAIN_RE.test(prefix));
+  return prefixOk && LABEL_VALUE_RE.test(name) ? ok(v) : bad(expected);
+}
+
 function parseStringList(v: unknown): Check<string[]> {
   return Array.isArray(v) && v.every((x) => typeof x === 'string') ? ok([...v]) : bad('a list of strings');
 }
@@ -226,6 +249,8 @@ export const f = {
   oneOf: <T extends string>(values: Readonly<Record<string, T>>, expected: string) =>
     optionalLeaf(parseEnum(values, expected)),
   pgValue: () => requiredLeaf(parsePgValue),
+  labelName: () => optionalLeaf(parseLabelName),
+  labelValue: () => optionalLeaf(parseLabelValue),
   any: () => z.unknown(),
 };
 
@@ -235,6 +260,14 @@ export function section<S extends z.core.$ZodLooseShape>(shape: S) {
     (v) => (v === null || v === undefined ? {} : v),
     z.object(shape, { error: 'expected a map' }),
   );
+}
+
+/**
+ * A section whose presence means something (`kubernetes:` turns a module on): absent reads as
+ * undefined, while an empty value (`kubernetes:`, YAML null) reads as `{}`.
+ */
+export function optionalSection<S extends z.core.$ZodLooseShape>(shape: S) {
+  return z.preprocess((v) => (v === null ? {} : v), z.object(shape, { error: 'expected a map' }).optional());
 }
 
 /** A section that also accepts keys it does not name (user tags). */

@@ -26,6 +26,7 @@ export { loadNodeConfigFile } from './load.js';
 export { type LoadedNodeConfig, type ParseNodeConfigOptions, parseNodeConfig } from './node.js';
 export {
   type Credentials,
+  type KubernetesConfig,
   NODE_DEFAULTS,
   NODE_NOT_IMPLEMENTED,
   type NodeConfig,

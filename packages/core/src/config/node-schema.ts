@@ -10,7 +10,15 @@ import {
   dynamicConfigSchema,
   type PgParameters,
 } from './dynamic-schema.js';
-import { f, freeMap, isPlainMap, type ListenAddress, openSection, section } from './fields.js';
+import {
+  f,
+  freeMap,
+  isPlainMap,
+  type ListenAddress,
+  openSection,
+  optionalSection,
+  section,
+} from './fields.js';
 import type { KeyPattern } from './keys.js';
 import {
   checkParameterKnown,
@@ -104,6 +112,17 @@ export const nodeConfigSchema = section({
     safety_margin: f.seconds({ min: 0, max: 3600 }),
   }),
   fence: section({ enabled: f.flag() }),
+  // Patroni's section for its Kubernetes store; in hapg (etcd stays the store) it turns on the
+  // pod role label updater, with Patroni's key names and defaults (4.x)
+  kubernetes: optionalSection({
+    namespace: f.text({ nonEmpty: true }),
+    role_label: f.labelName(),
+    leader_label_value: f.labelValue(),
+    follower_label_value: f.labelValue(),
+    standby_leader_label_value: f.labelValue(),
+    tmp_role_label: f.labelName(),
+    cacert: f.text({ nonEmpty: true }),
+  }),
 });
 
 export type RawNodeConfig = z.output<typeof nodeConfigSchema>;
@@ -127,7 +146,18 @@ const SSL_CONNECTION_KEYS = [
  */
 export const NODE_NOT_IMPLEMENTED: readonly KeyPattern[] = [
   // other DCSs, and etcd's v2 API
-  ...['etcd', 'consul', 'zookeeper', 'exhibitor', 'kubernetes', 'raft'].map((k) => [k]),
+  ...['etcd', 'consul', 'zookeeper', 'exhibitor', 'raft'].map((k) => [k]),
+  // what Patroni's Kubernetes store needs and hapg's label updater does not
+  ...[
+    'labels',
+    'scope_label',
+    'use_endpoints',
+    'pod_ip',
+    'ports',
+    'bypass_api_service',
+    'retriable_http_codes',
+    'bootstrap_labels',
+  ].map((k) => ['kubernetes', k]),
   ['citus'],
   ['ctl'],
   ['standby_cluster'],
@@ -207,6 +237,23 @@ export interface Tags {
   readonly replicatefrom: string | null;
   /** every tag as written, user tags included: published in the member JSON */
   readonly all: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The pod role label updater (`kubernetes:` section). The pod is the one named like the member
+ * (`name`, as in Patroni), in `namespace`.
+ */
+export interface KubernetesConfig {
+  /** null: the pod's own namespace, from the service account's `namespace` file */
+  readonly namespace: string | null;
+  readonly roleLabel: string;
+  readonly leaderLabelValue: string;
+  readonly followerLabelValue: string;
+  readonly standbyLeaderLabelValue: string;
+  /** a second label set to the role's default value (`primary`, `replica`) whatever the values above; null: none */
+  readonly tmpRoleLabel: string | null;
+  /** null: the service account's `ca.crt` */
+  readonly cacert: string | null;
 }
 
 /** The validated local config with every default filled, internal names. */
@@ -294,6 +341,8 @@ export interface NodeConfig {
     readonly safetyMarginMs: number;
   };
   readonly fence: { readonly enabled: boolean };
+  /** null: no `kubernetes` section, no label updater */
+  readonly kubernetes: KubernetesConfig | null;
 }
 
 /** Defaults of the local config that are constants (those derived from other keys are in `toNodeConfig`). */
@@ -316,6 +365,10 @@ export const NODE_DEFAULTS = Object.freeze({
   'watchdog.device': '/dev/watchdog',
   'watchdog.safety_margin': 5,
   'fence.enabled': true,
+  'kubernetes.role_label': 'role',
+  'kubernetes.leader_label_value': 'primary',
+  'kubernetes.follower_label_value': 'replica',
+  'kubernetes.standby_leader_label_value': 'primary',
 });
 
 const N = NODE_DEFAULTS;
@@ -363,6 +416,19 @@ function toTags(t: RawNodeConfig['tags']): Tags {
     failoverPriority: t.failover_priority ?? (nofailover ? 0 : 1),
     replicatefrom: t.replicatefrom ?? null,
     all,
+  };
+}
+
+function toKubernetes(k: RawNodeConfig['kubernetes']): KubernetesConfig | null {
+  if (k === undefined) return null;
+  return {
+    namespace: k.namespace ?? null,
+    roleLabel: k.role_label ?? N['kubernetes.role_label'],
+    leaderLabelValue: k.leader_label_value ?? N['kubernetes.leader_label_value'],
+    followerLabelValue: k.follower_label_value ?? N['kubernetes.follower_label_value'],
+    standbyLeaderLabelValue: k.standby_leader_label_value ?? N['kubernetes.standby_leader_label_value'],
+    tmpRoleLabel: k.tmp_role_label ?? null,
+    cacert: k.cacert ?? null,
   };
 }
 
@@ -498,6 +564,7 @@ export function toNodeConfig(
       safetyMarginMs: (watchdog.safety_margin ?? N['watchdog.safety_margin']) * 1000,
     },
     fence: { enabled: raw.fence.enabled ?? N['fence.enabled'] },
+    kubernetes: toKubernetes(raw.kubernetes),
   };
   return { config, problems };
 }
