@@ -1,7 +1,7 @@
 import type { KnownParameters } from '@hapg/core';
 import { describe, expect, it } from 'vitest';
 import { viewOf } from './cluster-ops-fixtures.js';
-import { apiRig } from './api-rig.js';
+import { apiRig, sendJson } from './api-rig.js';
 
 const STORED = { ttl: 30, loop_wait: 10, postgresql: { parameters: { work_mem: '4MB' } } };
 
@@ -14,12 +14,7 @@ function api(opts: { stored?: Record<string, unknown>; known?: KnownParameters |
 }
 
 const send = (app: ReturnType<typeof api>['app'], method: 'PATCH' | 'PUT', body: unknown) =>
-  app.inject({
-    method,
-    url: '/config',
-    headers: { 'content-type': 'application/json' },
-    payload: JSON.stringify(body),
-  });
+  sendJson(app, method, '/config', body);
 
 const params = (p: Record<string, unknown>) => ({ postgresql: { parameters: p } });
 
