@@ -143,10 +143,13 @@ describe('REST status codes and bad input on a real cluster', () => {
         what: 'the reloaded tag in /patroni',
       });
       // debug lines (each wake of the loop) appear only at the new level
-      await waitFor(async () => (await readFile(n.logPath, 'utf8')).slice(logOffset).includes('"level":"debug"'), {
-        timeoutMs: 10_000,
-        what: 'a debug line after the reload',
-      });
+      await waitFor(
+        async () => (await readFile(n.logPath, 'utf8')).slice(logOffset).includes('"level":"debug"'),
+        {
+          timeoutMs: 10_000,
+          what: 'a debug line after the reload',
+        },
+      );
       expect((await readFile(n.logPath, 'utf8')).slice(logOffset)).toMatch(/"msg":"configuration reloaded"/);
 
       await writeFile(n.configPath, original.replace(/^scope: (.*)$/m, 'scope: [$1'));

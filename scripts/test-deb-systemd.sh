@@ -22,9 +22,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 deb=${1:-}
-log() { printf '[test-deb-systemd] %s\n' "$*"; }
-fail() { printf '[test-deb-systemd] FAIL: %s\n' "$*" >&2; exit 1; }
-since() { awk -v t0="$1" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.1f", t1 - t0 }'; }
+TAG=test-deb-systemd
+# shellcheck source=scripts/lib/deb-test.sh
+source scripts/lib/deb-test.sh
 [ "$(id -u)" = 0 ] || fail "run as root"
 
 if [ -z "${HAPG_IT_LOCK_HELD:-}" ]; then
@@ -117,41 +117,13 @@ out=$(ct systemd-analyze verify hapg@n1.service 2>&1) || fail "systemd-analyze v
 [ -z "$out" ] || fail "systemd-analyze verify is not clean: $out"
 
 # --- 2. three instances --------------------------------------------------------------------------
-read -r -a ports < <(node -e '
-  const net = require("net");
-  const servers = Array.from({ length: 8 }, () => net.createServer().listen(0, "127.0.0.1"));
-  Promise.all(servers.map((s) => new Promise((r) => s.on("listening", r)))).then(() => {
-    console.log(servers.map((s) => s.address().port).join(" "));
-    servers.forEach((s) => s.close());
-  });')
+read -r -a ports < <(free_ports 8)
 etcd_client=${ports[0]}
 etcd_peer=${ports[1]}
-ct systemd-run -q --unit=test-etcd /usr/bin/etcd --name e0 --data-dir /var/lib/test-etcd \
-  --listen-client-urls "http://127.0.0.1:$etcd_client" --advertise-client-urls "http://127.0.0.1:$etcd_client" \
-  --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
-  --initial-cluster "e0=http://127.0.0.1:$etcd_peer"
+mapfile -t etcd_flags < <(etcd_args "$etcd_client" "$etcd_peer")
+ct systemd-run -q --unit=test-etcd /usr/bin/etcd "${etcd_flags[@]}" --data-dir /var/lib/test-etcd
 for i in 1 2 3; do
-  cat >"$root/etc/hapg/n$i.yaml" <<EOF
-scope: nspawn
-name: n$i
-restapi:
-  listen: 127.0.0.1:${ports[2 * i + 1]}
-  connect_address: 127.0.0.1:${ports[2 * i + 1]}
-etcd3:
-  hosts: [127.0.0.1:$etcd_client]
-postgresql:
-  listen: 127.0.0.1:${ports[2 * i]}
-  connect_address: 127.0.0.1:${ports[2 * i]}
-  data_dir: /var/lib/hapg/n$i/data
-  authentication:
-    superuser: { username: postgres, password: nspawn-su }
-    replication: { username: replicator, password: nspawn-repl }
-  parameters: { shared_buffers: 16MB, max_connections: 20, fsync: 'off' }
-bootstrap:
-  dcs: { ttl: 10, loop_wait: 2, retry_timeout: 3 }
-fence:
-  enabled: true
-EOF
+  node_yaml nspawn "n$i" "${ports[2 * i]}" "${ports[2 * i + 1]}" "$etcd_client" "/var/lib/hapg/n$i/data" >"$root/etc/hapg/n$i.yaml"
   ct chown root:postgres "/etc/hapg/n$i.yaml"
   ct chmod 0640 "/etc/hapg/n$i.yaml"
   ct install -d -o postgres -g postgres -m 0700 "/var/lib/hapg/n$i"

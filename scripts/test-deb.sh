@@ -30,9 +30,9 @@ for arg in "$@"; do
     *) deb=$arg ;;
   esac
 done
-log() { printf '[test-deb] %s\n' "$*"; }
-fail() { printf '[test-deb] FAIL: %s\n' "$*" >&2; exit 1; }
-since() { awk -v t0="$1" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.1f", t1 - t0 }'; }
+TAG=test-deb
+# shellcheck source=scripts/lib/deb-test.sh
+source scripts/lib/deb-test.sh
 [ "$(id -u)" = 0 ] || fail "run as root (apt-get install, agents as the postgres user)"
 
 if [ -z "${HAPG_IT_LOCK_HELD:-}" ]; then
@@ -98,46 +98,18 @@ log "commands, conffile, permissions, no dev dependencies; systemd-analyze verif
 
 # --- 3. a cluster from the installed commands ---------------------------------------------------
 
-read -r -a ports < <(node -e '
-  const net = require("net");
-  const servers = Array.from({ length: 8 }, () => net.createServer().listen(0, "127.0.0.1"));
-  Promise.all(servers.map((s) => new Promise((r) => s.on("listening", r)))).then(() => {
-    console.log(servers.map((s) => s.address().port).join(" "));
-    servers.forEach((s) => s.close());
-  });')
+read -r -a ports < <(free_ports 8)
 etcd_client=${ports[0]}
 etcd_peer=${ports[1]}
-etcd --name e0 --data-dir "$T/etcd" \
-  --listen-client-urls "http://127.0.0.1:$etcd_client" --advertise-client-urls "http://127.0.0.1:$etcd_client" \
-  --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
-  --initial-cluster "e0=http://127.0.0.1:$etcd_peer" >"$T/etcd.log" 2>&1 &
+mapfile -t etcd_flags < <(etcd_args "$etcd_client" "$etcd_peer")
+etcd "${etcd_flags[@]}" --data-dir "$T/etcd" >"$T/etcd.log" 2>&1 &
 etcd_pid=$!
 
 for i in 1 2 3; do
   pg_port=${ports[2 * i]}
   rest_port=${ports[2 * i + 1]}
   install -d -o postgres -g postgres -m 0700 "$T/node$i"
-  cat >"$T/node$i.yaml" <<EOF
-scope: debtest
-name: node$i
-restapi:
-  listen: 127.0.0.1:$rest_port
-  connect_address: 127.0.0.1:$rest_port
-etcd3:
-  hosts: [127.0.0.1:$etcd_client]
-postgresql:
-  listen: 127.0.0.1:$pg_port
-  connect_address: 127.0.0.1:$pg_port
-  data_dir: $T/node$i/data
-  authentication:
-    superuser: { username: postgres, password: debtest-su }
-    replication: { username: replicator, password: debtest-repl }
-  parameters: { shared_buffers: 16MB, max_connections: 20, fsync: 'off' }
-bootstrap:
-  dcs: { ttl: 10, loop_wait: 2, retry_timeout: 3 }
-fence:
-  enabled: true
-EOF
+  node_yaml debtest "node$i" "$pg_port" "$rest_port" "$etcd_client" "$T/node$i/data" >"$T/node$i.yaml"
   chown root:postgres "$T/node$i.yaml"
   chmod 0640 "$T/node$i.yaml"
 done

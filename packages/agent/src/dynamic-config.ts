@@ -1,4 +1,10 @@
-import { type ClusterView, type DynamicConfig, errorText, malformedKey, parseDynamicConfig } from '@hapg/core';
+import {
+  type ClusterView,
+  type DynamicConfig,
+  errorText,
+  malformedKey,
+  parseDynamicConfig,
+} from '@hapg/core';
 import type { Logger } from './logger.js';
 
 /**

@@ -97,7 +97,7 @@ async function listen(
     snapshot: () => primaryHealthy,
     metrics: createMetrics({ processMetrics: false, clock }),
     clock,
-    actions: { reload: () => {} },
+    actions: { reload: () => undefined },
     https: { key: pki.serverKey, cert: pki.serverCert, ca: pki.ca, verifyClient },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -172,7 +172,7 @@ describe('good bodies', () => {
     const r = await send(app, 'POST', '/reload');
     expect(r.statusCode).toBe(422);
     expect(r.json()).toEqual(refused.body);
-    const { app: plain } = api({ actions: { reload: () => {} } });
+    const { app: plain } = api({ actions: { reload: () => undefined } });
     expect((await send(plain, 'POST', '/reload')).json()).toEqual({ message: 'reload scheduled' });
   });
 
@@ -195,7 +195,7 @@ describe('good bodies', () => {
     const app = buildApi({
       snapshot: () => primaryHealthy,
       metrics: createMetrics({ processMetrics: false, clock }),
-      actions: { reload: () => {} },
+      actions: { reload: () => undefined },
     });
     for (const [method, url, body] of ENDPOINTS.filter(([, u]) => u !== '/reload')) {
       expect((await send(app, method, url, body)).statusCode, `${method} ${url}`).toBe(503);

@@ -14,6 +14,7 @@ export function fakeLocalActions(reinitializeStatus: 200 | 503 = 503) {
   const local: LocalActions = {
     reload: () => {
       calls.push('reload');
+      return undefined;
     },
     restart: async (req: RestartRequest) => {
       calls.push(req);

@@ -43,7 +43,7 @@ function apiOver(store: ClusterStorePort) {
   return buildApi({
     snapshot: () => primaryHealthy,
     metrics: createMetrics({ processMetrics: false }),
-    actions: { reload: () => {} },
+    actions: { reload: () => undefined },
     clusterOps: new ClusterOps({ store, switchWaitMs: () => SWITCH_WAIT_MS }),
   });
 }

@@ -27,7 +27,7 @@ export interface LocalActions {
    * re-read the configuration file and apply what can change live (`POST /reload`): the
    * answer says what was applied and what needs a restart; none: 202 "reload scheduled"
    */
-  reload(): Promise<ActionReply | undefined> | ActionReply | undefined | void;
+  reload(): Promise<ActionReply | undefined> | ActionReply | undefined;
   /** 200 restarted, 202 scheduled, 409 a restart is already scheduled, 503 failed */
   restart(req: RestartRequest): Promise<ActionReply>;
   /** 200 deleted, 404 none scheduled */
