@@ -147,27 +147,30 @@ describe('keys another tool wrote (issue 11)', () => {
     expect(overlaps).toEqual([]);
   });
 
+  /** Within WITHIN_MS of `t0`: one real primary, and every node but it and `old` streaming. */
+  const healed = async (old: AgentNode, t0: number): Promise<AgentNode> => {
+    const next = await waitFor(realPrimary, {
+      timeoutMs: WITHIN_MS,
+      intervalMs: 100,
+      what: 'a real primary again',
+    });
+    await waitFor(
+      async () =>
+        (await Promise.all(cluster.nodes.filter((n) => n !== next && n !== old).map(streaming))).every(
+          Boolean,
+        ),
+      { timeoutMs: Math.max(1, WITHIN_MS - (performance.now() - t0)), what: 'the other replicas streaming' },
+    );
+    return next;
+  };
+
   it.each(['ghost', ''])(
     'the leader key overwritten with %j, bound to no lease: one primary within 2 × ttl, replicas streaming',
     async (value) => {
       const old = await cluster.waitHealthy(REJOIN_MS);
       const t0 = performance.now();
       await put(keys().leader, value);
-      const next = await waitFor(realPrimary, {
-        timeoutMs: WITHIN_MS,
-        intervalMs: 100,
-        what: 'a real primary again',
-      });
-      await waitFor(
-        async () =>
-          (await Promise.all(cluster.nodes.filter((n) => n !== next && n !== old).map(streaming))).every(
-            Boolean,
-          ),
-        {
-          timeoutMs: Math.max(1, WITHIN_MS - (performance.now() - t0)),
-          what: 'the other replicas streaming',
-        },
-      );
+      const next = await healed(old, t0);
       console.log(
         `leader key ${JSON.stringify(value)}: ${next.name} primary after ${Math.round(performance.now() - t0)} ms`,
       );
@@ -188,21 +191,7 @@ describe('keys another tool wrote (issue 11)', () => {
     try {
       const t0 = performance.now();
       await put(keys().leader, 'ghost', lease.id);
-      const next = await waitFor(realPrimary, {
-        timeoutMs: WITHIN_MS,
-        intervalMs: 100,
-        what: 'a real primary again',
-      });
-      await waitFor(
-        async () =>
-          (await Promise.all(cluster.nodes.filter((n) => n !== next && n !== old).map(streaming))).every(
-            Boolean,
-          ),
-        {
-          timeoutMs: Math.max(1, WITHIN_MS - (performance.now() - t0)),
-          what: 'the other replicas streaming',
-        },
-      );
+      const next = await healed(old, t0);
       await cluster.waitHealthy(REJOIN_MS);
     } finally {
       await raw.revokeLease(lease.id, LIMITS).catch(() => {});

@@ -437,17 +437,26 @@ export class TestCluster {
     patch: Readonly<Record<string, unknown>>,
     auth?: { readonly username: string; readonly password: string },
   ): Promise<void> {
-    const primary = await this.waitForPrimary();
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (auth)
       headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
-    const res = await fetch(`http://${primary.host}:${primary.restPort}/config`, {
-      method: 'PATCH',
-      headers,
-      body: JSON.stringify(patch),
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (!res.ok) throw new Error(`PATCH /config: ${res.status} ${await res.text()}`);
+    // 503: the agent's etcd connection is still recovering (e.g. right after a healed cut, TCP
+    // backoff): the API says so, and a merge patch is safe to send again
+    const deadlineMs = Date.now() + 20_000;
+    for (;;) {
+      const primary = await this.waitForPrimary();
+      const res = await fetch(`http://${primary.host}:${primary.restPort}/config`, {
+        method: 'PATCH',
+        headers,
+        body: JSON.stringify(patch),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (res.ok) return;
+      const text = await res.text();
+      if (res.status !== 503 || Date.now() > deadlineMs)
+        throw new Error(`PATCH /config: ${res.status} ${text}`);
+      await sleep(500);
+    }
   }
 
   /**
