@@ -191,7 +191,7 @@ describe('keys another tool wrote (issue 11)', () => {
     try {
       const t0 = performance.now();
       await put(keys().leader, 'ghost', lease.id);
-      const next = await healed(old, t0);
+      await healed(old, t0);
       await cluster.waitHealthy(REJOIN_MS);
     } finally {
       await raw.revokeLease(lease.id, LIMITS).catch(() => {});
