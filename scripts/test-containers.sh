@@ -51,22 +51,18 @@ if [ -z "${HAPG_IT_LOCK_HELD:-}" ]; then
   conf=/etc/containers/containers.conf
   mkdir -p /etc/containers
   touch "$conf"
-  if ! grep -q '^[[:space:]]*default_ulimits' "$conf"; then
-    if grep -q '^\[containers\]' "$conf"; then
-      sed -i '/^\[containers\]/a default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]' "$conf"
+  # conf_set SECTION KEY LINE: add LINE under [SECTION] unless KEY is set already
+  conf_set() {
+    grep -q "^[[:space:]]*$2[[:space:]]*=" "$conf" && return 0
+    if grep -q "^\[$1\]" "$conf"; then
+      sed -i "/^\[$1\]/a $3" "$conf"
     else
-      printf '\n[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]\n' >>"$conf"
+      printf '\n[%s]\n%s\n' "$1" "$3" >>"$conf"
     fi
-    log "$conf: default_ulimits lowered"
-  fi
-  if ! grep -q '^[[:space:]]*runtime[[:space:]]*=' "$conf"; then
-    if grep -q '^\[engine\]' "$conf"; then
-      sed -i '/^\[engine\]/a runtime = "runc"' "$conf"
-    else
-      printf '\n[engine]\nruntime = "runc"\n' >>"$conf"
-    fi
-    log "$conf: runtime = runc"
-  fi
+    log "$conf: $3"
+  }
+  conf_set containers default_ulimits 'default_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]'
+  conf_set engine runtime 'runtime = "runc"'
 
   # --- 1. images (no containers with Postgres yet: before the lock) ------------------------------
   if ! podman image exists "$base"; then
