@@ -1,5 +1,4 @@
 import {
-  type Action,
   type Clock,
   type ClusterView,
   type Decision,
@@ -9,6 +8,7 @@ import {
   errorText,
   evidenceBoundsFor,
   type FlawedLeaderSighting,
+  InvariantViolation,
   isRunningPrimary,
   leaderRenewIntervalMs,
   type MemberName,
@@ -21,7 +21,10 @@ import {
   trackFlawedLeader,
 } from '@hapg/core';
 import type { EtcdStore } from '@hapg/dcs';
-import { ActionFailed, type ActContext, followTarget, runActions } from './act.js';
+import { ActionFailed, type ExecContext, followTarget, runActions } from './executor/execute.js';
+import { localPostgresControl, realExecClock, restPeers } from './executor/local-ports.js';
+import type { PostgresControl } from './executor/ports.js';
+import { restartInPlaceActions } from './executor/requests.js';
 import { DynamicConfigReader } from './dynamic-config.js';
 import type { NodeSnapshot } from './api/snapshot.js';
 import type { LocalPostgres } from './local-pg.js';
@@ -34,6 +37,8 @@ import { SlotManager } from './slots/index.js';
 import { SafetyGuard } from './safety-guard.js';
 import { buildSnapshot } from './snapshot-build.js';
 import { SyncManager } from './sync/sync-manager.js';
+import { sqlSyncPostgres } from './sync/sync-postgres.js';
+import { syncDuty } from './sync/duty.js';
 
 const MAX_FOLLOW_UPS = 3;
 
@@ -99,6 +104,12 @@ export interface HaOptions {
   readonly version: string;
   /** told every snapshot the loop publishes (the pod role label updater); must return at once */
   readonly onSnapshot?: (snapshot: NodeSnapshot) => void;
+  /**
+   * A broken invariant (a programmer error): the loop stops deciding and calls this; main.ts
+   * exits, and the fence, which keeps its last arming when we hang up, ends a primary at its
+   * lease deadline.
+   */
+  readonly onInvariantViolation?: (e: InvariantViolation) => void;
 }
 
 /**
@@ -139,6 +150,8 @@ export class HaLoop {
   #syncGoneWoken = '';
   /** since when the current leader key has looked like no agent's (core's `trackFlawedLeader`) */
   #flawedLeader: FlawedLeaderSighting | null = null;
+  /** the executor's port to our Postgres */
+  readonly #pgControl: PostgresControl;
 
   constructor(o: HaOptions) {
     this.#o = o;
@@ -151,11 +164,12 @@ export class HaLoop {
       connectIn: (database) => o.pg.node.localConnectOptions(database),
     });
     this.#params = new ParameterApplier(o.pg.node, this.#log);
+    this.#pgControl = localPostgresControl(o.pg, { config: () => this.#o.config, log: this.#log });
     this.#sync = new SyncManager({
       name: o.config.name,
       store: o.store,
-      query: (sql) => o.pg.node.query(sql),
-      applySsn: (value) => this.#applySsn(value),
+      pg: sqlSyncPostgres(o.pg.node, (value) => this.#applySsn(value)),
+      clock: realExecClock(o.clock),
       log: o.log.child({ component: 'sync' }),
     });
     this.#dynReader = new DynamicConfigReader({ log: this.#log, bootstrap: o.config.bootstrap.dcs });
@@ -256,11 +270,22 @@ export class HaLoop {
       const { pg, clock, store } = this.#o;
       const pgObs = await pg.observe(clock.monotonicMs());
       const asPrimary = this.#snapshot.holdsLeaderKey && pgObs.inRecovery === false;
-      const actions: Action[] = asPrimary
-        ? [{ kind: 'verifyLeader' }, { kind: 'startPostgres', as: 'primary', follow: null }]
-        : [{ kind: 'startPostgres', as: 'replica', follow: pg.following }];
+      const actions = restartInPlaceActions({ asPrimary, following: pg.following });
       this.#log.info({ asPrimary, actions: actions.map((a) => a.kind) }, 'restarting Postgres on request');
       await runActions(actions, this.#actContext(store.view(), pgObs));
+    });
+  }
+
+  /**
+   * Wipe the data directory and clone from `leader` again (REST `POST /reinitialize`), run by
+   * the executor between iterations: the fence is disarmed first, slots follow `use_slots`.
+   */
+  reinitialize(leader: MemberName): Promise<void> {
+    return this.runExclusive(async () => {
+      const { pg, clock, store } = this.#o;
+      this.#log.info({ leader }, 'reinitializing: wiping the data directory and cloning from the leader');
+      const pgObs = await pg.observe(clock.monotonicMs());
+      await runActions([{ kind: 'reinitialize', leader }], this.#actContext(store.view(), pgObs));
     });
   }
 
@@ -311,7 +336,8 @@ export class HaLoop {
         await this.#once();
       } while (this.#rerun && !this.#stopped);
     } catch (e) {
-      this.#log.error({ err: errorText(e), stack: (e as Error).stack }, 'loop iteration failed');
+      if (e instanceof InvariantViolation) this.#invariantViolated(e);
+      else this.#log.error({ err: errorText(e), stack: (e as Error).stack }, 'loop iteration failed');
     } finally {
       metrics.observeLoopDurationSeconds((clock.monotonicMs() - started) / 1000);
       this.#running = false;
@@ -319,10 +345,20 @@ export class HaLoop {
     }
   }
 
+  #invariantViolated(e: InvariantViolation): void {
+    this.#log.fatal({ err: e.message, stack: e.stack }, 'invariant violated: the agent stops');
+    this.#stopped = true;
+    this.#guard.stop();
+    this.#o.onInvariantViolation?.(e);
+  }
+
   async #once(): Promise<void> {
     const { store, pg, config, clock, metrics } = this.#o;
     for (let op = this.#exclusive.shift(); op !== undefined; op = this.#exclusive.shift()) {
-      await op().catch((e) => this.#log.warn({ err: errorText(e) }, 'operator request failed'));
+      await op().catch((e) => {
+        if (e instanceof InvariantViolation) throw e;
+        this.#log.warn({ err: errorText(e) }, 'operator request failed');
+      });
     }
     const view = store.view();
     if (store.reachable()) this.#dcsLastSeenS = Math.floor(clock.wallMs() / 1000);
@@ -390,6 +426,7 @@ export class HaLoop {
           this.#rerun = true;
         }
       } catch (e) {
+        if (e instanceof InvariantViolation) throw e;
         // logged by runActions; the next iteration re-observes after loop_wait. A failed
         // pg_rewind or start is not an etcd error: each failure counts under its action.
         if (e instanceof ActionFailed) metrics.countActionFailure(e.action.kind);
@@ -451,7 +488,8 @@ export class HaLoop {
     this.#lastDecision = decision;
     try {
       await runActions(decision.actions, this.#actContext(obs.dcs.view, obs.pg));
-    } catch {
+    } catch (e) {
+      if (e instanceof InvariantViolation) return this.#invariantViolated(e);
       // logged by runActions; the loop decides again on what it then observes
     }
     const after = await pg.observe(clock.monotonicMs());
@@ -571,7 +609,7 @@ export class HaLoop {
               pgObs.following === null || pgObs.inRecovery === false
                 ? null
                 : followTarget(
-                    { view: store.view(), config, useSlots: this.#dyn.postgresql.useSlots },
+                    { view: store.view(), name: config.name, useSlots: this.#dyn.postgresql.useSlots },
                     pgObs.following,
                   ),
           }
@@ -602,13 +640,21 @@ export class HaLoop {
    * `status` key with our optime and slot positions.
    */
   async #leaderDuties(view: ClusterView | null, pgObs: PgObservation): Promise<void> {
-    // The managed ssn lives as long as Postgres runs writable: it always kept the promise of
-    // the key we last wrote, whereas a key read back from a lagging view might be older.
-    if (pgObs.process !== 'running' || pgObs.inRecovery !== false) this.#sync.reset();
-    if (view === null || pgObs.process !== 'running' || pgObs.inRecovery === null) return;
-    const leading = this.#holdsLeaderKey(view) && pgObs.inRecovery === false;
-    if (!leading && pgObs.inRecovery === false) return; // a demoted primary waits for its rejoin
+    const runningPrimary = pgObs.process === 'running' && pgObs.inRecovery === false;
+    const holdsLeaderKey = this.#holdsLeaderKey(view);
     const { pg, store, clock } = this.#o;
+    const syncInput = {
+      view,
+      dyn: this.#dyn,
+      runningPrimary,
+      holdsLeaderKey,
+      replication: pg.lastStatus?.replication ?? [],
+      responsive: pgObs.streamingReplicas,
+    };
+    if (!runningPrimary) await syncDuty(this.#sync, syncInput, this.#log);
+    if (view === null || pgObs.process !== 'running' || pgObs.inRecovery === null) return;
+    const leading = holdsLeaderKey && runningPrimary;
+    if (!leading && runningPrimary) return; // a demoted primary waits for its rejoin
     const r = await this.#slots.tick({
       role: leading ? 'primary' : 'replica',
       view,
@@ -622,17 +668,7 @@ export class HaLoop {
       this.#log.info({ created: r.created, dropped: r.dropped }, 'replication slots changed');
     }
     if (!leading) return;
-    try {
-      await this.#sync.tick({
-        view,
-        dyn: this.#dyn,
-        replication: pg.lastStatus?.replication ?? [],
-        responsive: pgObs.streamingReplicas,
-        retryTimeoutMs: this.#dyn.retryTimeoutMs,
-      });
-    } catch (e) {
-      this.#log.warn({ err: errorText(e) }, 'synchronous replication update incomplete; retrying next loop');
-    }
+    await syncDuty(this.#sync, syncInput, this.#log);
     if (pgObs.flushLsn === null) return;
     try {
       await store.putStatus({
@@ -665,18 +701,17 @@ export class HaLoop {
     await fence.arm(deadline, pid, pg.node.dataDir);
   }
 
-  #actContext(view: ClusterView | null, pgObs: PgObservation): ActContext {
+  #actContext(view: ClusterView | null, pgObs: PgObservation): ExecContext {
     const o = this.#o;
     return {
-      config: o.config,
+      name: o.config.name,
       store: o.store,
-      pg: o.pg,
+      pg: this.#pgControl,
+      fence: { arm: () => this.#armFence(), disarm: () => o.fence.disarm() },
+      peers: restPeers,
+      clock: realExecClock(o.clock),
       log: this.#log,
       view,
-      wallMs: () => o.clock.wallMs(),
-      monotonicMs: () => o.clock.monotonicMs(),
-      armFence: () => this.#armFence(),
-      disarmFence: () => o.fence.disarm(),
       retryTimeoutMs: this.#dyn.retryTimeoutMs,
       rejoin: {
         usePgRewind: o.config.postgresql.usePgRewind ?? this.#dyn.postgresql.usePgRewind,
@@ -686,6 +721,7 @@ export class HaLoop {
       streamingReplicas: pgObs.streamingReplicas,
       useSlots: this.#dyn.postgresql.useSlots,
       syncMode: this.#dyn.synchronousMode,
+      bootstrapDcs: o.config.bootstrap.dcsJson,
       onReleased: () => {
         this.#releasedLeaderAtMs = o.clock.monotonicMs();
       },

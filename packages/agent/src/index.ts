@@ -2,3 +2,28 @@ export * from './api/index.js';
 export * from './fence/client.js';
 export * from './metrics.js';
 export * from './peers.js';
+export {
+  ActionFailed,
+  type ActionHandlers,
+  type ExecContext,
+  followTarget,
+  HANDLERS,
+  runActions,
+} from './executor/execute.js';
+export type {
+  ClusterStorePort,
+  ExecClock,
+  ExecLog,
+  FencePort,
+  PeerPort,
+  PostgresControl,
+  TimelineFork,
+} from './executor/ports.js';
+export { type SyncDutyInput, syncDuty } from './sync/duty.js';
+export {
+  SyncManager,
+  type SyncManagerOptions,
+  type SyncPlanner,
+  type SyncPostgres,
+} from './sync/sync-manager.js';
+export { restartInPlaceActions } from './executor/requests.js';

@@ -198,6 +198,8 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
     clock: systemClock,
     version: VERSION,
     ...(roleLabels !== null ? { onSnapshot: (s) => roleLabels.observe(s) } : {}),
+    // a programmer error: exit (systemd restarts us); the fence keeps its arming meanwhile
+    onInvariantViolation: () => process.exit(70),
   });
   // The YAML file again (SIGHUP, POST /reload, systemctl reload): what can change live is
   // applied, the rest is reported as needing a restart; a bad file changes nothing.

@@ -1,6 +1,5 @@
 import { type Clock, errorText } from '@hapg/core';
 import type { EtcdStore } from '@hapg/dcs';
-import { reclone } from './act.js';
 import type { LocalActions, RestartRequest } from './api/local-actions.js';
 import type { NodeSnapshot } from './api/snapshot.js';
 import { type ActionReply, reply } from './cluster-ops/reply.js';
@@ -156,16 +155,8 @@ export class NodeActions implements LocalActions {
       return reply(503, { error: 'Postgres runs as a primary here; use force' });
     }
     void this.o.ha
-      .runExclusive(() => this.#reinitNow(leader))
+      .reinitialize(leader)
       .catch((e) => this.o.log.error({ err: errorText(e) }, 'reinitialize failed'));
     return reply(200, { message: 'reinitialize started' });
-  }
-
-  /** Wipe the data directory and clone from the leader again. */
-  async #reinitNow(leader: string): Promise<void> {
-    const { pg, store, config, log } = this.o;
-    log.info({ leader }, 'reinitializing: wiping the data directory and cloning from the leader');
-    const useSlots = this.o.ha.dynamicConfig().postgresql.useSlots;
-    await reclone({ pg, view: store.view(), config, log, useSlots }, leader);
   }
 }

@@ -1,7 +1,7 @@
 import type { ClusterView, Member, MemberJson, NodeConfig, PgObservation } from '@hapg/core';
 import { defaultDynamicConfig, parseNodeConfig, toLsn, toTimeline } from '@hapg/core';
 import { describe, expect, it } from 'vitest';
-import { runActions } from '../src/act.js';
+import { runActions } from '../src/executor/execute.js';
 import { formatApiUrl, formatConnUrl, pgAddressOf } from '../src/conn.js';
 import { memberJson } from '../src/member.js';
 import { fetchPeerStatuses, parsePeerStatus, priorityOf } from '../src/peers.js';

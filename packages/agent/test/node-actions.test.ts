@@ -37,7 +37,7 @@ describe('restart filters', () => {
 
 describe('reinitialize', () => {
   const actions = (s: NodeSnapshot) =>
-    new NodeActions({ ha: { snapshot: () => s, runExclusive: async () => {} } } as never);
+    new NodeActions({ ha: { snapshot: () => s, reinitialize: async () => {} } } as never);
   it('is refused on the leader', async () => {
     const r = await actions(snap({ holdsLeaderKey: true, role: 'primary', inRecovery: false })).reinitialize({
       force: true,

@@ -18,20 +18,26 @@ function harness(opts: { failSsn?: boolean } = {}) {
       effects.push(`delete key @${rev}`);
     },
   };
-  const query = async <R extends Record<string, unknown>>(sql: string): Promise<R[]> => {
-    if (sql.includes('pg_current_wal_flush_lsn')) return [{ lsn: '0/3E8' }] as unknown as R[];
-    effects.push('poll');
-    return [
-      { name: 'node2', flush: '0/3E8' },
-      { name: 'node3', flush: '0/3E8' },
-    ] as unknown as R[];
+  const pg = {
+    flushLsn: async () => toLsn(1000),
+    standbyFlush: async () => {
+      effects.push('poll');
+      return [
+        { name: 'node2', flushLsn: toLsn(1000) },
+        { name: 'node3', flushLsn: toLsn(1000) },
+      ];
+    },
+    applySsn: async (value: string) => {
+      if (opts.failSsn) throw new Error('reload failed');
+      effects.push(`ssn '${value}'`);
+    },
   };
-  const applySsn = async (value: string) => {
-    if (opts.failSsn) throw new Error('reload failed');
-    effects.push(`ssn '${value}'`);
+  const clock = {
+    monotonicMs: () => performance.now(),
+    sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
   };
   const log = { info: () => {}, warn: () => {} } as unknown as Logger;
-  const m = new SyncManager({ name: 'node1', store, query, applySsn, log, pollMs: 1 });
+  const m = new SyncManager({ name: 'node1', store, pg, clock, log, pollMs: 1 });
   return { m, effects };
 }
 

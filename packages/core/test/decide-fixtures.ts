@@ -177,6 +177,7 @@ export function formatAction(a: Action): string {
     case 'clone':
     case 'followLeader':
     case 'rejoin':
+    case 'reinitialize':
       return `${a.kind}(${a.leader})`;
     case 'promote':
       return `promote(${a.reason})`;

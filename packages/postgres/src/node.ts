@@ -5,7 +5,6 @@ import {
   describeParameterProblems,
   HapgError,
   type KnownParameters,
-  type Lsn,
   PG15_PARAMETERS,
   type ParameterProblem,
   splitParameters,
@@ -35,7 +34,7 @@ import { ensureCleanShutdown, rewind } from './rewind.js';
 import { ensureReplicationUser } from './roles.js';
 import { knownParameterNames, type ReloadCheck, reloadConf, reloadConfAndCheck } from './settings.js';
 import { createPhysicalSlot, dropPhysicalSlot, listPhysicalSlots, type SlotInfo } from './slots.js';
-import { readTimelineHistory } from './timeline-history.js';
+import { readTimelineHistory, type TimelineSwitch } from './timeline-history.js';
 import { primaryConninfo, removeRecoverySignals, type UpstreamInfo, writeStandbySignal } from './standby.js';
 
 export interface Credentials {
@@ -533,10 +532,10 @@ export class PostgresNode extends EventEmitter<Events> {
     return listPhysicalSlots(this.#session);
   }
 
-  /** Where the timeline before `timeline` ended, from the server's own history file. */
-  async timelineSwitchLsn(timeline: Timeline): Promise<Lsn | null> {
+  /** The switch into `timeline` (the parent timeline and where it ended), from the server's own history file. */
+  async lastTimelineSwitch(timeline: Timeline): Promise<TimelineSwitch | null> {
     const switches = await readTimelineHistory(this.#session, timeline);
-    return switches.at(-1)?.switchLsn ?? null;
+    return switches.at(-1) ?? null;
   }
 
   /** Runs one query on the local server as the superuser (tools, tests). */

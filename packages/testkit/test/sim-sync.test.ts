@@ -71,7 +71,7 @@ describe('releasedLsn: what synchronous_standby_names lets a primary acknowledge
     ['b', 300n],
     ['c', 200n],
   ]);
-  it('follows Postgres semantics per form', () => {
+  it('follows Postgres semantics per form', async () => {
     expect(releasedLsn(parseSsn(''), flush)).toBeGreaterThan(10n ** 18n);
     expect(releasedLsn(parseSsn('*'), flush)).toBe(300n);
     expect(releasedLsn(parseSsn('*'), new Map())).toBeNull();
@@ -85,15 +85,15 @@ describe('releasedLsn: what synchronous_standby_names lets a primary acknowledge
 });
 
 describe('seeded simulator, synchronous mode', () => {
-  it('asynchronous runs model no commits and write no sync key', () => {
-    const r = runSimulation(3);
+  it('asynchronous runs model no commits and write no sync key', async () => {
+    const r = await runSimulation(3);
     expect(r.stats.acked).toBe(0);
     expect(r.final.syncKey).toBeNull();
   });
 
-  it('same seed, same run', () => {
-    expect(runSimulation(9, { sync: MODES['quorum-1']! })).toEqual(
-      runSimulation(9, { sync: MODES['quorum-1']! }),
+  it('same seed, same run', async () => {
+    expect(await runSimulation(9, { sync: MODES['quorum-1']! })).toEqual(
+      await runSimulation(9, { sync: MODES['quorum-1']! }),
     );
   });
 
@@ -101,10 +101,10 @@ describe('seeded simulator, synchronous mode', () => {
     const sync = MODES[mode]!;
     it(
       `${mode}: no acknowledged commit lost, one leader after healing (${SEEDS.length} seeds)`,
-      () => {
+      async () => {
         const totals = { failovers: 0, acked: 0, ackedAfterHeal: 0, stalls: {} as Record<string, number> };
         for (const seed of SEEDS) {
-          const r = runSimulation(seed, { sync, ...FIXED });
+          const r = await runSimulation(seed, { sync, ...FIXED });
           totals.failovers += r.stats.failovers;
           totals.acked += r.stats.acked;
           totals.ackedAfterHeal += r.stats.ackedAfterHeal;
@@ -131,33 +131,34 @@ describe('seeded simulator, synchronous mode', () => {
     );
   }
 
-  it('regression, bug A (seed 18, on): the leader no longer loosens its ssn on a stale view of the key', () => {
+  it('regression, bug A (seed 18, on): the leader no longer loosens its ssn on a stale view of the key', async () => {
     // n0 wrote key [n1], was cut off with a cached view from before that write; the planner
     // dropped "write key []" as a no-op and set ssn '' — n1 (listed) later took over without
     // the commits n0 acknowledged alone. Now the key write before an ssn change is kept, and
     // its CAS fails on the stale view.
-    expect(runSimulation(18, { sync: MODES.on! }).violations).toEqual([]);
+    expect((await runSimulation(18, { sync: MODES.on! })).violations).toEqual([]);
   });
 
-  it('regression, bug B (seed 12, quorum): a switchover target must prove it holds every commit', () => {
+  it('regression, bug B (seed 12, quorum): a switchover target must prove it holds every commit', async () => {
     // switchover n0 → n1 requested while n0 was cut off: n0 never handed over, yet n1 (one
     // of two under ANY 1) skipped the proof because the failover key named a leader.
-    const r = runSimulation(12, { sync: MODES['quorum-1']! });
+    const r = await runSimulation(12, { sync: MODES['quorum-1']! });
     expect(r.violations).toEqual([]);
   });
 
-  it('has teeth: a decide that ignores synchronous mode loses acknowledged commits', () => {
+  it('has teeth: a decide that ignores synchronous mode loses acknowledged commits', async () => {
     const mutant: typeof decide = (obs, nowMs) =>
       decide({ ...obs, config: { ...obs.config, synchronousMode: 'off' } }, nowMs);
     for (const mode of ['on', 'quorum-1']) {
-      const lost = SEEDS.slice(0, 100).filter(
-        (seed) => runSimulation(seed, { sync: MODES[mode]!, ...FIXED, decide: mutant }).stats.lostAcks > 0,
-      );
+      const lost = [];
+      for (const seed of SEEDS.slice(0, 100))
+        if ((await runSimulation(seed, { sync: MODES[mode]!, ...FIXED, decide: mutant })).stats.lostAcks > 0)
+          lost.push(seed);
       expect(lost.length, mode).toBeGreaterThan(0);
     }
   }, 60_000);
 
-  it('has teeth: a leader duty that writes the key before the ssn, without awaiting catch-up, loses commits', () => {
+  it('has teeth: a leader duty that writes the key before the ssn, without awaiting catch-up, loses commits', async () => {
     // design rule 4 read literally: name the standbys in the key, then set the ssn
     const keyFirst = (input: PlanSyncInput): SyncStep[] => {
       const steps = planSyncUpdate(input).filter((s) => s.kind !== 'awaitCaughtUp');
@@ -166,9 +167,10 @@ describe('seeded simulator, synchronous mode', () => {
         ...steps.filter((s) => s.kind === 'setSsn'),
       ];
     };
-    const lost = SEEDS.slice(0, 200).filter(
-      (seed) => runSimulation(seed, { sync: MODES.on!, ...FIXED, syncPlan: keyFirst }).stats.lostAcks > 0,
-    );
+    const lost = [];
+    for (const seed of SEEDS.slice(0, 200))
+      if ((await runSimulation(seed, { sync: MODES.on!, ...FIXED, syncPlan: keyFirst })).stats.lostAcks > 0)
+        lost.push(seed);
     expect(lost.length).toBeGreaterThan(0);
   }, 60_000);
 });

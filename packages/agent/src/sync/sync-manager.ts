@@ -3,35 +3,49 @@ import {
   chooseSyncStandbys,
   describeSyncStep,
   type DynamicConfig,
+  assert,
+  formatLsn,
   HapgError,
+  type Lsn,
   type MalformedKey,
   type MemberName,
   malformedKey,
-  parseLsn,
+  type PlanSyncInput,
   parseSsn,
   planSyncUpdate,
   type SyncState,
   type SyncStep,
   ssnForKey,
+  ssnKeepsKey,
+  type SyncKeyValue,
   storedSyncFromKey,
   syncKeyFromState,
 } from '@hapg/core';
-import type { EtcdStore } from '@hapg/dcs';
 import type { ReplicationRow } from '@hapg/postgres';
-import type { Logger } from '../logger.js';
+import type { ClusterStorePort, ExecClock, ExecLog } from '../executor/ports.js';
 
-type Query = <R extends Record<string, unknown>>(sql: string) => Promise<R[]>;
+/** What the sync duty needs of the local primary (SQL in the agent, a model in the simulator). */
+export interface SyncPostgres {
+  /** `pg_current_wal_flush_lsn()` */
+  flushLsn(): Promise<Lsn>;
+  /** the flush position of each standby streaming from us (`pg_stat_replication`) */
+  standbyFlush(): Promise<readonly { readonly name: MemberName; readonly flushLsn: Lsn | null }[]>;
+  /** renders `synchronous_standby_names` and reloads; resolves once our session sees it, throws otherwise */
+  applySsn(value: string): Promise<void>;
+}
+
+export type SyncPlanner = (input: PlanSyncInput) => SyncStep[];
 
 export interface SyncManagerOptions {
   readonly name: MemberName;
-  readonly store: Pick<EtcdStore, 'casSync' | 'deleteSync'>;
-  /** runs SQL on the local primary */
-  readonly query: Query;
-  /** renders `synchronous_standby_names` and reloads; resolves once our session sees it, throws otherwise */
-  readonly applySsn: (value: string) => Promise<void>;
-  readonly log: Logger;
+  readonly store: Pick<ClusterStorePort, 'casSync' | 'deleteSync'>;
+  readonly pg: SyncPostgres;
+  readonly clock: Pick<ExecClock, 'monotonicMs' | 'sleep'>;
+  readonly log: ExecLog;
   /** how often `awaitCaughtUp` polls pg_stat_replication */
   readonly pollMs?: number;
+  /** the planner (core's `planSyncUpdate`); the simulator's tests pass mutants */
+  readonly plan?: SyncPlanner;
 }
 
 export interface SyncTickInput {
@@ -63,6 +77,8 @@ export class SyncManager {
   #ssn: string | null = null;
   /** the key as we last wrote it: newer than a view that has not caught up with our write */
   #written: SyncState | null = null;
+  /** during a tick: the key the steps so far left in etcd (the invariant's reference) */
+  #keyInForce: SyncKeyValue | null = null;
 
   constructor(o: SyncManagerOptions) {
     this.#o = o;
@@ -125,7 +141,7 @@ export class SyncManager {
       selfName: this.#o.name,
       current: key?.leader === this.#o.name ? key.syncStandbys : [],
     });
-    const steps = planSyncUpdate({
+    const steps = (this.#o.plan ?? planSyncUpdate)({
       key,
       ssn: parseSsn(inForce),
       desired,
@@ -139,6 +155,7 @@ export class SyncManager {
     if (bad !== null && key !== null && !steps.some((st) => st.kind === 'writeSyncKey'))
       steps.unshift({ kind: 'writeSyncKey', value: key });
     let revision = bad?.modRevision ?? current?.modRevision ?? null;
+    this.#keyInForce = key;
     for (const step of steps) revision = await this.#run(step, revision, input.retryTimeoutMs);
     if (steps.length > 0) {
       const reason =
@@ -174,10 +191,12 @@ export class SyncManager {
         const stored = storedSyncFromKey(step.value);
         const written = await this.#o.store.casSync(stored, revision);
         this.#written = { ...stored, modRevision: written };
+        this.#keyInForce = step.value;
         return written;
       }
       case 'setSsn':
-        await this.#o.applySsn(step.value);
+        this.#assertKeyKept(step.value);
+        await this.#o.pg.applySsn(step.value);
         this.#ssn = step.value;
         return revision;
       case 'awaitCaughtUp':
@@ -192,24 +211,35 @@ export class SyncManager {
    * was in force (commits after it wait for them anyway).
    */
   async #awaitCaughtUp(names: readonly MemberName[], count: number, timeoutMs: number): Promise<void> {
-    const rows = await this.#o.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn');
-    const target = parseLsn(String(rows[0]?.lsn));
-    const deadline = performance.now() + timeoutMs;
+    const { pg, clock } = this.#o;
+    const target = await pg.flushLsn();
+    const deadline = clock.monotonicMs() + timeoutMs;
     for (;;) {
-      const replication = await this.#o.query<{ name: string; flush: string | null }>(
-        "SELECT application_name AS name, flush_lsn::text AS flush FROM pg_stat_replication WHERE state = 'streaming'",
-      );
       const caughtUp = new Set(
-        replication.filter((r) => r.flush !== null && parseLsn(r.flush) >= target).map((r) => r.name),
+        (await pg.standbyFlush())
+          .filter((r) => r.flushLsn !== null && r.flushLsn >= target)
+          .map((r) => r.name),
       );
       if (names.filter((n) => caughtUp.has(n)).length >= count) return;
-      if (performance.now() > deadline) {
+      if (clock.monotonicMs() > deadline) {
         throw new HapgError(
           'TIMEOUT',
-          `${count} of ${names.join(', ')} did not reach ${rows[0]?.lsn} within ${timeoutMs} ms`,
+          `${count} of ${names.join(', ')} did not reach ${formatLsn(target)} within ${timeoutMs} ms`,
         );
       }
-      await new Promise((r) => setTimeout(r, this.#o.pollMs ?? 50));
+      await clock.sleep(this.#o.pollMs ?? 50);
     }
+  }
+
+  /**
+   * Design rule 4's order: `synchronous_standby_names` may let a commit through only with the
+   * acknowledgements the sync key in force promises, or a failover could promote a member that
+   * never saw it. Every plan keeps this; a plan that breaks it is a programmer error.
+   */
+  #assertKeyKept(value: string): void {
+    assert(
+      ssnKeepsKey(this.#keyInForce, parseSsn(value), this.#o.name),
+      `synchronous_standby_names ${JSON.stringify(value)} set while the sync key is ${JSON.stringify(this.#keyInForce)}`,
+    );
   }
 }

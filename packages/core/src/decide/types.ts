@@ -204,7 +204,12 @@ export type Action =
    * `modRevision`: a CAS, so a leader that took the key since is never touched. A key that
    * changed or went meanwhile is left alone, and that is not a failure.
    */
-  | { readonly kind: 'removeLeaderKey'; readonly modRevision: string };
+  | { readonly kind: 'removeLeaderKey'; readonly modRevision: string }
+  /**
+   * An operator's request, never decided: wipe the data directory and clone from `leader`
+   * again (REST `POST /reinitialize`, `hactl reinit`). Refused while we hold the leader key.
+   */
+  | { readonly kind: 'reinitialize'; readonly leader: MemberName };
 
 export type ActionKind = Action['kind'];
 

@@ -29,6 +29,23 @@ export function ssnGuarantee(ssn: ParsedSsn): Guarantee {
 }
 
 /**
+ * Whether `ssn` keeps the promise of `key` (design rule 4), the invariant every step of a
+ * plan preserves: in `on` mode every key standby must confirm each commit; in `quorum` mode
+ * each commit must reach at least `quorum` key standbys. A key naming another leader, or no
+ * standby, promises nothing about our commits.
+ */
+export function ssnKeepsKey(key: SyncKeyValue | null, ssn: ParsedSsn, leader: MemberName): boolean {
+  if (key === null || key.leader !== leader || key.syncStandbys.length === 0) return true;
+  const g = ssnGuarantee(ssn);
+  if (key.quorum === null) {
+    const all = g.count === g.names.length;
+    return all && key.syncStandbys.every((n) => g.names.includes(n));
+  }
+  const outside = g.names.filter((n) => !key.syncStandbys.includes(n)).length;
+  return g.count - outside >= key.quorum;
+}
+
+/**
  * The steps from the current sync key and `synchronous_standby_names` to `desired`, ordered
  * so that at every moment the key is true (design rule 4):
  * - `on`: every key standby holds every acknowledged commit. The key is narrowed first,

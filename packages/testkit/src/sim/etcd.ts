@@ -179,8 +179,14 @@ export class SimEtcd {
     if (this.current.optime !== optime) this.#commit(nowMs, { optime });
   }
 
-  appendHistory(entry: HistoryEntry, nowMs: number): void {
-    this.#commit(nowMs, { history: [...this.current.history, entry] });
+  putHistory(entries: readonly HistoryEntry[], nowMs: number): void {
+    this.#commit(nowMs, { history: [...entries] });
+  }
+
+  deleteSync(expectedModRevision: string, nowMs: number): boolean {
+    if (this.current.sync?.modRevision !== expectedModRevision) return false;
+    this.#commit(nowMs, { sync: null });
+    return true;
   }
 
   setFailover(failover: FailoverRequest | null, nowMs: number): void {
@@ -200,8 +206,9 @@ export function toClusterView(s: EtcdSnapshot): ClusterView {
   for (const m of s.members.values()) {
     members.set(m.name, {
       name: m.name,
-      connUrl: '',
-      apiUrl: '',
+      // the host names the member: the model's primary_conninfo resolves it (ports.ts)
+      connUrl: `postgres://${m.name}:5432/postgres`,
+      apiUrl: `http://${m.name}:8008/patroni`,
       state: m.state,
       role: m.role,
       version: 'sim',

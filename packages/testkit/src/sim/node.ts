@@ -1,5 +1,4 @@
 import {
-  type Action,
   type DecideConfig,
   type Decision,
   type FlawedLeaderSighting,
@@ -19,9 +18,16 @@ export interface PgModel {
   lsn: bigint;
   /** [timeline, lsn where it ended] for every timeline before the current one */
   history: [number, bigint][];
+  /** the agent's memory: the member it configured this server to follow */
   following: string | null;
+  /** the member `primary_conninfo` names: what the server really streams from */
+  upstream: string | null;
+  /** the postmaster's incarnation (a pid): each start makes a new one, which the fence must be armed with */
+  incarnation: number;
   wasPrimary: boolean;
   crashedAtMs: number | null;
+  /** the agent's memory: why the last rejoin failed */
+  rejoinFailure: string | null;
   streaming: boolean;
   streamingReplicas: string[];
   /** `synchronous_standby_names` as last rendered (the value a start or promotion runs with) */
@@ -55,14 +61,20 @@ export class SimNode {
   lastRenewedMs: number | null = null;
   /** when this node last released the leader key (a switchover away) */
   releasedLeaderAtMs: number | null = null;
-  /** the fence's copy of the deadline: stops a primary on its own, even when the agent is paused */
-  fenceDeadlineMs: number | null = null;
+  /**
+   * The fence: the deadline and the postmaster it was armed with. It stops that postmaster on
+   * its own at the deadline, even while the agent is paused; a postmaster started since is
+   * not the one it watches.
+   */
+  fence: { readonly deadlineMs: number; readonly incarnation: number } | null = null;
+  /** the last observation saw a running primary (the agent re-arms the fence on each renewal then) */
+  lastSawPrimary = false;
+  /** the last leader other than us in a view (the "old leader" of a promotion's history entry) */
+  previousLeader: string | null = null;
   cachedView: Observation['dcs']['view'] = null;
   reachable = false;
   nextLoopAtMs = 0;
   lastDecision: Decision | null = null;
-  /** the sync manager's ssn while leading (null: not leading, render from the key) */
-  managedSsn: string | null = null;
   /** the agent's tracker of a leader key no agent holds (ha.ts) */
   flawedLeader: FlawedLeaderSighting | null = null;
   readonly faults: NodeFaults = {
@@ -119,8 +131,10 @@ export class SimNode {
     }
     this.lastRenewedMs = nowMs;
     this.deadlineMs = nowMs + timing.ttlMs - timing.leaseMarginMs;
-    this.fenceDeadlineMs = this.deadlineMs;
     this.renewFailingSinceMs = null;
+    // ha.ts #rearmFence: each renewal moves the fence of a primary, armed with the current postmaster
+    if (this.lastSawPrimary && this.pg.process === 'running')
+      this.fence = { deadlineMs: this.deadlineMs, incarnation: this.pg.incarnation };
   }
 
   observe(
@@ -133,10 +147,17 @@ export class SimNode {
     this.reachable = this.etcdConnected(nowMs);
     if (this.reachable) this.cachedView = toClusterView(etcd.readAt(nowMs - watchDelayMs));
     const view = this.cachedView;
+    if (view?.leader != null && view.leader.name !== this.name) this.previousLeader = view.leader.name;
     const paused = view?.config?.value.pause === true;
     this.flawedLeader = trackFlawedLeader(this.flawedLeader, view, this.name, nowMs, paused);
     const pg = this.pg;
     const running = pg.process === 'running';
+    // as LocalPostgres.observe: a running primary is no longer crashed, and must rewind one day
+    this.lastSawPrimary = running && pg.primary;
+    if (this.lastSawPrimary) {
+      pg.crashedAtMs = null;
+      pg.wasPrimary = true;
+    }
     return {
       self: {
         name: this.name,
@@ -159,7 +180,7 @@ export class SimNode {
         following: pg.following,
         streaming: pg.streaming,
         streamingReplicas: pg.streamingReplicas,
-        rejoinFailure: null,
+        rejoinFailure: pg.rejoinFailure,
       },
       dcs: {
         view,
@@ -173,189 +194,4 @@ export class SimNode {
       peers: view?.leader === null ? new Map(peers.map((p) => [p.name, p.status(nowMs, this)])) : null,
     };
   }
-}
-
-/** What the agent's executor does with each action in the model. Returns false on failure. */
-export interface ActContext {
-  readonly etcd: SimEtcd;
-  readonly nowMs: number;
-  readonly node: SimNode;
-  readonly byName: ReadonlyMap<string, SimNode>;
-  /** global timeline counter, as Postgres picks a fresh timeline id on promotion */
-  newTimeline(): number;
-  /**
-   * Synchronous mode is modelled: `claimSyncKey` writes the key, and a fast shutdown hands
-   * all WAL to the standbys streaming from us (walsenders wait for their flush confirmation).
-   * Off: today's asynchronous model, unchanged.
-   */
-  readonly syncModel?: boolean;
-  /**
-   * Proposed fix (quorum mode): once a switchover target confirmed all our WAL, name it alone
-   * in the sync key with k = 1 before releasing, so the target's quorum proof passes on its
-   * own. Off: today's agent (awaitReplica gives up after retry_timeout and releases anyway).
-   */
-  readonly handoverSyncKey?: boolean;
-}
-
-export function act(a: Action, ctx: ActContext): boolean {
-  const { etcd, nowMs, node } = ctx;
-  const pg = node.pg;
-  const connected = node.etcdConnected(nowMs);
-  switch (a.kind) {
-    case 'acquireLeader':
-      return connected && node.leaseId !== null && etcd.acquire(node.name, node.leaseId, nowMs);
-    case 'claimSyncKey':
-      if (ctx.syncModel === true) return connected && claimSyncKey(ctx);
-      return connected && etcd.holdsLeader(node);
-    case 'verifyLeader': {
-      const leader = etcd.current.leader;
-      return connected && leader !== null && leader.name === node.name && leader.leaseId === node.leaseId;
-    }
-    case 'releaseLeader': {
-      const ok = connected && etcd.release(node.name, nowMs);
-      if (ok) node.releasedLeaderAtMs = nowMs;
-      return ok;
-    }
-    case 'clearFailover':
-      if (connected) etcd.setFailover(null, nowMs);
-      return connected;
-    case 'removeLeaderKey':
-      // a key changed meanwhile is left alone, and that is not a failure (act.ts)
-      if (connected) etcd.removeLeaderAt(a.modRevision, nowMs);
-      return connected;
-    case 'promote':
-      if (pg.process !== 'running' || pg.primary) return false;
-      promoteModel(ctx);
-      return true;
-    case 'demote':
-      // the agent stops Postgres; a later loop starts it as a standby (or rejoins)
-      if (ctx.syncModel === true && a.mode === 'fast' && node.writable()) shutdownSendsWal(ctx);
-      pg.primary = false;
-      pg.process = 'stopped';
-      pg.following = null;
-      pg.streaming = false;
-      return true;
-    case 'checkpoint':
-      return pg.process === 'running';
-    case 'awaitReplica':
-      if (ctx.handoverSyncKey === true && a.member !== null) handOver(ctx, a.member);
-      return true; // the agent gives up waiting after retry_timeout and goes on
-    case 'startPostgres':
-      if (pg.process === 'running') return false;
-      pg.process = 'running';
-      pg.following = a.follow;
-      if (a.as === 'primary') {
-        if (!pg.primary) promoteModel(ctx);
-        pg.crashedAtMs = null;
-      } else {
-        pg.primary = false;
-      }
-      return true;
-    case 'followLeader':
-      pg.following = a.leader;
-      return true;
-    case 'rejoin':
-      return rejoinModel(ctx, a.leader);
-    case 'bootstrap':
-    case 'clone':
-      return false; // data directories are always initialized in the model
-  }
-}
-
-/**
- * The agent's claim before a promotion: `{leader: self, no standbys}`, guarded by the leader
- * key. On a revision conflict it reads the key again and retries once, so in the model only
- * the leader guard decides.
- */
-function claimSyncKey(ctx: ActContext): boolean {
-  const { etcd, node, nowMs } = ctx;
-  const value = { leader: node.name, syncStandbys: [], quorum: 0 };
-  return etcd.casSync(value, etcd.current.sync?.modRevision ?? null, node, nowMs) !== null;
-}
-
-/** A fast shutdown returns once every connected standby confirmed the flush of all our WAL. */
-function shutdownSendsWal(ctx: ActContext): void {
-  const primary = ctx.node;
-  for (const name of primary.pg.streamingReplicas) {
-    const r = ctx.byName.get(name);
-    if (r === undefined || r.pg.process !== 'running' || r.pg.primary || r.pg.following !== primary.name)
-      continue;
-    if (r.fullyCut(ctx.nowMs) || primary.fullyCut(ctx.nowMs) || !canStream(r.pg, primary.pg)) continue;
-    r.pg.lsn = primary.pg.lsn;
-    r.pg.timeline = primary.pg.timeline;
-    r.pg.history = primary.pg.history.map(([t, l]) => [t, l] as [number, bigint]);
-  }
-}
-
-/** The agent's switchover handover of the sync key (act.ts): only when the target holds everything we wrote. */
-function handOver(ctx: ActContext, member: string): void {
-  const { etcd, node, nowMs } = ctx;
-  const target = ctx.byName.get(member);
-  if (target === undefined || !node.etcdConnected(nowMs)) return;
-  const t = target.pg;
-  if (t.timeline !== node.pg.timeline || t.lsn < node.pg.lsn) return;
-  const value = { leader: node.name, syncStandbys: [member], quorum: 0 }; // stored N − k = 0: k = 1
-  etcd.casSync(value, etcd.current.sync?.modRevision ?? null, node, nowMs);
-}
-
-function promoteModel(ctx: ActContext): void {
-  const pg = ctx.node.pg;
-  pg.history.push([pg.timeline, pg.lsn]);
-  const old = pg.timeline;
-  pg.timeline = ctx.newTimeline();
-  pg.primary = true;
-  pg.wasPrimary = true;
-  pg.following = null;
-  pg.streaming = false;
-  if (ctx.node.etcdConnected(ctx.nowMs)) {
-    ctx.etcd.appendHistory(
-      { timeline: old, switchLsn: Number(pg.lsn), reason: 'sim', time: '', newLeader: ctx.node.name },
-      ctx.nowMs,
-    );
-  }
-}
-
-/** pg_rewind model: cut our WAL back to where we left the leader's history, then follow it. */
-function rejoinModel(ctx: ActContext, leaderName: string): boolean {
-  const leader = ctx.byName.get(leaderName);
-  const pg = ctx.node.pg;
-  if (leader === undefined || leader.pg.process !== 'running' || leader === ctx.node) return false;
-  if (leader.fullyCut(ctx.nowMs) || ctx.node.fullyCut(ctx.nowMs)) return false;
-  const fork = forkPoint(pg, leader.pg);
-  if (pg.lsn > fork) pg.lsn = fork;
-  pg.timeline = leader.pg.timeline;
-  pg.history = leader.pg.history.map(([t, l]) => [t, l] as [number, bigint]);
-  if (pg.lsn > leader.pg.lsn) pg.lsn = leader.pg.lsn;
-  pg.process = 'running';
-  pg.primary = false;
-  pg.wasPrimary = false;
-  pg.following = leaderName;
-  pg.crashedAtMs = null;
-  return true;
-}
-
-/** The last LSN our history shares with `source`'s. */
-export function forkPoint(mine: PgModel, source: PgModel): bigint {
-  if (mine.timeline === source.timeline) return minLsn(mine.lsn, source.lsn);
-  const end = source.history.find(([t]) => t === mine.timeline);
-  if (end !== undefined) return minLsn(mine.lsn, end[1]);
-  // Our timeline is not in the source's history: shared up to where our own history forks.
-  let shared = 0n;
-  for (const [t, l] of mine.history) {
-    const theirs = source.history.find(([st]) => st === t);
-    if (theirs === undefined && t !== source.timeline) break;
-    shared = theirs === undefined ? l : minLsn(l, theirs[1]);
-  }
-  return shared;
-}
-
-function minLsn(a: bigint, b: bigint): bigint {
-  return a < b ? a : b;
-}
-
-/** Can `replica` stream from `source` without diverging? */
-export function canStream(replica: PgModel, source: PgModel): boolean {
-  if (replica.timeline === source.timeline) return replica.lsn <= source.lsn;
-  const end = source.history.find(([t]) => t === replica.timeline);
-  return end !== undefined && replica.lsn <= end[1];
 }

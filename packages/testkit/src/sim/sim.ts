@@ -1,10 +1,50 @@
-import { decide, parseSsn } from '@hapg/core';
-import type { DecideConfig, Decision, Observation, SyncState } from '@hapg/core';
+import {
+  type ActionHandlers,
+  type ExecContext,
+  HANDLERS,
+  restartInPlaceActions,
+  runActions,
+  SyncManager,
+  type SyncPlanner,
+  syncDuty,
+} from '@hapg/agent';
+import {
+  type Action,
+  type DecideConfig,
+  type Decision,
+  type DynamicConfig,
+  decide,
+  defaultDynamicConfig,
+  InvariantViolation,
+  type Observation,
+  parseSsn,
+  type SyncState,
+  toLsn,
+} from '@hapg/core';
+import type { ReplicationRow } from '@hapg/postgres';
 import { AckLedger, releasedLsn } from './commits.js';
 import { SimEtcd, toClusterView } from './etcd.js';
-import { act, canStream, type PgModel, SimNode, type SimTiming } from './node.js';
+import { type PgModel, SimNode, type SimTiming } from './node.js';
+import {
+  canStream,
+  SimClock,
+  type SimWorld,
+  silentLog,
+  simFence,
+  simPeers,
+  simPostgres,
+  simStore,
+  simSyncPostgres,
+} from './ports.js';
 import { Prng } from './prng.js';
-import { desiredSsn, type SimSyncConfig, type SyncPlanner, syncDutyTick } from './sync-duty.js';
+
+/** `synchronous_mode` settings of a simulated cluster (absent: asynchronous). */
+export interface SimSyncConfig {
+  readonly mode: 'on' | 'quorum';
+  readonly strict: boolean;
+  /** `synchronous_node_count` */
+  readonly nodeCount: number;
+}
 
 export interface SimOptions {
   /** number of nodes; default: 2–5 chosen by the seed */
@@ -30,14 +70,20 @@ export interface SimOptions {
   readonly sync?: SimSyncConfig;
   /** the leader duty's planner (default: core's planSyncUpdate); tests pass mutants */
   readonly syncPlan?: SyncPlanner;
-  /** a switchover's leader hands the sync key to its caught-up target, as the agent does (default: on in sync mode); off shows what it is for */
-  readonly handoverSyncKey?: boolean;
+  /** the executor's handlers (default: the agent's own, `HANDLERS`); tests pass mutants */
+  readonly handlers?: ActionHandlers;
   /**
    * Also inject another tool's writes (issue 11): the leader key overwritten without a lease
    * (a made-up name, '', a member's name) or bound to a live lease but naming nobody, and
    * member keys deleted. Off by default, so the seeds of the other runs keep their schedule.
    */
   readonly hostileKeys?: boolean;
+  /**
+   * Also inject operators' requests (issue 13): a restart in place (`hactl restart`) and a
+   * reinitialize of a replica (`hactl reinit`), run through the executor as the agent runs
+   * them between loops. Off by default, so the seeds of the other runs keep their schedule.
+   */
+  readonly operatorRequests?: boolean;
 }
 
 export interface SimResult {
@@ -85,6 +131,8 @@ const FAULTS = [
 
 const HOSTILE_FAULTS = ['ghost-leader', 'leased-ghost', 'member-key-deleted'] as const;
 
+const OPERATOR_FAULTS = ['rest-restart', 'rest-restart', 'rest-reinit'] as const;
+
 const TIMING: SimTiming = { ttlMs: 3_000, leaseMarginMs: 500, maxWatchDelayMs: 300 };
 
 /**
@@ -94,9 +142,17 @@ const TIMING: SimTiming = { ttlMs: 3_000, leaseMarginMs: 500, maxWatchDelayMs: 3
  * toggles) and checks safety at every instant; phase 2 heals everything and checks that
  * exactly one leader emerges.
  */
-export function runSimulation(seed: number, opts: SimOptions = {}): SimResult {
+export function runSimulation(seed: number, opts: SimOptions = {}): Promise<SimResult> {
   const sim = new Simulation(seed, opts);
   return sim.run();
+}
+
+/** One simulated agent: the production executor's and sync duty's ports over its node's model. */
+interface SimAgent {
+  readonly node: SimNode;
+  readonly clock: SimClock;
+  readonly ctx: Omit<ExecContext, 'view' | 'streamingReplicas'>;
+  readonly sync: SyncManager;
 }
 
 class Simulation {
@@ -124,11 +180,18 @@ class Simulation {
   };
   readonly sync: SimSyncConfig | null;
   readonly syncPlan: SyncPlanner | undefined;
-  readonly handoverSyncKey: boolean;
+  readonly handlers: ActionHandlers;
+  readonly dyn: DynamicConfig;
+  readonly agents = new Map<SimNode, SimAgent>();
+  readonly world: SimWorld;
   readonly acks = new AckLedger();
   readonly fenceOn: boolean;
   readonly decideFn: (obs: Observation, nowMs: number) => Decision;
-  readonly faultKinds: readonly ((typeof FAULTS)[number] | (typeof HOSTILE_FAULTS)[number])[];
+  readonly faultKinds: readonly (
+    | (typeof FAULTS)[number]
+    | (typeof HOSTILE_FAULTS)[number]
+    | (typeof OPERATOR_FAULTS)[number]
+  )[];
   /**
    * Primaries whose leader key another tool overwrote: writable without the key until they
    * notice (nothing can prevent that), so only the two-primaries check applies to them.
@@ -156,8 +219,12 @@ class Simulation {
     this.decideFn = opts.decide ?? decide;
     this.sync = opts.sync ?? null;
     this.syncPlan = opts.syncPlan;
-    this.handoverSyncKey = opts.handoverSyncKey ?? opts.sync !== undefined;
-    this.faultKinds = opts.hostileKeys === true ? [...FAULTS, ...HOSTILE_FAULTS] : FAULTS;
+    this.handlers = opts.handlers ?? HANDLERS;
+    this.faultKinds = [
+      ...FAULTS,
+      ...(opts.hostileKeys === true ? HOSTILE_FAULTS : []),
+      ...(opts.operatorRequests === true ? OPERATOR_FAULTS : []),
+    ];
     const n = opts.nodes ?? this.rng.int(2, 5);
     this.config = {
       ttlMs: TIMING.ttlMs,
@@ -193,26 +260,84 @@ class Simulation {
       return node;
     });
     this.byName = new Map(this.nodes.map((x) => [x.name, x]));
+    this.dyn = {
+      ...defaultDynamicConfig(),
+      ttlMs: this.config.ttlMs,
+      loopWaitMs: this.config.loopWaitMs,
+      retryTimeoutMs: this.config.retryTimeoutMs,
+      synchronousMode: this.sync?.mode ?? 'off',
+      synchronousModeStrict: this.sync?.strict ?? false,
+      synchronousNodeCount: this.sync?.nodeCount ?? 1,
+    };
+    this.world = {
+      etcd: this.etcd,
+      byName: this.byName,
+      nowMs: () => this.nowMs,
+      newTimeline: () => ++this.maxTimeline,
+      syncModel: this.sync !== null,
+    };
+    for (const node of this.nodes) this.agents.set(node, this.agentFor(node));
     this.etcd.acquire('n0', this.nodes[0]!.leaseId!, 0);
+    const n0 = this.nodes[0]!;
+    n0.fence = { deadlineMs: n0.deadlineMs!, incarnation: n0.pg.incarnation };
+    n0.lastSawPrimary = true;
     // n0 bootstrapped in synchronous mode: the agent claims the key before Postgres accepts
     // a commit, and runs with what that key allows
     if (this.sync !== null) {
-      this.etcd.casSync({ leader: 'n0', syncStandbys: [], quorum: 0 }, null, this.nodes[0]!, 0);
-      for (const node of this.nodes) node.pg.ssn = desiredSsn(node, null, this.sync); // a key listing nobody: the fallback
+      this.etcd.casSync({ leader: 'n0', syncStandbys: [], quorum: 0 }, null, n0, 0);
+      for (const node of this.nodes) node.pg.ssn = this.agents.get(node)!.sync.desiredSsn(null, this.dyn); // a key listing nobody: the fallback
     }
   }
 
-  run(): SimResult {
+  /** The agent's executor context and sync manager for `node`, behind the model's ports. */
+  agentFor(node: SimNode): SimAgent {
+    const clock = new SimClock(this.world);
+    const store = simStore(this.world, node);
+    const ctx: SimAgent['ctx'] = {
+      name: node.name,
+      store,
+      pg: simPostgres(this.world, node),
+      fence: simFence(node),
+      peers: simPeers(this.world, node),
+      clock,
+      log: silentLog,
+      retryTimeoutMs: this.config.retryTimeoutMs,
+      rejoin: { usePgRewind: true, removeDataDirectoryOnRewindFailure: false },
+      useSlots: true,
+      syncMode: this.dyn.synchronousMode,
+      get previousLeader() {
+        return node.previousLeader;
+      },
+      bootstrapDcs: {},
+      onPromoted: () => {
+        this.stats.failovers++;
+      },
+      onReleased: () => {
+        node.releasedLeaderAtMs = clock.monotonicMs();
+      },
+    };
+    const sync = new SyncManager({
+      name: node.name,
+      store,
+      pg: simSyncPostgres(this.world, node),
+      clock,
+      log: silentLog,
+      ...(this.syncPlan === undefined ? {} : { plan: this.syncPlan }),
+    });
+    return { node, clock, ctx, sync };
+  }
+
+  async run(): Promise<SimResult> {
     const total = this.faultSteps + this.healSteps;
     for (let step = 0; step < total; step++) {
       this.nowMs = step * this.stepMs;
-      if (step < this.faultSteps && this.rng.chance(this.faultRate)) this.injectFault();
+      if (step < this.faultSteps && this.rng.chance(this.faultRate)) await this.injectFault();
       if (step === this.faultSteps) this.heal();
       this.etcd.expire(this.nowMs);
       this.fence();
       this.replicate();
       this.wakeOnWatch();
-      for (const node of this.loopOrder()) this.loop(node);
+      for (const node of this.loopOrder()) await this.loop(node);
     }
     return {
       seed: this.seed,
@@ -236,15 +361,19 @@ class Simulation {
   /** The fence: an independent timer per node that stops a primary at its deadline. */
   fence(): void {
     for (const node of this.nodes) {
+      const f = node.fence;
+      // the fence stops the postmaster it was armed with, and nothing else
       if (
         this.fenceOn &&
         node.writable() &&
-        (node.fenceDeadlineMs === null || this.nowMs >= node.fenceDeadlineMs)
+        f !== null &&
+        f.incarnation === node.pg.incarnation &&
+        this.nowMs >= f.deadlineMs
       ) {
         node.pg.process = 'stopped';
         node.pg.streaming = false;
         this.stats.fenceStops++;
-        this.log(`${node.name} fence: deadline ${node.fenceDeadlineMs} passed, stopping the primary`);
+        this.log(`${node.name} fence: deadline ${f.deadlineMs} passed, stopping the primary`);
       }
     }
     this.checkSafety('fence');
@@ -264,7 +393,7 @@ class Simulation {
     }
     for (const r of this.nodes) {
       const pg = r.pg;
-      const source = pg.following === null ? undefined : this.byName.get(pg.following);
+      const source = pg.upstream === null ? undefined : this.byName.get(pg.upstream);
       pg.streaming = false;
       if (source === undefined || pg.process !== 'running' || pg.primary || !source.writable()) continue;
       if (r.fullyCut(this.nowMs) || source.fullyCut(this.nowMs) || !canStream(pg, source.pg)) continue;
@@ -319,7 +448,7 @@ class Simulation {
     return order;
   }
 
-  loop(node: SimNode): void {
+  async loop(node: SimNode): Promise<void> {
     if (node.agentPaused(this.nowMs) || this.nowMs < node.nextLoopAtMs) return;
     this.stats.loops++;
     node.nextLoopAtMs = this.nowMs + this.config.loopWaitMs;
@@ -334,36 +463,47 @@ class Simulation {
       this.log(`${node.name} ${d.reason.code} [${d.actions.map((a) => a.kind).join(',')}] ${d.reason.text}`);
     }
     node.lastDecision = d;
-    const ctx = {
-      etcd: this.etcd,
-      nowMs: this.nowMs,
-      node,
-      byName: this.byName,
-      newTimeline: () => ++this.maxTimeline,
-      syncModel: this.sync !== null,
-      handoverSyncKey: this.handoverSyncKey,
-    };
-    for (const a of d.actions) {
-      const wasWritable = node.writable();
-      const ok = act(a, ctx);
-      if (this.sync !== null && !wasWritable && node.writable()) this.checkAcks(node, a.kind);
-      if (a.kind === 'promote' && ok) this.stats.failovers++;
-      if (!ok) {
-        this.log(`${node.name} action ${a.kind} failed`);
-        break;
-      }
-      this.checkSafety(`${node.name} ${a.kind}`);
-    }
-    if (this.sync !== null) this.syncDuty(node, this.sync);
+    await this.execute(node, d.actions, obs);
+    await this.syncDuty(this.agents.get(node)!);
     this.publish(node);
   }
 
   /**
-   * After the actions, as the agent does: render `synchronous_standby_names` from its view
-   * (applyParameters), then the leader's sync duty. The view is the watch-fed cache: it may
-   * lag, but never goes back past what this node already saw.
+   * Runs `actions` through the agent's own executor against the model's ports, checking
+   * safety after each. `obs`: the observation they were decided on (null: an operator's
+   * request, run on the node's cached view).
    */
-  syncDuty(node: SimNode, sync: SimSyncConfig): void {
+  async execute(node: SimNode, actions: readonly Action[], obs: Observation | null): Promise<void> {
+    const agent = this.agents.get(node)!;
+    agent.clock.reset();
+    let wasWritable = node.writable();
+    const afterEach = async (kind: string) => {
+      if (this.sync !== null && !wasWritable && node.writable()) this.checkAcks(node, kind);
+      wasWritable = node.writable();
+      this.checkSafety(`${node.name} ${kind}`);
+    };
+    const ctx: ExecContext = {
+      ...agent.ctx,
+      view: obs?.dcs.view ?? node.cachedView,
+      streamingReplicas: obs?.pg.streamingReplicas ?? node.pg.streamingReplicas,
+    };
+    try {
+      await runActions(actions, ctx, afterEach, this.handlers);
+    } catch (e) {
+      if (e instanceof InvariantViolation) this.fail(`${node.name}: ${e.message}`);
+      else this.log(`${node.name} ${e instanceof Error ? e.message : String(e)}`);
+      await afterEach('failed action');
+    }
+  }
+
+  /**
+   * After the actions, as the agent does: render `synchronous_standby_names` from its view
+   * (applyParameters), then the leader's sync duty — the agent's `syncDuty` and
+   * `SyncManager`. The view is the watch-fed cache: it may lag, but never goes back past what
+   * this node already saw.
+   */
+  async syncDuty(agent: SimAgent): Promise<void> {
+    const node = agent.node;
     if (node.etcdConnected(this.nowMs)) {
       const atMs = Math.max(
         this.viewAtMs.get(node) ?? 0,
@@ -373,17 +513,33 @@ class Simulation {
       node.cachedView = toClusterView(this.etcd.readAt(atMs));
     }
     const view = node.cachedView;
-    node.pg.ssn = desiredSsn(node, view, sync);
-    const line = syncDutyTick({
-      etcd: this.etcd,
-      nowMs: this.nowMs,
-      node,
-      byName: this.byName,
-      sync,
-      view,
-      ...(this.syncPlan === undefined ? {} : { plan: this.syncPlan }),
-    });
-    if (line !== null) this.log(line);
+    if (this.dyn.synchronousMode !== 'off') node.pg.ssn = agent.sync.desiredSsn(view, this.dyn);
+    const leader = view?.leader ?? null;
+    const before = `${node.pg.ssn}|${JSON.stringify(this.etcd.current.sync)}`;
+    try {
+      await syncDuty(
+        agent.sync,
+        {
+          view,
+          dyn: this.dyn,
+          runningPrimary: node.writable(),
+          holdsLeaderKey: leader !== null && leader.name === node.name && leader.leaseId === node.leaseId,
+          replication: node.pg.streamingReplicas.map((name) =>
+            replicationRow(name, this.byName.get(name)!.pg.lsn),
+          ),
+          responsive: node.pg.streamingReplicas,
+        },
+        silentLog,
+      );
+    } catch (e) {
+      if (!(e instanceof InvariantViolation)) throw e;
+      this.fail(`${node.name} sync duty: ${e.message}`);
+    }
+    const after = `${node.pg.ssn}|${JSON.stringify(this.etcd.current.sync)}`;
+    if (after !== before)
+      this.log(
+        `${node.name} sync: ssn ${JSON.stringify(node.pg.ssn)}, key ${JSON.stringify(this.etcd.current.sync)}`,
+      );
   }
 
   /** Every acknowledged commit must be in the WAL of a node that just became writable. */
@@ -443,7 +599,7 @@ class Simulation {
     return writable.length === 1 && this.etcd.current.leader?.name === writable[0]!.name;
   }
 
-  injectFault(): void {
+  async injectFault(): Promise<void> {
     this.stats.faults++;
     const node = this.rng.pick(this.nodes);
     const untilMs = this.nowMs + this.rng.int(3, 80) * this.stepMs;
@@ -480,8 +636,36 @@ class Simulation {
         this.etcd.deleteMember(node.name, this.nowMs);
         this.log(`FAULT member key of ${node.name} deleted`);
         return;
+      case 'rest-restart':
+      case 'rest-reinit':
+        await this.operatorRequest(node, fault);
+        return;
     }
     this.log(`FAULT ${fault} on ${node.name} until ${untilMs}`);
+  }
+
+  /**
+   * An operator's request, as the agent runs it between two loops (`HaLoop.restartInPlace`,
+   * `HaLoop.reinitialize`): the same actions through the same executor. A paused agent
+   * answers nothing; a reinitialize is refused while we hold the key or have no leader.
+   */
+  async operatorRequest(node: SimNode, kind: 'rest-restart' | 'rest-reinit'): Promise<void> {
+    if (node.agentPaused(this.nowMs) || node.pg.process !== 'running') return;
+    const view = node.cachedView;
+    const leader = view?.leader ?? null;
+    const holdsKey = leader !== null && leader.name === node.name && leader.leaseId === node.leaseId;
+    let actions: Action[];
+    if (kind === 'rest-restart') {
+      actions = restartInPlaceActions({
+        asPrimary: holdsKey && node.pg.primary,
+        following: node.pg.following,
+      });
+    } else {
+      if (holdsKey || leader === null || leader.name === node.name || !view?.members.has(leader.name)) return;
+      actions = [{ kind: 'reinitialize', leader: leader.name }];
+    }
+    this.log(`FAULT operator ${kind} on ${node.name} [${actions.map((a) => a.kind).join(',')}]`);
+    await this.execute(node, actions, null);
   }
 
   crash(node: SimNode): void {
@@ -534,6 +718,24 @@ class Simulation {
   }
 }
 
+/** A walsender row as the probe reads it, for a standby the model says is streaming. */
+function replicationRow(name: string, flush: bigint): ReplicationRow {
+  const lsn = toLsn(flush);
+  return {
+    usename: 'replicator',
+    applicationName: name,
+    clientAddr: null,
+    state: 'streaming',
+    syncState: 'async',
+    syncPriority: 0,
+    sentLsn: lsn,
+    writeLsn: lsn,
+    flushLsn: lsn,
+    replayLsn: lsn,
+    replyTime: null,
+  };
+}
+
 function initialPg(primary: boolean): PgModel {
   return {
     process: 'running',
@@ -542,6 +744,9 @@ function initialPg(primary: boolean): PgModel {
     lsn: 0n,
     history: [],
     following: primary ? null : 'n0',
+    upstream: primary ? null : 'n0',
+    incarnation: 1,
+    rejoinFailure: null,
     wasPrimary: primary,
     crashedAtMs: null,
     streaming: false,

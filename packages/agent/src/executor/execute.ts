@@ -1,42 +1,38 @@
 import {
   type Action,
+  assert,
   type ClusterView,
   errorText,
   formatLsn,
   HapgError,
   type HistoryEntry,
+  InvariantViolation,
   isHapgError,
   lsnToJson,
   malformedKey,
   maxLsn,
   type MemberName,
-  type NodeConfig,
-  unreachable,
 } from '@hapg/core';
-import type { EtcdStore } from '@hapg/dcs';
-import { emptyDataDir, type FollowTarget } from '@hapg/postgres';
-import { pgAddressOf } from './conn.js';
-import { createReplicaFrom as createReplica } from './replica-create.js';
-import { fetchPeer } from './peers.js';
-import type { LocalPostgres } from './local-pg.js';
-import type { Logger } from './logger.js';
-import { slotNameFor } from './slots.js';
+import type { FollowTarget } from '@hapg/postgres';
+import { pgAddressOf } from '../conn.js';
+import { slotNameFor } from '../slots/names.js';
+import type { ClusterStorePort, ExecClock, ExecLog, FencePort, PeerPort, PostgresControl } from './ports.js';
 
-export interface ActContext {
-  readonly config: NodeConfig;
-  readonly store: EtcdStore;
-  readonly pg: LocalPostgres;
-  readonly log: Logger;
+/**
+ * Everything one run of actions needs: the ports, the decision's view, and the settings in
+ * force. The agent and the simulator build it the same way (`ha.ts`, `sim/sim.ts`).
+ */
+export interface ExecContext {
+  /** our member name */
+  readonly name: MemberName;
+  readonly store: ClusterStorePort;
+  readonly pg: PostgresControl;
+  readonly fence: FencePort;
+  readonly peers: PeerPort;
+  readonly clock: ExecClock;
+  readonly log: ExecLog;
   /** the view the decision was made on */
   readonly view: ClusterView | null;
-  /** wall clock for history timestamps */
-  readonly wallMs: () => number;
-  readonly monotonicMs: () => number;
-  /** arms the fence with the current lease deadline and postmaster pid (a primary must be fenced) */
-  readonly armFence: () => Promise<void>;
-  readonly disarmFence: () => Promise<void>;
-  readonly onPromoted: (reason: string) => void;
-  readonly onReleased: () => void;
   /** how long `awaitReplica` waits (the dynamic `retry_timeout`) */
   readonly retryTimeoutMs: number;
   /** how a former primary rejoins (dynamic `postgresql.*`, `use_pg_rewind` overridable locally) */
@@ -49,6 +45,10 @@ export interface ActContext {
   readonly syncMode: 'off' | 'on' | 'quorum';
   /** the last leader this node saw, for the history entry of a promotion */
   readonly previousLeader: MemberName | null;
+  /** the dynamic config a bootstrap writes (`bootstrap.dcs`) */
+  readonly bootstrapDcs: Readonly<Record<string, unknown>>;
+  readonly onPromoted: (reason: 'failover' | 'switchover' | 'manual') => void;
+  readonly onReleased: () => void;
 }
 
 export class ActionFailed extends Error {
@@ -62,22 +62,41 @@ export class ActionFailed extends Error {
   }
 }
 
+/** What a run has established so far: the invariants below are checked against it. */
+interface RunState {
+  /** etcd confirmed in this run that we hold the leader key (acquire is a txn, verify a txn) */
+  keyConfirmed: boolean;
+}
+
+type Handler<K extends Action['kind']> = (
+  action: Extract<Action, { kind: K }>,
+  ctx: ExecContext,
+  run: RunState,
+) => Promise<void>;
+
+/** One handler per action kind: the whole executor. Exported so that tests can run mutants of it. */
+export type ActionHandlers = { readonly [K in Action['kind']]: Handler<K> };
+
 /**
- * Executes a decision's actions in order, stopping at the first failure
- * (the Decision type's contract). Returns the kinds that completed.
+ * Executes a decision's actions in order, stopping at the first failure (the Decision
+ * type's contract). Returns the kinds that completed. A broken invariant is not an action
+ * failure: it propagates as `InvariantViolation`.
  */
 export async function runActions(
   actions: readonly Action[],
-  ctx: ActContext,
+  ctx: ExecContext,
   afterEach?: (kind: Action['kind']) => Promise<void>,
+  handlers: ActionHandlers = HANDLERS,
 ): Promise<Action['kind'][]> {
   const done: Action['kind'][] = [];
+  const run: RunState = { keyConfirmed: false };
   for (const action of actions) {
     try {
-      await runAction(action, ctx);
+      await (handlers[action.kind] as Handler<typeof action.kind>)(action, ctx, run);
       done.push(action.kind);
       await afterEach?.(action.kind);
     } catch (e) {
+      if (e instanceof InvariantViolation) throw e;
       const err = e instanceof ActionFailed ? e : new ActionFailed(action, errorText(e), { cause: e });
       ctx.log.warn(
         { action: action.kind, err: err.message },
@@ -89,59 +108,53 @@ export async function runActions(
   return done;
 }
 
-async function runAction(action: Action, ctx: ActContext): Promise<void> {
-  switch (action.kind) {
-    case 'bootstrap':
-      return bootstrap(ctx);
-    case 'clone':
-      return clone(ctx, action.leader);
-    case 'acquireLeader':
-      if (!(await ctx.store.acquireLeader()))
-        throw new ActionFailed(action, 'the leader key is held by another member');
-      return;
-    case 'verifyLeader':
-      if (!(await ctx.store.verifyLeader()))
-        throw new ActionFailed(action, 'etcd does not confirm that we hold the leader key');
-      return;
-    case 'releaseLeader':
-      await ctx.store.releaseLeader();
-      ctx.onReleased();
-      return;
-    case 'checkpoint':
-      await ctx.pg.node.query('CHECKPOINT');
-      return;
-    case 'awaitReplica':
-      return awaitReplica(ctx, action.member);
-    case 'claimSyncKey':
-      return claimSyncKey(ctx);
-    case 'promote':
-      return promote(ctx, action.reason);
-    case 'demote':
-      return demote(ctx, action.mode);
-    case 'startPostgres':
-      return startPostgres(ctx, action.as, action.follow);
-    case 'followLeader': {
-      const target = followTarget(ctx, action.leader);
-      await ctx.pg.node.followPrimary(target);
-      ctx.pg.following = action.leader;
-      return;
-    }
-    case 'rejoin':
-      return rejoin(ctx, action.leader);
-    case 'clearFailover': {
-      const f = ctx.view?.failover;
-      if (f) await ctx.store.deleteFailover(f.modRevision);
-      return;
-    }
-    case 'removeLeaderKey':
-      return removeLeaderKey(ctx, action.modRevision);
-    default:
-      unreachable(action, 'action');
-  }
+export const HANDLERS: ActionHandlers = {
+  bootstrap: (_a, ctx) => bootstrap(ctx),
+  clone: (a, ctx) => clone(ctx, a.leader),
+  acquireLeader: async (a, ctx, run) => {
+    if (!(await ctx.store.acquireLeader()))
+      throw new ActionFailed(a, 'the leader key is held by another member');
+    run.keyConfirmed = true;
+  },
+  verifyLeader: async (a, ctx, run) => {
+    if (!(await ctx.store.verifyLeader()))
+      throw new ActionFailed(a, 'etcd does not confirm that we hold the leader key');
+    run.keyConfirmed = true;
+  },
+  releaseLeader: async (_a, ctx, run) => {
+    await ctx.store.releaseLeader();
+    run.keyConfirmed = false;
+    ctx.onReleased();
+  },
+  checkpoint: (_a, ctx) => ctx.pg.checkpoint(),
+  awaitReplica: (a, ctx) => awaitReplica(ctx, a.member),
+  claimSyncKey: (_a, ctx) => claimSyncKey(ctx),
+  promote: (a, ctx, run) => promote(ctx, run, a.reason),
+  demote: (a, ctx) => demote(ctx, a.mode),
+  startPostgres: (a, ctx, run) => startPostgres(ctx, run, a.as, a.follow),
+  followLeader: async (a, ctx) => {
+    await ctx.pg.followPrimary(followTarget(ctx, a.leader));
+    ctx.pg.following = a.leader;
+  },
+  rejoin: (a, ctx) => rejoin(ctx, a.leader),
+  clearFailover: async (_a, ctx) => {
+    const f = ctx.view?.failover;
+    if (f) await ctx.store.deleteFailover(f.modRevision);
+  },
+  removeLeaderKey: (a, ctx) => removeLeaderKey(ctx, a.modRevision),
+  reinitialize: async (a, ctx) => {
+    await ctx.fence.disarm();
+    await reclone(ctx, a.leader);
+  },
+};
+
+/** Never writable without etcd's word in this very run that the key is ours (design rule 1). */
+function assertKeyConfirmed(run: RunState, what: string): void {
+  assert(run.keyConfirmed, `${what} without acquireLeader or verifyLeader before it in the same run`);
 }
 
 /** Deletes a leader key no agent holds (CAS on the revision decided on); a key changed since is left alone. */
-async function removeLeaderKey(ctx: ActContext, modRevision: string): Promise<void> {
+async function removeLeaderKey(ctx: ExecContext, modRevision: string): Promise<void> {
   const seen = ctx.view?.leader;
   const key = { value: seen?.name.slice(0, 100), leaseId: seen?.leaseId ?? null, modRevision };
   if (await ctx.store.removeLeaderAt(modRevision)) ctx.log.warn(key, 'removed a leader key no agent holds');
@@ -149,7 +162,7 @@ async function removeLeaderKey(ctx: ActContext, modRevision: string): Promise<vo
 }
 
 /** Names us as the sync key's leader with no standbys (quorum 0, Patroni's layout) before a promotion. */
-async function claimSyncKey(ctx: ActContext): Promise<void> {
+async function claimSyncKey(ctx: ExecContext): Promise<void> {
   await writeSyncKeyAsLeader(ctx, []);
   ctx.log.info({ syncStandbys: [] }, 'sync key claimed before promotion');
 }
@@ -159,8 +172,8 @@ async function claimSyncKey(ctx: ActContext): Promise<void> {
  * watch-fed view's revision, and, when that view lagged a concurrent write, once more at the
  * revision read from etcd. The write also requires that we hold the leader key.
  */
-async function writeSyncKeyAsLeader(ctx: ActContext, syncStandbys: MemberName[]): Promise<void> {
-  const value = { leader: ctx.config.name, syncStandbys, quorum: 0 };
+async function writeSyncKeyAsLeader(ctx: ExecContext, syncStandbys: MemberName[]): Promise<void> {
+  const value = { leader: ctx.name, syncStandbys, quorum: 0 };
   try {
     await ctx.store.casSync(value, revisionOf(ctx.store.view(), 'sync'));
   } catch (e) {
@@ -180,63 +193,60 @@ function revisionOf(view: ClusterView | null, kind: 'sync' | 'history'): string 
 /** Where to stream from: the leader's Postgres address from its member key, our slot on it. */
 export function followTarget(
   // useSlots is required: a caller that forgot it configured a primary_slot_name nobody creates
-  ctx: Pick<ActContext, 'view' | 'config' | 'useSlots'>,
+  ctx: { readonly view: ClusterView | null; readonly name: MemberName; readonly useSlots: boolean },
   leader: MemberName,
 ): FollowTarget {
   const member = ctx.view?.members.get(leader);
   const addr = member ? pgAddressOf(member) : null;
   if (addr === null) throw new HapgError('INTERNAL', `no usable conn_url for member ${leader}`);
   // without use_slots nobody creates our slot on the leader: stream without one
-  return { ...addr, slotName: ctx.useSlots ? slotNameFor(ctx.config.name) : null };
+  return { ...addr, slotName: ctx.useSlots ? slotNameFor(ctx.name) : null };
 }
 
-async function bootstrap(ctx: ActContext): Promise<void> {
-  const { store, pg, config, log } = ctx;
+async function bootstrap(ctx: ExecContext): Promise<void> {
+  const { store, pg, log } = ctx;
   if (!(await store.tryInitialize())) {
     log.info({}, 'another member won the bootstrap race; will clone from it');
     return;
   }
   log.info({}, 'won the bootstrap race: running initdb');
-  await pg.node.initdb();
+  await pg.initdb();
   // Take the leader key before Postgres can accept a write (rule 1).
   if (!(await store.acquireLeader())) throw new HapgError('INTERNAL', 'bootstrap: leader key already taken');
   // Synchronous mode from the start: the key names us before any client can commit, so that
   // if we die before naming a standby, nobody else is promoted over our commits.
   if (ctx.syncMode !== 'off') await claimSyncKey(ctx);
-  await pg.start({ role: 'primary', follow: null });
-  await ctx.armFence();
+  await pg.start('primary', null);
+  await ctx.fence.arm();
   await pg.setWasPrimary(true);
-  await pg.node.createReplicationUser();
-  const status = await pg.node.probe();
+  await pg.createReplicationUser();
+  const status = await pg.probe();
   await store.setInitialize(status.systemId);
   try {
-    await store.casConfig({ ...config.bootstrap.dcsJson }, null);
+    await store.casConfig({ ...ctx.bootstrapDcs }, null);
   } catch (e) {
     log.warn({ err: errorText(e) }, 'config key already present; keeping it');
   }
   log.info({ systemId: status.systemId }, 'cluster bootstrapped');
 }
 
-async function clone(ctx: ActContext, leader: MemberName): Promise<void> {
-  ctx.log.info({ leader, methods: ctx.config.postgresql.createReplicaMethods }, 'creating replica');
-  await createReplicaFrom(ctx, followTarget(ctx, leader));
-  await ctx.pg.setWasPrimary(false);
-  await startPostgres(ctx, 'replica', leader);
+async function clone(ctx: ExecContext, leader: MemberName): Promise<void> {
+  await createReplicaFrom(ctx, leader);
+  await startReplica(ctx, leader);
 }
 
-/** `create_replica_methods` in order (pg_basebackup by default) into the empty data directory. */
-async function createReplicaFrom(
-  ctx: Pick<ActContext, 'pg' | 'config' | 'log'>,
-  source: FollowTarget,
-): Promise<void> {
-  const created = await createReplica({ config: ctx.config, node: ctx.pg.node, log: ctx.log }, source);
+/** `create_replica_methods` in order into the empty data directory. */
+async function createReplicaFrom(ctx: ExecContext, leader: MemberName): Promise<void> {
+  ctx.log.info({ leader }, 'creating replica');
+  const created = await ctx.pg.createReplica(followTarget(ctx, leader));
+  await ctx.pg.setWasPrimary(false);
   ctx.log.info({ created }, 'replica created');
 }
 
 /** Nothing may become writable on a lease whose local deadline passed while the loop was deciding. */
-function assertLeaseAhead(ctx: ActContext): void {
+function assertLeaseAhead(ctx: ExecContext): void {
   const deadline = ctx.store.leaseDeadlineMs();
-  if (deadline === null || ctx.monotonicMs() >= deadline) {
+  if (deadline === null || ctx.clock.monotonicMs() >= deadline) {
     throw new HapgError(
       'DCS_DEADLINE_PASSED',
       'the leader lease deadline passed before Postgres could be made writable',
@@ -244,29 +254,34 @@ function assertLeaseAhead(ctx: ActContext): void {
   }
 }
 
-async function promote(ctx: ActContext, reason: 'failover' | 'switchover' | 'manual'): Promise<void> {
+async function promote(
+  ctx: ExecContext,
+  run: RunState,
+  reason: 'failover' | 'switchover' | 'manual',
+): Promise<void> {
   const { pg, store, view } = ctx;
-  const before = pg.lastStatus;
+  assertKeyConfirmed(run, 'promote');
+  const before = pg.lastPositions();
   assertLeaseAhead(ctx);
-  await ctx.armFence();
-  await pg.node.promote();
+  // armed before the promotion: from its first writable instant this primary is fenced
+  await ctx.fence.arm();
+  await pg.promote();
   pg.following = null;
   await pg.setWasPrimary(true);
-  const after = await pg.node.probe();
+  const after = await pg.probe();
   ctx.onPromoted(reason);
   // History records the timeline that ended and where it forked: exactly, from Postgres's own
   // history file. Replicas compare their position with it to know whether they must rewind;
   // the flush LSN read after promotion is already past the fork (end-of-recovery records).
-  const oldTimeline = (after.timeline ?? 2) - 1;
-  const exact =
-    after.timeline === null ? null : await pg.node.timelineSwitchLsn(after.timeline).catch(() => null);
-  const switchLsn = exact ?? maxLsn(before?.receiveLsn, before?.replayLsn, after.flushLsn);
+  const fork = after.timeline === null ? null : await pg.timelineFork(after.timeline).catch(() => null);
+  const oldTimeline = fork?.parent ?? (after.timeline ?? 2) - 1;
+  const switchLsn = fork?.switchLsn ?? maxLsn(before?.receiveLsn, before?.replayLsn, after.flushLsn);
   const entry: HistoryEntry = {
     timeline: oldTimeline,
     switchLsn: switchLsn === null ? 0 : lsnToJson(switchLsn),
     reason,
-    time: new Date(ctx.wallMs()).toISOString(),
-    newLeader: ctx.config.name,
+    time: new Date(ctx.clock.wallMs()).toISOString(),
+    newLeader: ctx.name,
     oldLeader: ctx.previousLeader,
   };
   const current = view?.history ?? null;
@@ -281,11 +296,10 @@ async function promote(ctx: ActContext, reason: 'failover' | 'switchover' | 'man
 }
 
 /** Stop accepting writes now. A later loop starts Postgres as a standby (rejoining through rewind). */
-async function demote(ctx: ActContext, mode: 'fast' | 'immediate'): Promise<void> {
-  const { pg } = ctx;
-  await pg.stop(mode);
-  await ctx.disarmFence();
-  await pg.setWasPrimary(true);
+async function demote(ctx: ExecContext, mode: 'fast' | 'immediate'): Promise<void> {
+  await ctx.pg.stop(mode);
+  await ctx.fence.disarm();
+  await ctx.pg.setWasPrimary(true);
 }
 
 /**
@@ -295,7 +309,7 @@ async function demote(ctx: ActContext, mode: 'fast' | 'immediate'): Promise<void
  * side. Bounded by retry_timeout: on timeout we release anyway and the election compares
  * positions (the most advanced member wins).
  */
-async function awaitReplica(ctx: ActContext, member: MemberName | null): Promise<void> {
+async function awaitReplica(ctx: ExecContext, member: MemberName | null): Promise<void> {
   if ((await targetHasAllWal(ctx, member)) && member !== null && ctx.syncMode !== 'off')
     await handOverSyncKey(ctx, member);
 }
@@ -305,7 +319,7 @@ async function awaitReplica(ctx: ActContext, member: MemberName | null): Promise
  * confirmed our shutdown checkpoint), so the key may name it alone — which lets it pass the
  * quorum proof without seeing anyone. Best effort: without it the target needs the proof.
  */
-async function handOverSyncKey(ctx: ActContext, member: MemberName): Promise<void> {
+async function handOverSyncKey(ctx: ExecContext, member: MemberName): Promise<void> {
   try {
     await writeSyncKeyAsLeader(ctx, [member]);
     ctx.log.info({ syncStandbys: [member] }, 'sync key handed over to the switchover target');
@@ -315,65 +329,75 @@ async function handOverSyncKey(ctx: ActContext, member: MemberName): Promise<voi
 }
 
 /** Whether `member` (null: any member) holds all our WAL after our clean stop. */
-async function targetHasAllWal(ctx: ActContext, member: MemberName | null): Promise<boolean> {
+async function targetHasAllWal(ctx: ExecContext, member: MemberName | null): Promise<boolean> {
   // A fast shutdown returns only after every connected walsender saw its standby confirm the
   // flush of all WAL, shutdown checkpoint included: a target that was streaming has it all.
   const streaming = ctx.streamingReplicas;
   if (member === null ? streaming.length > 0 : streaming.includes(member)) return true;
-  const control = await ctx.pg.node.controldata();
-  const target = control.checkpointLsn;
+  const target = await ctx.pg.checkpointLsn();
   const members = [...(ctx.view?.members.values() ?? [])].filter(
-    (m) => m.name !== ctx.config.name && (member === null || m.name === member),
+    (m) => m.name !== ctx.name && (member === null || m.name === member),
   );
-  const deadline = ctx.monotonicMs() + ctx.retryTimeoutMs;
+  const deadline = ctx.clock.monotonicMs() + ctx.retryTimeoutMs;
   for (;;) {
-    const statuses = await Promise.all(members.map((m) => fetchPeer(m, 500)));
+    const statuses = await Promise.all(members.map((m) => ctx.peers(m, 500)));
     if (statuses.some((p) => p.xlogLocation !== null && p.xlogLocation >= target)) return true;
-    if (ctx.monotonicMs() >= deadline) {
+    if (ctx.clock.monotonicMs() >= deadline) {
       ctx.log.warn(
         { member, checkpointLsn: formatLsn(target) },
         'switchover target did not confirm our last WAL in time',
       );
       return false;
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await ctx.clock.sleep(50);
   }
 }
 
 async function startPostgres(
-  ctx: ActContext,
+  ctx: ExecContext,
+  run: RunState,
   as: 'primary' | 'replica',
   follow: MemberName | null,
 ): Promise<void> {
   const { pg } = ctx;
-  if (pg.node.running) await pg.stop('fast');
+  if (as === 'primary') assertKeyConfirmed(run, 'startPostgres as primary');
+  if (pg.running()) await pg.stop('fast');
   const target = follow === null ? null : followTarget(ctx, follow);
   if (as === 'primary') assertLeaseAhead(ctx);
   try {
-    await pg.start({ role: as, follow: target });
+    await pg.start(as, target);
   } catch (e) {
     // A primary that cannot start counts as crashed, so primary_start_timeout bounds the retries.
-    if (as === 'primary') pg.crashedAtMs ??= ctx.monotonicMs();
+    if (as === 'primary') pg.crashedAtMs ??= ctx.clock.monotonicMs();
     throw e;
   }
   // The fence needs the postmaster's pid, known only now; the window is the start itself.
-  if (as === 'primary') await ctx.armFence();
+  if (as === 'primary') await ctx.fence.arm();
   pg.following = follow;
 }
 
-async function rejoin(ctx: ActContext, leader: MemberName): Promise<void> {
+/** A standby of `leader` after a clone or rewind: no longer a former primary. */
+async function startReplica(ctx: ExecContext, leader: MemberName): Promise<void> {
+  await ctx.pg.setWasPrimary(false);
+  ctx.pg.rejoinFailure = null;
+  ctx.pg.crashedAtMs = null;
+  await ctx.pg.start('replica', followTarget(ctx, leader));
+  ctx.pg.following = leader;
+}
+
+async function rejoin(ctx: ExecContext, leader: MemberName): Promise<void> {
   const { pg, log } = ctx;
   const target = followTarget(ctx, leader);
   // The CHECKPOINT pg_rewind needs on the source, run first: an unreachable leader is no
   // reason to give up on rewind (nor to wipe anything), so this attempt fails with Postgres
   // still running, and the next loop tries again.
-  await pg.node.checkpointSource(target).catch((e) => {
+  await pg.checkpointSource(target).catch((e) => {
     throw new HapgError('TIMEOUT', `leader ${leader} not reachable for pg_rewind: ${errorText(e)}`);
   });
-  if (pg.node.running) await pg.stop('fast');
-  await ctx.disarmFence();
-  const started = ctx.monotonicMs();
-  const took = () => Math.round(ctx.monotonicMs() - started);
+  if (pg.running()) await pg.stop('fast');
+  await ctx.fence.disarm();
+  const started = ctx.clock.monotonicMs();
+  const took = () => Math.round(ctx.clock.monotonicMs() - started);
   if (!ctx.rejoin.usePgRewind) {
     // Without pg_rewind a former primary may hold WAL the leader never had: re-clone.
     log.info({ leader }, 'use_pg_rewind is off: re-cloning the former primary');
@@ -382,7 +406,7 @@ async function rejoin(ctx: ActContext, leader: MemberName): Promise<void> {
     return;
   }
   try {
-    const out = await pg.node.rewindFrom(target, { sourceCheckpointed: true });
+    const out = await pg.rewindFrom(target);
     log.info({ leader, durationMs: took(), method: 'pg_rewind', out: out.slice(-300) }, 'rejoined');
   } catch (e) {
     const why = `pg_rewind from ${leader} failed: ${errorText(e)}`;
@@ -399,23 +423,13 @@ async function rejoin(ctx: ActContext, leader: MemberName): Promise<void> {
     log.info({ leader, durationMs: took(), method: 'basebackup' }, 'rejoined');
     return;
   }
-  await pg.setWasPrimary(false);
-  await startPostgres(ctx, 'replica', leader);
+  await startReplica(ctx, leader);
 }
 
 /** Wipe the data directory and clone it again from `leader`, then stream from it. */
-export async function reclone(
-  ctx: Pick<ActContext, 'pg' | 'view' | 'config' | 'log' | 'useSlots'>,
-  leader: MemberName,
-): Promise<void> {
-  const { pg } = ctx;
-  if (pg.node.running) await pg.stop('fast');
-  // emptied, not removed: the data directory may be a mount point
-  await emptyDataDir(pg.node.dataDir);
-  await createReplicaFrom(ctx, followTarget(ctx, leader));
-  await pg.setWasPrimary(false);
-  pg.rejoinFailure = null;
-  pg.crashedAtMs = null;
-  await pg.start({ role: 'replica', follow: followTarget(ctx, leader) });
-  pg.following = leader;
+async function reclone(ctx: ExecContext, leader: MemberName): Promise<void> {
+  if (ctx.pg.running()) await ctx.pg.stop('fast');
+  await ctx.pg.emptyDataDir();
+  await createReplicaFrom(ctx, leader);
+  await startReplica(ctx, leader);
 }
