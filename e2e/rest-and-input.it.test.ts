@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EtcdStore } from '@hapg/dcs';
-import { AGENT_MAIN, type AgentNode, TestCluster, waitFor } from '@hapg/testkit';
+import { AGENT_MAIN, type AgentNode, sleep, TestCluster, waitFor } from '@hapg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 
@@ -19,12 +19,14 @@ const ROLE_ENDPOINTS = [
   '/readiness',
 ] as const;
 
+const TTL_S = 4;
+
 describe('REST status codes and bad input on a real cluster', () => {
   let cluster: TestCluster;
   let store: EtcdStore;
 
   beforeAll(async () => {
-    cluster = await TestCluster.start({ nodes: 3, ttl: 4, loopWait: 1, retryTimeout: 1 });
+    cluster = await TestCluster.start({ nodes: 3, ttl: TTL_S, loopWait: 1, retryTimeout: 1 });
     await cluster.waitHealthy(120_000);
     store = await EtcdStore.open({ hosts: cluster.etcd.endpoints, scope: cluster.scope, watch: false });
   });
@@ -167,5 +169,115 @@ describe('REST status codes and bad input on a real cluster', () => {
       timeoutMs: 10_000,
       what: 'the tag gone again',
     });
+  });
+  /**
+   * Issue 13: an invalid value in etcd's config key (valid JSON, `ttl: -5`). The running agents
+   * keep the config they had; an agent that starts meanwhile runs on its own bootstrap.dcs; each
+   * logs the reason naming the key. Three ttl values tell the configs apart: the cluster's
+   * before the bad write (6), the late node's bootstrap.dcs (7), the built-in default (30) — the
+   * lease an agent is granted and `wal_receiver_timeout`/`wal_sender_timeout` (max(5 s, ttl),
+   * set by the agent from its dynamic config) show which one each runs with.
+   */
+  it('an invalid config key value: running agents keep theirs, an agent started meanwhile runs on its bootstrap.dcs; both log the key', async () => {
+    const primary = await cluster.waitHealthy();
+    const late = cluster.nodes.find((n) => n !== primary)!;
+    const others = cluster.nodes.filter((n) => n !== late);
+    const setting = async (n: AgentNode, name: string) =>
+      (await cluster.sql<{ v: string }>(n, 'SELECT current_setting($1) AS v', [name]))[0]!.v;
+    const logSize = async (n: AgentNode) => (await readFile(n.logPath, 'utf8')).length;
+    const warningsSince = async (n: AgentNode, offset: number) =>
+      (await readFile(n.logPath, 'utf8'))
+        .slice(offset)
+        .split('\n')
+        .filter((l) => l.includes('invalid dynamic config in etcd'))
+        .map((l) => JSON.parse(l) as { msg: string; err: string });
+    const leaseTtlS = async (n: AgentNode) => {
+      const leaseId = await waitFor(async () => (await store.readView()).members.get(n.name)?.leaseId, {
+        timeoutMs: 10_000,
+        what: `${n.name}'s member key, bound to a lease`,
+      });
+      const { stdout } = await run('etcdctl', [
+        `--endpoints=${cluster.etcd.endpoints.join(',')}`,
+        'lease',
+        'timetolive',
+        BigInt(leaseId).toString(16),
+      ]);
+      return Number(/granted with TTL\((\d+)s\)/.exec(stdout)?.[1]);
+    };
+
+    const original = (await store.readView()).config!;
+    const originalYaml = await readFile(late.configPath, 'utf8');
+    try {
+      // a valid run-time change first, so that "kept the previous one" differs from bootstrap.dcs
+      const six = { ...original.value, ttl: 6 };
+      let rev = await store.casConfig(six, original.modRevision);
+      await waitFor(async () => (await setting(primary, 'wal_sender_timeout')) === '6s', {
+        timeoutMs: 15_000,
+        what: 'ttl 6 applied on the primary',
+      });
+      await late.stop();
+      const doc = parse(originalYaml) as { bootstrap: { dcs: Record<string, unknown> } };
+      doc.bootstrap.dcs.ttl = 7;
+      await writeFile(late.configPath, stringify(doc));
+
+      // at run time
+      const offsets = new Map(await Promise.all(others.map(async (n) => [n, await logSize(n)] as const)));
+      rev = await store.casConfig({ ...six, ttl: -5 }, rev);
+      for (const n of others) {
+        const [w] = await waitFor(
+          async () => {
+            const ws = await warningsSince(n, offsets.get(n)!);
+            return ws.length > 0 ? ws : null;
+          },
+          { timeoutMs: 10_000, what: `${n.name} logging the invalid config` },
+        );
+        expect(w).toMatchObject({
+          msg: 'invalid dynamic config in etcd: keeping the previous one',
+          err: expect.stringMatching(/^etcd config key: ttl: .*got -5$/),
+        });
+      }
+      await sleep(3000); // a few loops on the bad key
+      expect((await cluster.primary())?.name).toBe(primary.name);
+      expect(await setting(primary, 'wal_sender_timeout')).toBe('6s');
+      // logged once per write of the key, not every loop
+      for (const n of others) expect(await warningsSince(n, offsets.get(n)!)).toHaveLength(1);
+
+      // at start
+      await late.start();
+      await waitFor(
+        async () => (await cluster.api(late, '/replica?replication_state=streaming'))?.status === 200,
+        {
+          timeoutMs: 60_000,
+          what: `${late.name} streaming after starting on the invalid config`,
+        },
+      );
+      expect(await cluster.patroni(late)).toMatchObject({ state: 'running', role: 'replica' });
+      const [atStart, ...more] = await warningsSince(late, 0);
+      expect(more).toEqual([]);
+      expect(atStart).toMatchObject({
+        msg: 'invalid dynamic config in etcd: running on bootstrap.dcs until it is fixed',
+        err: expect.stringMatching(/^etcd config key: ttl: .*got -5$/),
+      });
+      expect(await leaseTtlS(late)).toBe(7);
+      expect(await setting(late, 'wal_receiver_timeout')).toBe('7s');
+      // GET /config shows the key as stored, bad value included
+      expect((await cluster.api(late, '/config'))?.body).toMatchObject({ ttl: -5 });
+      expect((await cluster.primary())?.name).toBe(primary.name);
+
+      // fixed at run time: every agent takes the valid config at once
+      await store.casConfig(original.value, rev);
+      await waitFor(async () => (await setting(late, 'wal_receiver_timeout')) === '5s', {
+        timeoutMs: 15_000,
+        what: `${late.name} on the fixed config`,
+      });
+      expect(await setting(primary, 'wal_sender_timeout')).toBe('5s');
+    } catch (e) {
+      const now = await store.readView();
+      await store.casConfig(original.value, now.config!.modRevision).catch(() => {});
+      throw e;
+    } finally {
+      await writeFile(late.configPath, originalYaml);
+    }
+    await cluster.waitHealthy(60_000);
   });
 });

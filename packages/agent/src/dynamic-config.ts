@@ -41,10 +41,14 @@ export class DynamicConfigReader {
       if (first) for (const w of parsed.warnings) this.#log.warn({ modRevision: key.modRevision }, w);
       return parsed.config;
     } catch (e) {
+      // an agent that starts while the key is invalid has nothing previous: it runs on its own
+      // bootstrap.dcs (as its lease TTL does, main.ts), and says so rather than "previous"
       if (first)
         this.#log.warn(
           { err: errorText(e), modRevision: key.modRevision },
-          'invalid dynamic config in etcd: keeping the previous one',
+          previous === null
+            ? 'invalid dynamic config in etcd: running on bootstrap.dcs until it is fixed'
+            : 'invalid dynamic config in etcd: keeping the previous one',
         );
       return previous ?? this.#bootstrap;
     }

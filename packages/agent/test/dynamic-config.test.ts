@@ -46,11 +46,15 @@ describe('DynamicConfigReader: problems of the config key are logged once per wr
     ]);
   });
 
-  it('an invalid config before any valid one falls back to bootstrap.dcs', () => {
-    const { log } = recordingLog();
+  it('an invalid config before any valid one falls back to bootstrap.dcs, and says so naming the key', () => {
+    const { lines, log } = recordingLog();
     const reader = new DynamicConfigReader({ log, bootstrap });
     expect(reader.read(withConfig({ ttl: [] }, '2'), null)).toBe(bootstrap);
     expect(reader.read(viewOf({ config: null }), null)).toBe(bootstrap);
+    expect(lines.map((l) => l.msg)).toEqual([
+      'invalid dynamic config in etcd: running on bootstrap.dcs until it is fixed',
+    ]);
+    expect(lines[0]!.obj).toMatchObject({ modRevision: '2', err: expect.stringContaining('ttl') });
   });
 });
 
