@@ -59,7 +59,7 @@ find "$lib/node_modules" -depth -type d \
   -exec rm -rf {} +
 # The workspaces are symlinks into packages/: replace each by its manifest and its built
 # JavaScript (no sources, type declarations, source maps or build info).
-workspaces=(core dcs postgres agent cli)
+workspaces=(core platform dcs postgres agent cli)
 for ws in "${workspaces[@]}"; do
   dest=$lib/node_modules/@hapg/$ws
   rm -f "$dest"

@@ -7,8 +7,8 @@ import {
   type PgObservation,
   type PgProcessState,
   ReplicaEvidence,
-  systemClock,
 } from '@hapg/core';
+import { systemClock } from '@hapg/platform';
 import {
   type ControlData,
   type FollowTarget,

@@ -1,15 +1,9 @@
 #!/usr/bin/env node
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  errorText,
-  HapgError,
-  loadNodeConfigFile,
-  type NodeConfig,
-  parseDynamicConfig,
-  systemClock,
-} from '@hapg/core';
+import { errorText, HapgError, type NodeConfig, parseDynamicConfig } from '@hapg/core';
 import { EtcdStore } from '@hapg/dcs';
+import { loadNodeConfigFile, systemClock } from '@hapg/platform';
 import { PostgresNode } from '@hapg/postgres';
 import { readFile } from 'node:fs/promises';
 import { type ApiTlsOptions, buildApi } from './api/build.js';

@@ -1,4 +1,5 @@
-import { type Clock, systemClock } from '@hapg/core';
+import type { Clock } from '@hapg/core';
+import { systemClock } from '@hapg/platform';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { NodeRole, NodeSnapshot } from './api/snapshot.js';
 import type { FenceClientStatus } from './fence/client.js';

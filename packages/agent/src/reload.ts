@@ -1,4 +1,5 @@
-import { errorText, type LoadedNodeConfig, loadNodeConfigFile, type NodeConfig } from '@hapg/core';
+import { errorText, type LoadedNodeConfig, type NodeConfig } from '@hapg/core';
+import { loadNodeConfigFile } from '@hapg/platform';
 
 /**
  * Reloading the node's YAML (SIGHUP, `POST /reload`, `systemctl reload hapg@<name>`).

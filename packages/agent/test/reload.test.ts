@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadNodeConfigFile } from '@hapg/core';
+import { loadNodeConfigFile } from '@hapg/platform';
 import { afterAll, describe, expect, it } from 'vitest';
 import { planReload, reloadNodeConfig } from '../src/reload.js';
 

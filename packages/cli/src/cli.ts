@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type Clock, didYouMean, errorText, systemClock } from '@hapg/core';
+import { type Clock, didYouMean, errorText } from '@hapg/core';
+import { systemClock } from '@hapg/platform';
 import { resolveApiAccess } from './api/access.js';
 import { type HttpFn, nodeHttp } from './api/http.js';
 import { createMemberApi, DEFAULT_API_TIMEOUT_MS, type MemberApi } from './api/member-api.js';

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { errorText, formatHostPort, isHapgError, loadNodeConfigFile, parseHostPort } from '@hapg/core';
+import { errorText, formatHostPort, isHapgError, parseHostPort } from '@hapg/core';
+import { loadNodeConfigFile } from '@hapg/platform';
 import { parse } from 'yaml';
 import { UsageError } from './errors.js';
 

@@ -1,15 +1,13 @@
-/** Time comes from one place so that simulations can control it. */
+/**
+ * Time comes from one place so that simulations can control it. The system clock is
+ * `systemClock` in `@hapg/platform`: core reads no clock.
+ */
 export interface Clock {
   /** monotonic milliseconds (never goes backwards; unrelated to wall time) */
   monotonicMs(): number;
   /** wall-clock milliseconds since the epoch, for timestamps shown to people */
   wallMs(): number;
 }
-
-export const systemClock: Clock = {
-  monotonicMs: () => performance.now(),
-  wallMs: () => Date.now(),
-};
 
 /** A clock tests move by hand. */
 export class ManualClock implements Clock {

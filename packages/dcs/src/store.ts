@@ -9,8 +9,8 @@ import {
   type LeaderStatus,
   type MemberJson,
   type MemberName,
-  systemClock,
 } from '@hapg/core';
+import { systemClock } from '@hapg/platform';
 import type { CallLimits, Compare, EtcdBackend, Kv, Op, TxnResult } from './backend.js';
 import { createEtcd3Backend } from './etcd3-backend.js';
 import { type ClusterKeys, clusterKeys, DEFAULT_NAMESPACE } from './keys.js';

@@ -1,4 +1,5 @@
-import { isHapgError, systemClock } from '@hapg/core';
+import { isHapgError } from '@hapg/core';
+import { systemClock } from '@hapg/platform';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LeaseKeeper } from '../src/lease.js';
 import { silentLogger } from '../src/logger.js';

@@ -1,4 +1,5 @@
-import { type Clock, errorText, systemClock } from '@hapg/core';
+import { type Clock, errorText } from '@hapg/core';
+import { systemClock } from '@hapg/platform';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { AgentMetrics } from '../metrics.js';
 import type { ClusterOps } from '../cluster-ops/cluster-ops.js';

@@ -11,9 +11,9 @@ import {
   mergeDynamicConfig,
   parseDynamicConfig,
   PG15_PARAMETERS,
-  systemClock,
   toDecideConfig,
 } from '@hapg/core';
+import { systemClock } from '@hapg/platform';
 import { checkSwitchover, type SwitchRequest } from './check-switchover.js';
 import { type ActionReply, refuse, reply } from './reply.js';
 import type { ClusterStorePort } from './store-port.js';

@@ -22,8 +22,12 @@ export {
 export { HAPG_ENV_PREFIX, PATRONI_ENV } from './env.js';
 export type { ListenAddress, PgParameterValue } from './fields.js';
 export type { KeyPattern } from './keys.js';
-export { loadNodeConfigFile } from './load.js';
-export { type LoadedNodeConfig, type ParseNodeConfigOptions, parseNodeConfig } from './node.js';
+export {
+  type LoadedNodeConfig,
+  type ParseNodeConfigOptions,
+  parseNodeConfig,
+  parseNodeConfigBytes,
+} from './node.js';
 export {
   type Credentials,
   type KubernetesConfig,

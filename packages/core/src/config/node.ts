@@ -9,7 +9,7 @@ import { HapgError } from '../errors.js';
 import { CONFIG_DEPTH_MAX, depthProblem } from './depth.js';
 import { type DynamicConfig, slotProblems, toDynamicConfig } from './dynamic-schema.js';
 import { notImplementedWarning, validateDynamicConfig } from './dynamic.js';
-import { nulCharMessage } from './encoding.js';
+import { nulCharMessage, wideEncodingMessage, wideEncodingOf } from './encoding.js';
 import { applyOverrides, type EnvOverride, envOverrides } from './env.js';
 import { issueProblems, unknownKeyMessage } from './issues.js';
 import { knownKeysAt, setOwn, sortKeys } from './keys.js';
@@ -225,4 +225,17 @@ export function parseNodeConfig(text: string, opts: ParseNodeConfigOptions): Loa
     ...parameterWarnings(built.config).map((w) => `${fileName}: ${w}`),
   ];
   return { config: built.config, warnings };
+}
+
+const UTF8 = new TextDecoder();
+
+/**
+ * Parses a node's config file from its bytes (reading them is the caller's: `loadNodeConfigFile`
+ * in `@hapg/platform`). A file in UTF-16 or UTF-32 is refused with one line that quotes none of
+ * it; anything else is decoded as UTF-8, a byte order mark dropped, and parsed.
+ */
+export function parseNodeConfigBytes(bytes: Uint8Array, opts: ParseNodeConfigOptions): LoadedNodeConfig {
+  const wide = wideEncodingOf(bytes);
+  if (wide !== null) throw new HapgError('CONFIG_INVALID', `${opts.fileName}: ${wideEncodingMessage(wide)}`);
+  return parseNodeConfig(UTF8.decode(bytes), opts);
 }
