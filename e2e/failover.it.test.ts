@@ -1,4 +1,4 @@
-import { sleep, TestCluster, waitFor } from '@hapg/testkit';
+import { LAG_MS, sleep, TestCluster, waitFor, withinBound } from '@hapg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -28,6 +28,7 @@ describe('automatic failover', () => {
     const writer = cluster.writer();
     writer.start();
     await sleep(1000);
+    const killedAt = Date.now();
     await cluster.killHost(old);
     const next = await cluster.waitForPrimary(30_000, old);
     expect(next).not.toBe(old);
@@ -40,8 +41,17 @@ describe('automatic failover', () => {
     await writer.stop();
     const result = await cluster.checkAcks(writer.acks, next);
     expect(result.overlaps).toEqual([]);
-    // asynchronous mode may lose the last commits of a dead host; report them
-    console.log(`host death: ${writer.acks.length} acks, ${result.lost.length} lost (async mode)`);
+    // asynchronous mode may lose the last commits of a dead host, only those of its last
+    // moments: acknowledged by it at most LAG_MS before its death or its last acknowledgement
+    // (the chaos runner's design window); every earlier commit had reached the replicas
+    const byId = new Map(writer.acks.map((a) => [a.id, a]));
+    const lost = result.lost.map((id) => byId.get(id)!);
+    console.log(`host death: ${writer.acks.length} acks, ${lost.length} lost (async mode)`);
+    expect(writer.acks.filter((a) => a.target === old.name).length).toBeGreaterThan(20);
+    expect(
+      lost.filter((a) => a.target !== old.name || !withinBound(a, killedAt, old, writer.acks)),
+      `lost commits outside the last ${LAG_MS} ms of ${old.name}`,
+    ).toEqual([]);
     const history = (await cluster.api(next, '/history'))?.body as unknown[][];
     expect(history.at(-1)?.[2]).toBe('failover');
     expect(history.at(-1)?.[4]).toBe(next.name);
