@@ -1,4 +1,4 @@
-import { type Member, type MemberName, type PeerStatus, toLsn, toTimeline } from '@hapg/core';
+import { type Member, type MemberName, type PeerStatus, parseTags, toLsn, toTimeline } from '@hapg/core';
 
 /**
  * Reads peers' `/patroni` status during an election. Each request is bounded
@@ -26,8 +26,7 @@ export async function fetchPeer(member: Member, timeoutMs: number): Promise<Peer
     timeline: null,
     role: null,
     state: null,
-    nofailover: tagTrue(member.tags.nofailover),
-    failoverPriority: priorityOf(member.tags),
+    ...tagFields(member.tags),
   };
   if (!member.apiUrl) return unreachable;
   try {
@@ -69,18 +68,14 @@ export function parsePeerStatus(name: MemberName, body: unknown): PeerStatus {
     timeline,
     role: typeof b.role === 'string' ? b.role : null,
     state: typeof b.state === 'string' ? b.state : null,
-    nofailover: tagTrue(tags.nofailover),
-    failoverPriority: priorityOf(tags),
+    ...tagFields(tags),
   };
 }
 
-export function tagTrue(v: unknown): boolean {
-  return v === true || v === 'true' || v === 'True' || v === 1;
-}
-
-/** Patroni: `failover_priority` default 1; `nofailover: true` means 0. */
-export function priorityOf(tags: Readonly<Record<string, unknown>>): number {
-  if (tagTrue(tags.nofailover)) return 0;
-  const p = Number(tags.failover_priority ?? 1);
-  return Number.isFinite(p) ? p : 1;
+/** The election's tags of a peer: its `/patroni` body's, else its member key's. */
+function tagFields(
+  raw: Readonly<Record<string, unknown>>,
+): Pick<PeerStatus, 'nofailover' | 'failoverPriority'> {
+  const { nofailover, failoverPriority } = parseTags(raw);
+  return { nofailover, failoverPriority };
 }

@@ -7,16 +7,15 @@ import {
   lsnToJson,
   maxLsn,
   type Member,
+  memberCandidate,
   type NodeConfig,
   type PgObservation,
-  peerCandidate,
   toDecideConfig,
   toLsn,
 } from '@hapg/core';
 import type { PgStatus } from '@hapg/postgres';
 import type { ClusterMemberSnapshot, NodeRole, NodeSnapshot } from './api/snapshot.js';
 import { pgAddressOf } from './conn.js';
-import { priorityOf, tagTrue } from './peers.js';
 
 export interface SnapshotInputs {
   readonly version: string;
@@ -202,17 +201,7 @@ function memberRow(
   const lsn = num(maxLsn(m.receiveLsn, m.replayLsn) ?? m.xlogLocation);
   const lag = (v: number | null) =>
     isLeader || v === null || optime === null ? null : Math.max(0, optime - v);
-  const candidate = peerCandidate({
-    name: m.name,
-    reachable: true,
-    xlogLocation: m.xlogLocation,
-    timeline: m.timeline,
-    role: m.role,
-    state: m.state,
-    nofailover: tagTrue(m.tags.nofailover),
-    failoverPriority: priorityOf(m.tags),
-  });
-  const eligibility = isEligible(candidate, toDecideConfig(dyn), view);
+  const eligibility = isEligible(memberCandidate(m), toDecideConfig(dyn), view);
   return {
     name: m.name,
     role: isLeader

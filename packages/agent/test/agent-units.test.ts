@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { runActions } from '../src/executor/execute.js';
 import { formatApiUrl, formatConnUrl, pgAddressOf } from '../src/conn.js';
 import { memberJson } from '../src/member.js';
-import { fetchPeerStatuses, parsePeerStatus, priorityOf } from '../src/peers.js';
+import { fetchPeerStatuses, parsePeerStatus } from '../src/peers.js';
 import { slotNameFor } from '../src/slots.js';
 import { buildSnapshot, clusterMembers, memberState, nodeRole } from '../src/snapshot-build.js';
 
@@ -122,9 +122,16 @@ describe('peer status', () => {
     const peers = await fetchPeerStatuses([m('n1', '7'), m('n2', '8'), m('aaa', null)], 'n1', 100);
     expect([...peers.keys()]).toEqual(['n2']);
   });
-  it('nofailover means priority 0', () => {
-    expect(priorityOf({ nofailover: true, failover_priority: 3 })).toBe(0);
-    expect(priorityOf({})).toBe(1);
+  it("a peer's tags are read by core's parseTags: text from YAML/env too, nofailover means priority 0", () => {
+    expect(parsePeerStatus('n2', { tags: { nofailover: 'true', failover_priority: 3 } })).toMatchObject({
+      nofailover: true,
+      failoverPriority: 0,
+    });
+    expect(parsePeerStatus('n2', { tags: { nofailover: 'false', failover_priority: '2' } })).toMatchObject({
+      nofailover: false,
+      failoverPriority: 2,
+    });
+    expect(parsePeerStatus('n2', {})).toMatchObject({ nofailover: false, failoverPriority: 1 });
   });
 });
 

@@ -10,3 +10,10 @@ export * from './version.js';
 export * from './sync/index.js';
 export * from './replication/index.js';
 export * from './schedule.js';
+export {
+  DEFAULT_FAILOVER_PRIORITY,
+  type MemberTags,
+  parseTags,
+  tagFlag,
+  tagInt,
+} from './cluster/tags.js';

@@ -1,3 +1,4 @@
+import { parseTags } from '@hapg/core';
 import type { CheckQuery } from './query.js';
 import type { NodeSnapshot } from './snapshot.js';
 
@@ -61,7 +62,7 @@ const CHECKS: Readonly<Record<CheckName, (input: CheckInput) => CheckResult>> = 
     firstFailure(
       () => roleCheck(s, 'replica'),
       () => runningCheck(s),
-      () => (isTrueTag(s.tags.noloadbalance) ? fail('tagged noloadbalance') : OK),
+      () => (parseTags(s.tags).noloadbalance ? fail('tagged noloadbalance') : OK),
       () => replicationStateCheck(s, query),
       () => (query.lagBytes === null ? OK : lagCheck(s, query.lagBytes, 'apply')),
       () => tagsCheck(s, query.tags),
@@ -183,8 +184,4 @@ function tagsCheck(s: NodeSnapshot, wanted: ReadonlyMap<string, string>): CheckR
 function tagMatches(actual: unknown, wanted: string): boolean {
   if (typeof actual === 'boolean') return String(actual) === wanted.toLowerCase();
   return String(actual) === wanted;
-}
-
-function isTrueTag(value: unknown): boolean {
-  return value === true || (typeof value === 'string' && /^(true|yes|on|1)$/i.test(value));
 }

@@ -3,6 +3,7 @@
  * `nodeConfigSchema` checks shapes and leaf values; `toNodeConfig` fills
  * defaults that depend on other keys and converts to internal names.
  */
+import { type MemberTags, parseTags } from '../cluster/tags.js';
 import type { z } from 'zod';
 import {
   DYNAMIC_NOT_IMPLEMENTED,
@@ -227,14 +228,8 @@ export interface Credentials {
   readonly password: string | null;
 }
 
-export interface Tags {
-  readonly nofailover: boolean;
-  readonly noloadbalance: boolean;
-  readonly clonefrom: boolean;
-  readonly nosync: boolean;
-  /** Patroni: `nofailover: true` is priority 0, otherwise default 1 */
-  readonly failoverPriority: number;
-  readonly replicatefrom: string | null;
+/** The node's own tags, typed by `parseTags` (cluster/tags.ts), and as written. */
+export interface Tags extends MemberTags {
   /** every tag as written, user tags included: published in the member JSON */
   readonly all: Readonly<Record<string, unknown>>;
 }
@@ -404,19 +399,11 @@ function connectAddress(
   return listen;
 }
 
+/** The YAML's tags, read by the one rule every member's tags are read by (`parseTags`). */
 function toTags(t: RawNodeConfig['tags']): Tags {
-  const nofailover = t.nofailover ?? false;
   const all: Record<string, unknown> = { ...t };
   for (const [k, v] of Object.entries(all)) if (v === undefined) delete all[k];
-  return {
-    nofailover,
-    noloadbalance: t.noloadbalance ?? false,
-    clonefrom: t.clonefrom ?? false,
-    nosync: t.nosync ?? false,
-    failoverPriority: t.failover_priority ?? (nofailover ? 0 : 1),
-    replicatefrom: t.replicatefrom ?? null,
-    all,
-  };
+  return { ...parseTags(all), all };
 }
 
 function toKubernetes(k: RawNodeConfig['kubernetes']): KubernetesConfig | null {

@@ -1,3 +1,4 @@
+import { parseTags } from '../cluster/tags.js';
 import { compareLsn, type Lsn, maxLsn, toLsn } from '../lsn.js';
 import { acksPerCommit } from '../sync/key.js';
 import { quorumPromotionSafe } from '../sync/quorum.js';
@@ -65,14 +66,14 @@ export function peerCandidate(peer: PeerStatus): Candidate {
 
 /** A member as its etcd record shows it (used by the leader to vet a switchover target). */
 export function memberCandidate(m: Member): Candidate {
-  const priority = m.tags.failover_priority;
+  const tags = parseTags(m.tags);
   return {
     name: m.name,
     healthy: m.state === 'running',
     lsn: m.xlogLocation,
     timeline: m.timeline,
-    nofailover: m.tags.nofailover === true,
-    failoverPriority: typeof priority === 'number' ? priority : 1,
+    nofailover: tags.nofailover,
+    failoverPriority: tags.failoverPriority,
   };
 }
 

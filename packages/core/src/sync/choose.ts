@@ -1,3 +1,4 @@
+import { parseTags } from '../cluster/tags.js';
 import type { Lsn } from '../lsn.js';
 import type { Member, MemberName } from '../types.js';
 import type { ReplicationRow, SyncMode } from './types.js';
@@ -42,7 +43,7 @@ function eligibleStandbys(input: ChooseSyncInput): Eligible[] {
     const name = row.applicationName;
     const member = input.members.get(name);
     if (row.state !== 'streaming' || name === input.selfName || member === undefined) continue;
-    if (member.state !== 'running' || member.tags.nosync === true) continue;
+    if (member.state !== 'running' || parseTags(member.tags).nosync) continue;
     const seen = best.get(name);
     // two walsenders with one name (a reconnect in progress): the further one counts
     if (

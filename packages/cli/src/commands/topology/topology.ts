@@ -1,4 +1,4 @@
-import type { ClusterView } from '@hapg/core';
+import { type ClusterView, parseTags } from '@hapg/core';
 import { type Column, type OutputFormat, renderData, renderTable } from '../../output/index.js';
 import { type ListRow, listRows } from '../list/rows.js';
 
@@ -21,8 +21,8 @@ export function topology(view: ClusterView): TopologyNode[] {
   const names = new Set(rows.map((r) => r.member));
   const upstreamOf = (r: ListRow): string | null => {
     if (r.member === leader) return null;
-    const tag = view.members.get(r.member)?.tags.replicatefrom;
-    if (typeof tag === 'string' && names.has(tag) && tag !== r.member) return tag;
+    const tag = parseTags(view.members.get(r.member)?.tags).replicatefrom;
+    if (tag !== null && names.has(tag) && tag !== r.member) return tag;
     return leader !== null && names.has(leader) ? leader : null;
   };
   const children = new Map<string | null, ListRow[]>();
