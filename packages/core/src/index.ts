@@ -17,3 +17,4 @@ export {
   tagFlag,
   tagInt,
 } from './cluster/tags.js';
+export { holdsLeaderKey } from './cluster/leader-key.js';

@@ -1,3 +1,4 @@
+import { holdsLeaderKey } from '../cluster/leader-key.js';
 import type { DcsObservation, Observation, PgObservation } from './types.js';
 
 /**
@@ -20,13 +21,7 @@ export function classifyLease(obs: Observation, nowMs: number): LeaseClass {
 
 /** Rule 1's identity test: the key's value is our name *and* it is bound to our current lease. */
 export function namesUsUnderOurLease(obs: Observation): boolean {
-  const leader = obs.dcs.view?.leader ?? null;
-  return (
-    leader !== null &&
-    leader.name === obs.self.name &&
-    obs.dcs.leaseId !== null &&
-    leader.leaseId === obs.dcs.leaseId
-  );
+  return holdsLeaderKey(obs.dcs.view, obs.self.name, obs.dcs.leaseId);
 }
 
 /** No lease, or its local deadline is not strictly ahead of `nowMs`. */

@@ -15,6 +15,7 @@ import {
   type DynamicConfig,
   decide,
   defaultDynamicConfig,
+  holdsLeaderKey,
   InvariantViolation,
   type Observation,
   parseSsn,
@@ -514,7 +515,6 @@ class Simulation {
     }
     const view = node.cachedView;
     if (this.dyn.synchronousMode !== 'off') node.pg.ssn = agent.sync.desiredSsn(view, this.dyn);
-    const leader = view?.leader ?? null;
     const before = `${node.pg.ssn}|${JSON.stringify(this.etcd.current.sync)}`;
     try {
       await syncDuty(
@@ -523,7 +523,7 @@ class Simulation {
           view,
           dyn: this.dyn,
           runningPrimary: node.writable(),
-          holdsLeaderKey: leader !== null && leader.name === node.name && leader.leaseId === node.leaseId,
+          holdsLeaderKey: holdsLeaderKey(view, node.name, node.leaseId),
           replication: node.pg.streamingReplicas.map((name) =>
             replicationRow(name, this.byName.get(name)!.pg.lsn),
           ),
@@ -653,7 +653,7 @@ class Simulation {
     if (node.agentPaused(this.nowMs) || node.pg.process !== 'running') return;
     const view = node.cachedView;
     const leader = view?.leader ?? null;
-    const holdsKey = leader !== null && leader.name === node.name && leader.leaseId === node.leaseId;
+    const holdsKey = holdsLeaderKey(view, node.name, node.leaseId);
     let actions: Action[];
     if (kind === 'rest-restart') {
       actions = restartInPlaceActions({
