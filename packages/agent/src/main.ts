@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { errorText, HapgError, type NodeConfig, parseDynamicConfig } from '@hapg/core';
+import {
+  effectivePgHba,
+  errorText,
+  HapgError,
+  mergeParameters,
+  type NodeConfig,
+  parseDynamicConfig,
+} from '@hapg/core';
 import { EtcdStore } from '@hapg/dcs';
 import { loadNodeConfigFile, systemClock } from '@hapg/platform';
 import { PostgresNode } from '@hapg/postgres';
@@ -14,7 +21,7 @@ import { reloadNodeConfig } from './reload.js';
 import { retryForever } from './backoff.js';
 import { fenceAdapter } from './fence-adapter.js';
 import { FenceClient } from './fence/client.js';
-import { effectivePgHba, HaLoop } from './ha.js';
+import { HaLoop } from './ha.js';
 import { LocalPostgres } from './local-pg.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -143,7 +150,8 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
     port: pgc.listen.port,
     superuser: credentials(pgc.authentication.superuser),
     replication: credentials(pgc.authentication.replication),
-    parameters: { ...config.bootstrap.dcs.postgresql.parameters, ...pgc.parameters },
+    // the first render, before the loop renders the dynamic config's: the same merge rule
+    parameters: mergeParameters(config.bootstrap.dcs.postgresql.parameters, pgc.parameters),
     // the loop re-applies the list from the current dynamic config before it acts (see HaLoop)
     pgHba: effectivePgHba(config, config.bootstrap.dcs),
     bootstrapPgHba: config.bootstrap.pgHba,

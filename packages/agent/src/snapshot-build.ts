@@ -90,6 +90,24 @@ function num(l: bigint | null | undefined): number | null {
   return l === null || l === undefined ? null : lsnToJson(toLsn(l));
 }
 
+/** Postgres before the first probe: nothing known. */
+export const EMPTY_PG_OBSERVATION: PgObservation = Object.freeze({
+  dataDir: 'empty',
+  systemId: null,
+  process: 'stopped',
+  crashedAtMs: null,
+  inRecovery: null,
+  wasPrimary: false,
+  timeline: null,
+  flushLsn: null,
+  receiveLsn: null,
+  replayLsn: null,
+  following: null,
+  streaming: false,
+  streamingReplicas: [],
+  rejoinFailure: null,
+});
+
 export function buildSnapshot(i: SnapshotInputs): NodeSnapshot {
   const { pg, status, view, dyn } = i;
   const sync = view?.sync ?? null;

@@ -236,7 +236,7 @@ describe('runActions', () => {
 
 describe('Postgres parameters', () => {
   it('the node overrides the cluster, except for cluster-wide settings', async () => {
-    const { mergeParameters } = await import('../src/ha.js');
+    const { mergeParameters } = await import('@hapg/core');
     expect(
       mergeParameters(
         { work_mem: '4MB', max_connections: 100, shared_buffers: '1GB' },
@@ -262,7 +262,7 @@ describe('pg_hba precedence', () => {
     ['neither: the generated file (bootstrap.pg_hba appended there)', null, null, null],
     ['an empty dynamic list is none', null, [], null],
   ] as const)('%s', async (_case, local, cluster, expected) => {
-    const { effectivePgHba } = await import('../src/ha.js');
+    const { effectivePgHba } = await import('@hapg/core');
     expect(effectivePgHba(node(local as string[] | null), dyn(cluster as string[] | null))).toEqual(expected);
   });
 });

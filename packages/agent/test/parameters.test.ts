@@ -1,7 +1,7 @@
 import { type ParameterProblem, splitParameters } from '@hapg/core';
 import type { FileSettingError, Parameters, ReloadResult } from '@hapg/postgres';
 import { describe, expect, it } from 'vitest';
-import { type ApplyInput, type ParameterNode, ParameterApplier } from '../src/parameters.js';
+import { type ApplyInput, type ParameterNode, ParameterApplier } from '../src/duties/parameter-applier.js';
 import { joinReasons } from '../src/snapshot-build.js';
 
 const CONF = '/data/postgresql.conf';

@@ -10,6 +10,7 @@ export * from './version.js';
 export * from './sync/index.js';
 export * from './replication/index.js';
 export * from './schedule.js';
+export * from './cluster/index.js';
 export {
   DEFAULT_FAILOVER_PRIORITY,
   type MemberTags,

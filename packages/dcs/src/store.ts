@@ -268,13 +268,28 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     return this.#afterLeaderWrite(res.succeeded || deletedEarlier);
   }
 
+  /**
+   * Rebinds a leader key with our name to our lease: our previous incarnation's (the agent
+   * restarted under a new lease). Our name bound to no lease was written by another tool, not
+   * by an agent: it says nothing of where the last primary is (it may still run, fenced only
+   * by its own lease's deadline), so it is not ours to take; decide() treats it as a flawed key
+   * and removes it after ttl. (The simulator found the two primaries that taking it gave.)
+   */
   async #rebind(holder: Kv, leaseId: string): Promise<boolean> {
     if (holder.lease === leaseId) return true;
+    if (holder.lease === '0') {
+      this.#log.warn({}, 'the leader key names us but is bound to no lease (another tool wrote it): not taking it');
+      return false;
+    }
     const name = this.#requireName();
     const leader = this.keys.leader;
     const res = await this.#txn(
       'rebind leader',
-      [{ key: leader, target: 'value', value: name }],
+      // exactly the key we saw: still our name, still under the lease it had
+      [
+        { key: leader, target: 'value', value: name },
+        { key: leader, target: 'lease', lease: holder.lease },
+      ],
       [{ op: 'put', key: leader, value: name, lease: leaseId }],
       [],
     );

@@ -79,15 +79,27 @@ describe('leader lock (real etcd)', () => {
     expect(after.members.has('a')).toBe(false);
   });
 
-  it('verifyLeader rebinds the key when it names us under another lease', async () => {
+  it('verifyLeader rebinds the key when it names us under another lease (the agent restarted)', async () => {
     const scope = freshScope('rebind');
+    const before = await node(scope, 'a');
+    expect(await before.acquireLeader()).toBe(true);
     const a = await node(scope, 'a');
-    const other = await node(scope, 'a-old-lease');
-    // simulate our key under an old lease: written by another store with our name
-    await other.casRaw(a.keys.leader, 'a', null);
+    expect(a.leaseId()).not.toBe(before.leaseId());
     expect(await a.verifyLeader()).toBe(true);
     const v = await a.readView();
     expect(v.leader?.name).toBe('a');
     expect(v.leader?.leaseId).toBe(a.leaseId());
+  });
+
+  it('a key with our name bound to no lease (another tool wrote it) is not ours to take', async () => {
+    const scope = freshScope('rebind-nolease');
+    const a = await node(scope, 'a');
+    const tool = await node(scope, 'tool');
+    await tool.casRaw(a.keys.leader, 'a', null);
+    expect(await a.acquireLeader()).toBe(false);
+    expect(await a.verifyLeader()).toBe(false);
+    const v = await a.readView();
+    expect(v.leader?.name).toBe('a');
+    expect(v.leader?.leaseId).toBeNull();
   });
 });

@@ -90,11 +90,11 @@ export class SimEtcd {
     this.#commit(nowMs, { leader, members });
   }
 
-  /** txn create_revision == 0 → put leader bound to lease; rebinds our own name. */
+  /** txn create_revision == 0 → put leader bound to lease; rebinds our own name if it is bound to a lease (store.ts). */
   acquire(name: string, leaseId: string, nowMs: number): boolean {
     const cur = this.current;
     if (!this.#leases.has(leaseId)) return false;
-    if (cur.leader !== null && cur.leader.name !== name) return false;
+    if (cur.leader !== null && (cur.leader.name !== name || cur.leader.leaseId === null)) return false;
     const rev = String(cur.revision + 1);
     this.#commit(nowMs, {
       leader: { name, leaseId, modRevision: rev, createRevision: cur.leader?.createRevision ?? rev },

@@ -1,0 +1,68 @@
+import {
+  type ClusterView,
+  type FlawedLeaderSighting,
+  isRunningPrimary,
+  type MemberName,
+  type PgObservation,
+  trackFlawedLeader,
+} from '@hapg/core';
+
+/**
+ * What the agent remembers between loops beyond what it observes, as one value that only the
+ * pure functions below change. (Whom Postgres follows, when it crashed and why a rejoin failed
+ * live with the Postgres port, which the executor updates: `PostgresControl`.)
+ */
+export interface AgentMemory {
+  /** when we last released the leader key (a switchover away): we do not race for it at once */
+  readonly releasedLeaderAtMs: number | null;
+  /** the last leader other than us seen in any view: the "old leader" of our next promotion */
+  readonly previousLeader: MemberName | null;
+  /** since when we hold the key without a running primary (see `observed`) */
+  readonly downUnderKeySinceMs: number | null;
+  /** since when the current leader key has looked like no agent's (core's `trackFlawedLeader`) */
+  readonly flawedLeader: FlawedLeaderSighting | null;
+}
+
+export const FRESH_MEMORY: AgentMemory = {
+  releasedLeaderAtMs: null,
+  previousLeader: null,
+  downUnderKeySinceMs: null,
+  flawedLeader: null,
+};
+
+/** We released the leader key at `nowMs`. */
+export function released(m: AgentMemory, nowMs: number): AgentMemory {
+  return { ...m, releasedLeaderAtMs: nowMs };
+}
+
+/** A view arrived from the watch. */
+export function viewSeen(m: AgentMemory, view: ClusterView, self: MemberName): AgentMemory {
+  const leader = view.leader?.name;
+  return leader === undefined || leader === self ? m : { ...m, previousLeader: leader };
+}
+
+/**
+ * One loop's observation of the key and of Postgres, remembered. Holding the key without a
+ * running primary (a start or a promotion failing, not only a crash) counts as a primary
+ * that is down: `primary_start_timeout` runs from the first loop that saw it, so a holder
+ * that cannot get a primary up hands the key over (the cluster must not stay without a
+ * writable primary while another member could be one).
+ */
+export function observed(
+  m: AgentMemory,
+  o: {
+    readonly view: ClusterView | null;
+    readonly self: MemberName;
+    readonly holdsLeaderKey: boolean;
+    readonly pg: PgObservation;
+    readonly paused: boolean;
+    readonly nowMs: number;
+  },
+): { readonly memory: AgentMemory; readonly pg: PgObservation } {
+  const flawedLeader = trackFlawedLeader(m.flawedLeader, o.view, o.self, o.nowMs, o.paused);
+  if (!o.holdsLeaderKey || o.pg.dataDir !== 'initialized' || isRunningPrimary(o.pg))
+    return { memory: { ...m, flawedLeader, downUnderKeySinceMs: null }, pg: o.pg };
+  const since = m.downUnderKeySinceMs ?? o.nowMs;
+  const pg = o.pg.crashedAtMs !== null ? o.pg : { ...o.pg, crashedAtMs: since };
+  return { memory: { ...m, flawedLeader, downUnderKeySinceMs: since }, pg };
+}

@@ -1,0 +1,76 @@
+import {
+  type Clock,
+  type ClusterView,
+  type DynamicConfig,
+  type NodeConfig,
+  type Observation,
+  toDecideConfig,
+} from '@hapg/core';
+import type { EtcdStore } from '@hapg/dcs';
+import type { LocalPostgres } from '../local-pg.js';
+import { fetchPeerStatuses } from '../peers.js';
+import { type AgentMemory, observed } from './memory.js';
+
+export interface ObserverDeps {
+  readonly store: Pick<EtcdStore, 'reachable' | 'leaseId' | 'leaseDeadlineMs' | 'renewFailingSinceMs'>;
+  readonly pg: LocalPostgres;
+  readonly clock: Clock;
+}
+
+/** The view's leader key names `name` under `leaseId`. */
+export function holdsLeaderKey(view: ClusterView | null, name: string, leaseId: string | null): boolean {
+  const l = view?.leader ?? null;
+  return l !== null && leaseId !== null && l.name === name && l.leaseId === leaseId;
+}
+
+/**
+ * Builds one loop's `Observation`: the view, the lease, a probe of Postgres and, during an
+ * election, the peers' positions. Changes nothing but what it remembers (`AgentMemory`).
+ */
+export async function observe(
+  deps: ObserverDeps,
+  input: {
+    readonly config: NodeConfig;
+    readonly dyn: DynamicConfig;
+    readonly view: ClusterView | null;
+    readonly memory: AgentMemory;
+  },
+): Promise<{ readonly obs: Observation; readonly memory: AgentMemory }> {
+  const { store, pg, clock } = deps;
+  const { config, dyn, view } = input;
+  const seen = observed(input.memory, {
+    view,
+    self: config.name,
+    holdsLeaderKey: holdsLeaderKey(view, config.name, store.leaseId()),
+    pg: await pg.observe(clock.monotonicMs()),
+    paused: dyn.pause,
+    nowMs: clock.monotonicMs(),
+  });
+  // peers are asked during elections only, and briefly: a dead peer must not stall the election
+  const peers =
+    view !== null && view.leader === null && seen.pg.process === 'running'
+      ? await fetchPeerStatuses(view.members.values(), config.name, Math.min(1000, dyn.retryTimeoutMs))
+      : null;
+  const obs: Observation = {
+    self: {
+      name: config.name,
+      nofailover: config.tags.nofailover,
+      nosync: config.tags.nosync,
+      failoverPriority: config.tags.failoverPriority,
+    },
+    config: toDecideConfig(dyn),
+    pg: seen.pg,
+    dcs: {
+      view,
+      reachable: store.reachable(),
+      leaseId: store.leaseId(),
+      leaseDeadlineMs: store.leaseDeadlineMs(),
+      renewFailingSinceMs: store.renewFailingSinceMs(),
+      releasedLeaderAtMs: seen.memory.releasedLeaderAtMs,
+      flawedLeaderSinceMs: seen.memory.flawedLeader?.sinceMs ?? null,
+    },
+    peers,
+    wallNowMs: clock.wallMs(),
+  };
+  return { obs, memory: seen.memory };
+}

@@ -1,0 +1,7 @@
+export {
+  CLUSTER_WIDE_PARAMETERS,
+  configuredParameters,
+  effectivePgHba,
+  mergeParameters,
+  type ParameterValue,
+} from './parameters.js';
