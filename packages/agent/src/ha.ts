@@ -8,6 +8,7 @@ import {
   effectivePgHba,
   errorText,
   evidenceBoundsFor,
+  holdsLeaderKey,
   InvariantViolation,
   isHapgError,
   leaderRenewIntervalMs,
@@ -29,7 +30,7 @@ import { restartInPlaceActions } from './executor/requests.js';
 import type { LocalPostgres } from './local-pg.js';
 import type { Logger } from './logger.js';
 import { type AgentMemory, FRESH_MEMORY, released, viewSeen } from './loop/memory.js';
-import { holdsLeaderKey, observe } from './loop/observer.js';
+import { observe } from './loop/observer.js';
 import { viewChangeWakes } from './loop/wake.js';
 import { memberJson } from './member.js';
 import type { AgentMetrics } from './metrics.js';

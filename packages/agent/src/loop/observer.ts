@@ -2,6 +2,7 @@ import {
   type Clock,
   type ClusterView,
   type DynamicConfig,
+  holdsLeaderKey,
   type NodeConfig,
   type Observation,
   toDecideConfig,
@@ -15,12 +16,6 @@ export interface ObserverDeps {
   readonly store: Pick<EtcdStore, 'reachable' | 'leaseId' | 'leaseDeadlineMs' | 'renewFailingSinceMs'>;
   readonly pg: LocalPostgres;
   readonly clock: Clock;
-}
-
-/** The view's leader key names `name` under `leaseId`. */
-export function holdsLeaderKey(view: ClusterView | null, name: string, leaseId: string | null): boolean {
-  const l = view?.leader ?? null;
-  return l !== null && leaseId !== null && l.name === name && l.leaseId === leaseId;
 }
 
 /**
