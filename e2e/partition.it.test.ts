@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { type AgentNode, sleep, TestCluster, waitFor } from '@hapg/testkit';
+import { type AgentNode, sleep, TestCluster, waitFor, withinBound } from '@hapg/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -71,6 +71,8 @@ describe('partitions on namespaced hosts (packets dropped)', () => {
       (a) => a.target === primary.name && a.atMs > cutAt + ISOLATION_MS + 1500,
     );
     expect(during.length).toBeGreaterThan(0);
+    // the same primary all along: every acknowledged commit is there
+    expect((await cluster.checkAcks(writer.acks, primary)).lost).toEqual([]);
   });
 
   it('a replica cut off from etcd keeps streaming and serving reads', async () => {
@@ -106,6 +108,8 @@ describe('partitions on namespaced hosts (packets dropped)', () => {
     await writer.stop();
     await net().heal();
     expect((await cluster.waitHealthy(60_000)).name).toBe(primary.name);
+    // it kept the lease: nothing it acknowledged is lost
+    expect((await cluster.checkAcks(writer.acks, primary)).lost).toEqual([]);
   });
 
   it('a primary cut off from etcd and replicas stops acknowledging within primary_isolation_timeout + 1 s (ISOLATED)', async () => {
@@ -131,6 +135,14 @@ describe('partitions on namespaced hosts (packets dropped)', () => {
     expect(lastOldAck - cutAt).toBeLessThanOrEqual(ISOLATION_MS + 1000);
     expect(result.overlaps).toEqual([]);
     expect(result.lost.length).toBeLessThanOrEqual(20);
+    // and each lost one is of the isolated primary's last moments: up to primary_isolation_timeout
+    // + 1 s after the cut (or LAG_MS before it), never an older commit
+    const byId = new Map(writer.acks.map((a) => [a.id, a]));
+    expect(
+      result.lost
+        .map((id) => byId.get(id)!)
+        .filter((a) => a.target !== old.name || !withinBound(a, cutAt, old, writer.acks)),
+    ).toEqual([]);
     expect(await logSince(old, offset)).toMatch(/"reasonCode":"ISOLATED"/);
     await net().heal();
     await cluster.waitHealthy(90_000);
@@ -169,6 +181,7 @@ describe('partitions on namespaced hosts (packets dropped)', () => {
     const mine = writer.acks.filter((a) => a.target === primary.name).map((a) => a.atMs);
     const gaps = mine.slice(1).map((t, i) => t - mine[i]!);
     expect(Math.max(...gaps)).toBeLessThan(2000);
+    expect((await cluster.checkAcks(writer.acks, primary)).lost).toEqual([]);
     await net().heal();
   });
 
