@@ -243,7 +243,24 @@ describe('wait and schedule helpers', () => {
     expect(parseScheduled('2026-01-02 10:00Z', now, 'u')).toBe('2026-01-02T10:00:00.000Z');
     expect(() => parseScheduled('tomorrow', now, 'u')).toThrow(UsageError);
     expect(() => parseScheduled('2025-01-01T00:00Z', now, 'u')).toThrow(
-      '--scheduled: 2025-01-01T00:00:00.000Z is in the past',
+      '--scheduled: "2025-01-01T00:00Z" is in the past',
+    );
+  });
+
+  it("parseScheduled reads with core's parser: a zoneless time is local, the REST API's limits hold", () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    // local time: whatever the host's zone, the same instant Date reads for those fields
+    expect(parseScheduled('2026-01-02T10:00', now, 'u')).toBe(new Date(2026, 0, 2, 10, 0).toISOString());
+    expect(parseScheduled('2026-01-02 10:00:30.25', now, 'u')).toBe(
+      new Date(2026, 0, 2, 10, 0, 30, 250).toISOString(),
+    );
+    // Date.parse rolled an impossible day over to March
+    expect(() => parseScheduled('2026-02-30T10:00Z', now, 'u')).toThrow(
+      '--scheduled: not a date and time: "2026-02-30T10:00Z"',
+    );
+    expect(() => parseScheduled('2026-01-01T00:00Z', now, 'u')).toThrow('is in the past');
+    expect(() => parseScheduled('2030-01-01T00:00Z', now, 'u')).toThrow(
+      '--scheduled: "2030-01-01T00:00Z" is more than 366 days ahead',
     );
   });
 });

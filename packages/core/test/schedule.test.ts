@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_SCHEDULE_AHEAD_MS, parseScheduledTime, parseZonedTimeMs } from '../src/schedule.js';
+import {
+  MAX_SCHEDULE_AHEAD_MS,
+  parseScheduledTime,
+  parseZonedTimeMs,
+  type ScheduleOptions,
+} from '../src/schedule.js';
 
 const NOW_MS = Date.parse('2026-12-01T12:00:00Z');
 
@@ -85,5 +90,34 @@ describe('parseScheduledTime', () => {
   it('quotes at most 64 characters of a malformed text', () => {
     const r = parseScheduledTime('schedule', 'x'.repeat(10_000), NOW_MS);
     expect('error' in r && r.error.length).toBeLessThan(200);
+  });
+});
+
+describe('a zoneless time, for a caller that reads it as local time (hactl)', () => {
+  const fields: unknown[] = [];
+  const localTimeMs = (t: Parameters<NonNullable<ScheduleOptions['localTimeMs']>>[0]) => {
+    fields.push(t);
+    // a zone two hours ahead of UTC
+    return Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second, t.ms) - 2 * 3600_000;
+  };
+
+  it('is refused without a reader of local time: the REST API and the failover key', () => {
+    expect(parseZonedTimeMs('2027-01-01T10:00')).toBeNull();
+    expect(parseScheduledTime('scheduled_at', '2027-01-01T10:00', NOW_MS)).toMatchObject({
+      problem: 'malformed',
+    });
+  });
+
+  it("is read by the caller's reader, with the same calendar and range checks", () => {
+    expect(parseZonedTimeMs('2027-01-01 10:00:05.5', { localTimeMs })).toBe(
+      Date.parse('2027-01-01T08:00:05.5Z'),
+    );
+    expect(fields.at(-1)).toEqual({ year: 2027, month: 1, day: 1, hour: 10, minute: 0, second: 5, ms: 500 });
+    expect(parseZonedTimeMs('2027-02-30T10:00', { localTimeMs })).toBeNull();
+    expect(parseScheduledTime('--scheduled', '2020-01-01T10:00', NOW_MS, { localTimeMs })).toMatchObject({
+      problem: 'past',
+    });
+    // a time with a zone ignores the reader
+    expect(parseZonedTimeMs('2027-01-01T10:00Z', { localTimeMs })).toBe(Date.parse('2027-01-01T10:00Z'));
   });
 });
