@@ -27,3 +27,4 @@ export {
   type SyncPostgres,
 } from './sync/sync-manager.js';
 export { restartInPlaceActions } from './executor/requests.js';
+export { type AgentMemory, FRESH_MEMORY, observed, released, viewSeen } from './loop/memory.js';

@@ -1,12 +1,13 @@
+import { type AgentMemory, FRESH_MEMORY, observed, viewSeen } from '@hapg/agent';
 import {
   type DecideConfig,
   type Decision,
-  type FlawedLeaderSighting,
+  holdsLeaderKey,
   type Observation,
   type PeerStatus,
+  type PgObservation,
   toLsn,
   toTimeline,
-  trackFlawedLeader,
 } from '@hapg/core';
 import { type SimEtcd, toClusterView } from './etcd.js';
 
@@ -59,8 +60,8 @@ export class SimNode {
   renewFailingSinceMs: number | null = null;
   /** when etcd last confirmed a renewal: the isolation grace runs from it, as in LeaseKeeper */
   lastRenewedMs: number | null = null;
-  /** when this node last released the leader key (a switchover away) */
-  releasedLeaderAtMs: number | null = null;
+  /** what the agent remembers between loops, changed by the agent's own functions (loop/memory.ts) */
+  memory: AgentMemory = FRESH_MEMORY;
   /**
    * The fence: the deadline and the postmaster it was armed with. It stops that postmaster on
    * its own at the deadline, even while the agent is paused; a postmaster started since is
@@ -69,14 +70,10 @@ export class SimNode {
   fence: { readonly deadlineMs: number; readonly incarnation: number } | null = null;
   /** the last observation saw a running primary (the agent re-arms the fence on each renewal then) */
   lastSawPrimary = false;
-  /** the last leader other than us in a view (the "old leader" of a promotion's history entry) */
-  previousLeader: string | null = null;
   cachedView: Observation['dcs']['view'] = null;
   reachable = false;
   nextLoopAtMs = 0;
   lastDecision: Decision | null = null;
-  /** the agent's tracker of a leader key no agent holds (ha.ts) */
-  flawedLeader: FlawedLeaderSighting | null = null;
   readonly faults: NodeFaults = {
     agentPausedUntilMs: 0,
     etcdCutUntilMs: 0,
@@ -147,9 +144,8 @@ export class SimNode {
     this.reachable = this.etcdConnected(nowMs);
     if (this.reachable) this.cachedView = toClusterView(etcd.readAt(nowMs - watchDelayMs));
     const view = this.cachedView;
-    if (view?.leader != null && view.leader.name !== this.name) this.previousLeader = view.leader.name;
+    if (view !== null) this.memory = viewSeen(this.memory, view, this.name);
     const paused = view?.config?.value.pause === true;
-    this.flawedLeader = trackFlawedLeader(this.flawedLeader, view, this.name, nowMs, paused);
     const pg = this.pg;
     const running = pg.process === 'running';
     // as LocalPostgres.observe: a running primary is no longer crashed, and must rewind one day
@@ -158,6 +154,32 @@ export class SimNode {
       pg.crashedAtMs = null;
       pg.wasPrimary = true;
     }
+    const pgObs: PgObservation = {
+      dataDir: 'initialized',
+      systemId: 'sim-sysid',
+      process: pg.process,
+      crashedAtMs: pg.crashedAtMs,
+      inRecovery: running ? !pg.primary : null,
+      wasPrimary: pg.wasPrimary,
+      timeline: toTimeline(pg.timeline),
+      flushLsn: running && pg.primary ? toLsn(pg.lsn) : null,
+      receiveLsn: running && !pg.primary ? toLsn(pg.lsn) : null,
+      replayLsn: running && !pg.primary ? toLsn(pg.lsn) : null,
+      following: pg.following,
+      streaming: pg.streaming,
+      streamingReplicas: pg.streamingReplicas,
+      rejoinFailure: pg.rejoinFailure,
+    };
+    // the agent's own memory rules (loop/memory.ts): flawed-key sightings, down under the key
+    const seen = observed(this.memory, {
+      view,
+      self: this.name,
+      holdsLeaderKey: holdsLeaderKey(view, this.name, this.leaseId),
+      pg: pgObs,
+      paused,
+      nowMs,
+    });
+    this.memory = seen.memory;
     return {
       self: {
         name: this.name,
@@ -166,30 +188,15 @@ export class SimNode {
         failoverPriority: this.failoverPriority,
       },
       config: { ...config, pause: view?.config?.value.pause === true },
-      pg: {
-        dataDir: 'initialized',
-        systemId: 'sim-sysid',
-        process: pg.process,
-        crashedAtMs: pg.crashedAtMs,
-        inRecovery: running ? !pg.primary : null,
-        wasPrimary: pg.wasPrimary,
-        timeline: toTimeline(pg.timeline),
-        flushLsn: running && pg.primary ? toLsn(pg.lsn) : null,
-        receiveLsn: running && !pg.primary ? toLsn(pg.lsn) : null,
-        replayLsn: running && !pg.primary ? toLsn(pg.lsn) : null,
-        following: pg.following,
-        streaming: pg.streaming,
-        streamingReplicas: pg.streamingReplicas,
-        rejoinFailure: pg.rejoinFailure,
-      },
+      pg: seen.pg,
       dcs: {
         view,
         reachable: this.reachable,
         leaseId: this.leaseId,
         leaseDeadlineMs: this.deadlineMs,
         renewFailingSinceMs: this.renewFailingSinceMs,
-        releasedLeaderAtMs: this.releasedLeaderAtMs,
-        flawedLeaderSinceMs: this.flawedLeader?.sinceMs ?? null,
+        releasedLeaderAtMs: this.memory.releasedLeaderAtMs,
+        flawedLeaderSinceMs: this.memory.flawedLeader?.sinceMs ?? null,
       },
       peers: view?.leader === null ? new Map(peers.map((p) => [p.name, p.status(nowMs, this)])) : null,
     };

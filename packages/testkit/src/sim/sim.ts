@@ -2,6 +2,7 @@ import {
   type ActionHandlers,
   type ExecContext,
   HANDLERS,
+  released,
   restartInPlaceActions,
   runActions,
   SyncManager,
@@ -307,14 +308,14 @@ class Simulation {
       useSlots: true,
       syncMode: this.dyn.synchronousMode,
       get previousLeader() {
-        return node.previousLeader;
+        return node.memory.previousLeader;
       },
       bootstrapDcs: {},
       onPromoted: () => {
         this.stats.failovers++;
       },
       onReleased: () => {
-        node.releasedLeaderAtMs = clock.monotonicMs();
+        node.memory = released(node.memory, clock.monotonicMs());
       },
     };
     const sync = new SyncManager({
