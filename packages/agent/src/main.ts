@@ -2,12 +2,11 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  effectiveDynamicConfig,
   effectivePgHba,
   errorText,
-  HapgError,
   mergeParameters,
   type NodeConfig,
-  parseDynamicConfig,
 } from '@hapg/core';
 import { EtcdStore } from '@hapg/dcs';
 import { loadNodeConfigFile, systemClock } from '@hapg/platform';
@@ -79,7 +78,8 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
 
   const hosts = config.etcd3.hosts.map((h) => `${h.host}:${h.port}`);
   const dcsLog = log.child({ component: 'dcs' });
-  // The lease TTL comes from the cluster's config key when there is one, else from bootstrap.dcs.
+  // The lease TTL comes from the cluster's config key when it is valid, else from bootstrap.dcs
+  // (core's effectiveDynamicConfig, with no previous config: the loop starts from the same).
   const ttlMs = await retryForever(
     async () => {
       const probe = await EtcdStore.open({
@@ -90,13 +90,7 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
         retryTimeoutMs: config.bootstrap.dcs.retryTimeoutMs,
       });
       try {
-        const raw = probe.view()?.config?.value;
-        return raw === undefined
-          ? config.bootstrap.dcs.ttlMs
-          : parseDynamicConfig(raw, { source: 'etcd' }).config.ttlMs;
-      } catch (e) {
-        if (e instanceof HapgError && e.code === 'CONFIG_INVALID') return config.bootstrap.dcs.ttlMs;
-        throw e;
+        return effectiveDynamicConfig(probe.view(), null, config.bootstrap.dcs).config.ttlMs;
       } finally {
         await probe.close();
       }
@@ -241,7 +235,12 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
     ...(config.restapi.certfile && config.restapi.keyfile ? { https: await tlsOptions(config) } : {}),
     actions: nodeActions,
     // PATCH/PUT /config check parameter names against this node's server while it runs
-    clusterOps: new ClusterOps({ store, knownParameters: () => node.knownParameters }),
+    clusterOps: new ClusterOps({
+      store,
+      knownParameters: () => node.knownParameters,
+      // an invalid stored config: the one this loop runs with, as the loop itself keeps it
+      dynamicConfig: { running: () => ha.dynamicConfig(), bootstrap: config.bootstrap.dcs },
+    }),
   });
   await api.listen({ host: config.restapi.listen.host, port: config.restapi.listen.port });
   log.info({ listen: config.restapi.listen, version: VERSION }, 'hapg started');

@@ -1,4 +1,4 @@
-import { toLsn } from '@hapg/core';
+import { type DynamicConfig, defaultDynamicConfig, parseDynamicConfig, toLsn } from '@hapg/core';
 import { describe, expect, it } from 'vitest';
 import { checkSwitchover, type SwitchRequest } from '../src/cluster-ops/check-switchover.js';
 import { ClusterOps } from '../src/cluster-ops/cluster-ops.js';
@@ -334,6 +334,27 @@ describe('ClusterOps.switchover', () => {
     };
     const r = await new ClusterOps({ store, clock: wallClock }).switchover(sw());
     expect(r).toMatchObject({ status: 412, body: { code: 'ALREADY_PENDING' } });
+  });
+
+  it("an invalid stored config: admission runs on the loop's config, else bootstrap.dcs (core's one rule)", async () => {
+    const bad = { ...lagging, config: { value: { ttl: -5 }, modRevision: '2' } };
+    const tolerant = parseDynamicConfig(
+      { maximum_lag_on_failover: 10 * 1024 * 1024 },
+      { source: 't' },
+    ).config;
+    const ask = (dynamicConfig?: { running: () => DynamicConfig | null; bootstrap: DynamicConfig }) =>
+      new ClusterOps({
+        store: new FakeStore(bad),
+        clock: wallClock,
+        switchWaitMs: () => 5,
+        dynamicConfig,
+      }).switchover(sw());
+    // without a loop (hactl's view too): the defaults, 1 MB — node2, 2 MB behind, is refused
+    expect(await ask()).toMatchObject({ status: 412, body: { code: 'CANDIDATE_LAGGING' } });
+    expect(await ask({ running: () => tolerant, bootstrap: defaultDynamicConfig() })).toMatchObject({
+      status: 202,
+    });
+    expect(await ask({ running: () => null, bootstrap: tolerant })).toMatchObject({ status: 202 });
   });
 
   it('503 when etcd cannot be reached', async () => {

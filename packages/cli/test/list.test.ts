@@ -233,6 +233,10 @@ describe('order and roles', () => {
     expect(roles({ synchronous_mode: true })).toEqual(['Leader', 'Sync Standby', 'Replica']);
     expect(roles({ synchronous_mode: 'quorum' })).toEqual(['Leader', 'Quorum Standby', 'Replica']);
     expect(roles({ synchronous_mode: false })).toEqual(['Leader', 'Replica', 'Replica']);
+    // the config as the agents read it (core's effectiveDynamicConfig): an invalid key is not
+    // half-read; without a previous config hactl shows what a fresh agent runs on, the defaults
+    expect(roles({ synchronous_mode: 'on' })).toEqual(['Leader', 'Sync Standby', 'Replica']);
+    expect(roles({ synchronous_mode: true, ttl: -5 })).toEqual(['Leader', 'Replica', 'Replica']);
   });
 
   it('calls a standby cluster leader Standby Leader and shows a running replica state as is without streaming', () => {

@@ -19,3 +19,8 @@ export {
   tagInt,
 } from './cluster/tags.js';
 export { holdsLeaderKey } from './cluster/leader-key.js';
+export {
+  type DynamicConfigSource,
+  type EffectiveDynamicConfig,
+  effectiveDynamicConfig,
+} from './cluster/dynamic-config.js';

@@ -3,6 +3,9 @@ import {
   type ClusterView,
   type Clock,
   type DecideConfig,
+  type DynamicConfig,
+  defaultDynamicConfig,
+  effectiveDynamicConfig,
   errorText,
   isHapgError,
   type KnownParameters,
@@ -36,6 +39,14 @@ export interface ClusterOpsOptions {
    * null, or absent: PostgreSQL 15's list
    */
   readonly knownParameters?: () => KnownParameters | null;
+  /**
+   * What an invalid stored config falls back to (core's `effectiveDynamicConfig`): the config
+   * this node's loop runs with, else its bootstrap.dcs. Absent: the defaults, as hactl.
+   */
+  readonly dynamicConfig?: {
+    readonly running: () => DynamicConfig | null;
+    readonly bootstrap: DynamicConfig;
+  };
 }
 
 export const defaultSwitchWaitMs = (c: DecideConfig): number => c.ttlMs + 2 * c.loopWaitMs;
@@ -50,19 +61,31 @@ export class ClusterOps {
   readonly #clock: Clock;
   readonly #switchWaitMs: (config: DecideConfig) => number;
   readonly #knownParameters: () => KnownParameters | null;
+  readonly #dynamicConfig: NonNullable<ClusterOpsOptions['dynamicConfig']>;
 
   constructor(opts: ClusterOpsOptions) {
     this.#store = opts.store;
     this.#clock = opts.clock ?? systemClock;
     this.#switchWaitMs = opts.switchWaitMs ?? defaultSwitchWaitMs;
     this.#knownParameters = opts.knownParameters ?? (() => null);
+    this.#dynamicConfig = opts.dynamicConfig ?? { running: () => null, bootstrap: defaultDynamicConfig() };
+  }
+
+  /**
+   * The view's config as the agents decide with it. An invalid stored config falls back by
+   * core's one rule (the agents log it): refusing every switchover because of an unrelated bad
+   * key would leave no way out.
+   */
+  #decideConfig(view: ClusterView): DecideConfig {
+    const { running, bootstrap } = this.#dynamicConfig;
+    return toDecideConfig(effectiveDynamicConfig(view, running(), bootstrap).config);
   }
 
   /** `POST /switchover` and `POST /failover`. */
   async switchover(req: SwitchRequest): Promise<ActionReply> {
     return guard(async () => {
       const view = await this.#store.readView();
-      const config = decideConfigOf(view);
+      const config = this.#decideConfig(view);
       const check = checkSwitchover(view, config, req, this.#clock.wallMs());
       // a bad request is 400 whatever the cluster holds; then a malformed failover key, which
       // would refuse every request as "written concurrently" (our create-only write fails)
@@ -188,19 +211,6 @@ export class ClusterOps {
 
 function malformedFailoverText(bad: MalformedKey): string {
   return `the failover key is malformed (${bad.error}) and blocks every switchover: clear it with DELETE /switchover (hactl flush --switchover)`;
-}
-
-/**
- * The view's config as `decide` reads it. An unparsable stored config falls
- * back to the defaults (the agents log it): refusing every switchover because
- * of an unrelated bad key would leave no way out.
- */
-function decideConfigOf(view: ClusterView): DecideConfig {
-  try {
-    return toDecideConfig(parseDynamicConfig(view.config?.value ?? {}, { source: 'etcd config' }).config);
-  } catch {
-    return toDecideConfig(parseDynamicConfig({}, { source: 'defaults' }).config);
-  }
 }
 
 /** etcd errors → HTTP: a lost CAS race is 409, anything else that kept us from writing is 503. */

@@ -1,14 +1,6 @@
-import {
-  type ClusterView,
-  type DecideConfig,
-  defaultDynamicConfig,
-  isEligible,
-  type Member,
-  memberCandidate,
-  parseDynamicConfig,
-  toDecideConfig,
-} from '@hapg/core';
+import { type ClusterView, isEligible, type Member, memberCandidate } from '@hapg/core';
 import { CliError } from '../errors.js';
+import { decideConfigOf } from './cluster-config.js';
 
 export function memberOrFail(view: ClusterView, name: string): Member {
   const m = view.members.get(name);
@@ -17,15 +9,6 @@ export function memberOrFail(view: ClusterView, name: string): Member {
     throw new CliError(`${name} is not a member of cluster ${view.scope} (members: ${known || 'none'})`);
   }
   return m;
-}
-
-/** The config the agents decide with; the defaults when the key is missing or invalid (hactl only reads it). */
-export function decideConfigOf(view: ClusterView): DecideConfig {
-  try {
-    return toDecideConfig(parseDynamicConfig(view.config?.value ?? {}, { source: 'config' }).config);
-  } catch {
-    return toDecideConfig(defaultDynamicConfig());
-  }
 }
 
 /** The leader's member record when the leader key names a member that is running. */

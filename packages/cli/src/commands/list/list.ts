@@ -1,4 +1,5 @@
 import { type ClusterView, errorText, formatLsn, keyHasSyncStandbysFor, type Lsn } from '@hapg/core';
+import { clusterConfigOf } from '../../actions/cluster-config.js';
 import type { Io } from '../../io.js';
 import { type Column, type OutputFormat, renderData, renderTable } from '../../output/index.js';
 import { type ListRow, lagInMb, listRows, syncModeOf } from './rows.js';
@@ -133,7 +134,7 @@ export function renderListTable(
  */
 export function footer(view: ClusterView): string {
   const lines: string[] = [];
-  if (view.config?.value.pause === true) lines.push(' Maintenance mode: on');
+  if (clusterConfigOf(view).pause) lines.push(' Maintenance mode: on');
   const degraded = syncDegradedLine(view);
   if (degraded !== null) lines.push(degraded);
   const f = view.failover;
@@ -150,7 +151,7 @@ function syncDegradedLine(view: ClusterView): string | null {
   const leader = view.leader?.name ?? null;
   if (mode === 'off' || leader === null) return null;
   if (keyHasSyncStandbysFor(view.sync, leader)) return null;
-  const strict = view.config?.value.synchronous_mode_strict === true;
+  const strict = clusterConfigOf(view).synchronousModeStrict;
   return strict
     ? ` Synchronous mode: ${mode}, no synchronous standby (strict: commits wait for one)`
     : ` Synchronous mode: ${mode}, no synchronous standby (degraded: commits are asynchronous, only ${leader} can be promoted)`;

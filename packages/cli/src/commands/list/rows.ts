@@ -1,4 +1,5 @@
-import type { ClusterView, Lsn, Member } from '@hapg/core';
+import type { ClusterView, DynamicConfig, Lsn, Member } from '@hapg/core';
+import { clusterConfigOf } from '../../actions/cluster-config.js';
 import { hostColumn } from '../../member-host.js';
 
 /** One member as `hactl list` shows it. Pure data, computed from a view. */
@@ -22,13 +23,11 @@ export interface ListRow {
   readonly replayLagBytes: bigint | null;
 }
 
-export type SyncMode = 'off' | 'on' | 'quorum';
+export type SyncMode = DynamicConfig['synchronousMode'];
 
-/** The `synchronous_mode` of the config key, read as the agent reads it (true/"on"/"quorum"). */
+/** The `synchronous_mode` the agents run with (core's parse of the config key). */
 export function syncModeOf(view: ClusterView): SyncMode {
-  const v = view.config?.value.synchronous_mode;
-  if (v === 'quorum') return 'quorum';
-  return v === true || v === 'on' || v === 'true' ? 'on' : 'off';
+  return clusterConfigOf(view).synchronousMode;
 }
 
 /** Patroni's roles: the leader key decides Leader; the sync key names sync/quorum standbys. */

@@ -1,4 +1,5 @@
 import { type ClusterView, mergeDynamicConfig } from '@hapg/core';
+import { clusterConfigOf } from '../../actions/cluster-config.js';
 import type { ActionDeps } from '../../actions/deps.js';
 import { writeConfig } from '../../actions/write-config.js';
 import { CliError } from '../../errors.js';
@@ -26,7 +27,7 @@ export function membersNotYet(view: ClusterView, pause: boolean): string[] {
 /** `PATCH /config {"pause": true|null}` on the leader (or CAS), then maybe wait for the members. */
 export async function runPause(deps: ActionDeps, opts: PauseOptions): Promise<number> {
   const view = await deps.store.readView();
-  const paused = view.config?.value.pause === true;
+  const paused = clusterConfigOf(view).pause;
   if (paused === opts.pause)
     throw new CliError(`cluster ${view.scope} is already ${opts.pause ? 'paused' : 'not paused'}`);
   const patch = { pause: opts.pause ? true : null };
