@@ -34,11 +34,11 @@ import { observe } from './loop/observer.js';
 import { viewChangeWakes } from './loop/wake.js';
 import { memberJson } from './member.js';
 import type { AgentMetrics } from './metrics.js';
-import { SafetyGuard } from './safety-guard.js';
-import { SlotManager } from './slots/index.js';
+import { SafetyGuard } from './loop/safety-guard.js';
+import { SlotManager } from './duties/slots/index.js';
 import { EMPTY_PG_OBSERVATION, buildSnapshot } from './snapshot-build.js';
-import { SyncManager } from './sync/sync-manager.js';
-import { sqlSyncPostgres } from './sync/sync-postgres.js';
+import { SyncManager } from './duties/sync/sync-manager.js';
+import { sqlSyncPostgres } from './duties/sync/sync-postgres.js';
 
 const MAX_FOLLOW_UPS = 3;
 

@@ -19,12 +19,12 @@ export type {
   PostgresControl,
   TimelineFork,
 } from './executor/ports.js';
-export { type SyncDutyInput, syncDuty } from './sync/duty.js';
+export { type SyncDutyInput, syncDuty } from './duties/sync/duty.js';
 export {
   SyncManager,
   type SyncManagerOptions,
   type SyncPlanner,
   type SyncPostgres,
-} from './sync/sync-manager.js';
+} from './duties/sync/sync-manager.js';
 export { restartInPlaceActions } from './executor/requests.js';
 export { type AgentMemory, FRESH_MEMORY, observed, released, viewSeen } from './loop/memory.js';

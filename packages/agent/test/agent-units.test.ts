@@ -5,7 +5,7 @@ import { runActions } from '../src/executor/execute.js';
 import { formatApiUrl, formatConnUrl, pgAddressOf } from '../src/conn.js';
 import { memberJson } from '../src/member.js';
 import { fetchPeerStatuses, parsePeerStatus } from '../src/peers.js';
-import { slotNameFor } from '../src/slots.js';
+import { slotNameFor } from '../src/duties/slots/names.js';
 import { buildSnapshot, clusterMembers, memberState, nodeRole } from '../src/snapshot-build.js';
 
 const config: NodeConfig = parseNodeConfig(

@@ -2,7 +2,7 @@ import type { Clock, Decision, MemberName, Observation } from '@hapg/core';
 import pino from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { NOW_MS, primaryObs, replicaObs } from '../../core/test/decide-fixtures.js';
-import { SafetyGuard } from '../src/safety-guard.js';
+import { SafetyGuard } from '../src/loop/safety-guard.js';
 
 /** A guard over fakes: the clock, the lease state and the sampled standbys are set by the test. */
 function rig(obs: Observation | null) {

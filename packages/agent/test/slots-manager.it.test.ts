@@ -9,7 +9,7 @@ import {
 import { listReplicationSlots } from '@hapg/postgres';
 import { PgHarness, type PgInstance, TEST_SUPERUSER, waitFor } from '@hapg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SlotManager } from '../src/slots/manager.js';
+import { SlotManager } from '../src/duties/slots/manager.js';
 
 let h: PgHarness;
 let p: PgInstance;

@@ -1,6 +1,6 @@
 import { type ClusterView, type DynamicConfig, formatLsn, type Lsn, type Member, parseLsn } from '@hapg/core';
 import { describe, expect, it } from 'vitest';
-import { SlotManager } from '../src/slots/manager.js';
+import { SlotManager } from '../src/duties/slots/manager.js';
 
 const MIN = 60_000;
 

@@ -2,7 +2,7 @@ import type { IgnoreSlotRule, Lsn } from '@hapg/core';
 import type { ReplicationSlot } from '@hapg/postgres';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isIgnored } from '../src/slots/ignore.js';
+import { isIgnored } from '../src/duties/slots/ignore.js';
 import {
   isRealMember,
   type MemberSighting,
@@ -10,8 +10,8 @@ import {
   type SlotPlanInput,
   type SlotSettings,
   slotStatus,
-} from '../src/slots/plan.js';
-import { slotNameFor } from '../src/slots.js';
+} from '../src/duties/slots/plan.js';
+import { slotNameFor } from '../src/duties/slots/names.js';
 
 const MIN = 60_000;
 const NOW = 100 * MIN;

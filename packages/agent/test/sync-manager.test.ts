@@ -2,7 +2,7 @@ import { type DynamicConfig, parseDynamicConfig, toLsn } from '@hapg/core';
 import type { ReplicationRow } from '@hapg/postgres';
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../src/logger.js';
-import { SyncManager } from '../src/sync/sync-manager.js';
+import { SyncManager } from '../src/duties/sync/sync-manager.js';
 import { viewOf } from './cluster-ops-fixtures.js';
 
 /** The executor's order of effects, against fakes of etcd (CAS on the sync key) and Postgres. */

@@ -2,9 +2,9 @@ import { type ClusterView, type DynamicConfig, errorText, type PgObservation } f
 import type { EtcdStore } from '@hapg/dcs';
 import type { PgStatus, PostgresNode } from '@hapg/postgres';
 import type { Logger } from '../logger.js';
-import type { SlotManager } from '../slots/index.js';
-import { syncDuty } from '../sync/duty.js';
-import type { SyncManager } from '../sync/sync-manager.js';
+import type { SlotManager } from './slots/index.js';
+import { syncDuty } from './sync/duty.js';
+import type { SyncManager } from './sync/sync-manager.js';
 
 export interface LeaderDutyDeps {
   readonly slots: SlotManager;

@@ -15,7 +15,7 @@ import {
 } from '@hapg/core';
 import type { FollowTarget } from '@hapg/postgres';
 import { pgAddressOf } from '../conn.js';
-import { slotNameFor } from '../slots/names.js';
+import { slotNameFor } from '../duties/slots/names.js';
 import type { ClusterStorePort, ExecClock, ExecLog, FencePort, PeerPort, PostgresControl } from './ports.js';
 
 /**

@@ -8,7 +8,7 @@ import {
   type Observation,
   safetyDemotion,
 } from '@hapg/core';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
 /**
  * Rule 2 between loop iterations. While Postgres runs as our primary, every `intervalMs` it

@@ -22,7 +22,7 @@ import {
   syncKeyFromState,
 } from '@hapg/core';
 import type { ReplicationRow } from '@hapg/postgres';
-import type { ClusterStorePort, ExecClock, ExecLog } from '../executor/ports.js';
+import type { ClusterStorePort, ExecClock, ExecLog } from '../../executor/ports.js';
 
 /** What the sync duty needs of the local primary (SQL in the agent, a model in the simulator). */
 export interface SyncPostgres {

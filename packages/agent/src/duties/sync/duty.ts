@@ -6,7 +6,7 @@ import {
   type MemberName,
 } from '@hapg/core';
 import type { ReplicationRow } from '@hapg/postgres';
-import type { ExecLog } from '../executor/ports.js';
+import type { ExecLog } from '../../executor/ports.js';
 import type { SyncManager } from './sync-manager.js';
 
 export interface SyncDutyInput {
