@@ -37,13 +37,22 @@ describe('planSwitchover refusals', () => {
     const archive = cluster('node1', {
       'members/node2': member(5433, { xlog_location: OPTIME, replication_state: 'in archive recovery' }),
     });
-    expect(refusal({ candidate: 'node2' }, archive)).toBe(
-      'cannot switch over to node2: node2 is not streaming (replication state: in archive recovery)',
-    );
+    // the REST API's and the leader's rule (core's switchoverAdmission), as Patroni: a replica
+    // within the lag limit that restores from the archive is admitted, not refused as "not streaming"
+    expect(refusal({ candidate: 'node2' }, archive)).toBeNull();
     expect(refusal({}, viewOf({ 'members/node1': member(5432, {}) }))).toBe(
       'cluster demo has no leader: use hactl failover',
     );
     expect(refusal({ leader: 'node1', candidate: 'node2' })).toBeNull();
+  });
+
+  it('a scheduled switchover is vetted now only for what cannot change by then, as the REST API', () => {
+    const plan = (candidate: string | null, scheduledAt: string | null) => () =>
+      planSwitchover(cluster(), { leader: null, candidate, scheduledAt });
+    expect(plan('node4', null)).toThrow('cannot switch over to node4: node4 is not running (state: stopped)');
+    expect(plan('node4', '2030-01-01T00:00:00.000Z')().candidate).toBe('node4');
+    expect(plan('node1', '2030-01-01T00:00:00.000Z')).toThrow('node1 is already the leader');
+    expect(plan('node9', '2030-01-01T00:00:00.000Z')).toThrow('node9 is not a member of cluster demo');
   });
 });
 

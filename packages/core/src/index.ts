@@ -24,3 +24,9 @@ export {
   type EffectiveDynamicConfig,
   effectiveDynamicConfig,
 } from './cluster/dynamic-config.js';
+export {
+  type SwitchoverAdmission,
+  type SwitchoverRefusalCode,
+  type SwitchoverRequest,
+  switchoverAdmission,
+} from './cluster/switchover.js';

@@ -1,11 +1,10 @@
 import {
   type ClusterView,
   type DecideConfig,
-  isEligible,
   type MemberName,
-  memberCandidate,
   parseScheduledTime,
-  rankCandidates,
+  type SwitchoverRefusalCode,
+  switchoverAdmission,
 } from '@hapg/core';
 import type { FailoverValue } from '@hapg/dcs';
 
@@ -29,12 +28,7 @@ export type SwitchRefusalCode =
   | 'NOT_THE_LEADER'
   | 'PAUSED_SCHEDULED'
   | 'PAUSED_NEEDS_CANDIDATE'
-  | 'CANDIDATE_IS_LEADER'
-  | 'CANDIDATE_UNKNOWN'
-  | 'CANDIDATE_NOT_RUNNING'
-  | 'CANDIDATE_NOT_ELIGIBLE'
-  | 'CANDIDATE_LAGGING'
-  | 'NO_HEALTHY_CANDIDATE';
+  | SwitchoverRefusalCode;
 
 export type SwitchCheck =
   | {
@@ -71,8 +65,9 @@ const impossible = (code: SwitchRefusalCode, reason: string): SwitchCheck => ({
  * `failover` key value that carries it. Pure: the cluster view, the dynamic
  * config and the wall-clock time come in as values. 400 is a malformed
  * request whatever the cluster's state; 412 is a request the cluster cannot
- * honour now. Eligibility is core's `isEligible` — the same rule the leader
- * applies before it hands over, so we never accept what it would ignore.
+ * honour now. The candidate is judged by core's `switchoverAdmission` — the
+ * same rule the leader applies before it hands over, and hactl before it
+ * asks, so we never accept what it would ignore.
  */
 export function checkSwitchover(
   view: ClusterView,
@@ -102,13 +97,13 @@ export function checkSwitchover(
   if (config.pause && req.candidate === null) {
     return impossible('PAUSED_NEEDS_CANDIDATE', 'a paused cluster can switch over only to a named candidate');
   }
-  const target =
-    req.candidate === null ? chooseCandidate(view, config, current, req.scheduledAt) : req.candidate;
-  if (typeof target !== 'string' && target !== null) return target;
-  if (target !== null) {
-    const refusal = checkCandidate(view, config, current, target, req.scheduledAt !== null);
-    if (refusal !== null) return refusal;
-  }
+  const admission = switchoverAdmission(view, config, {
+    leader: current,
+    candidate: req.candidate,
+    when: req.scheduledAt === null ? 'now' : 'later',
+  });
+  if (!admission.admitted) return impossible(admission.code, admission.text);
+  const target = admission.target;
   return {
     ok: true,
     failoverValue: { leader: current, member: target, scheduledAt },
@@ -142,51 +137,4 @@ function checkShape(
     return bad(when.problem === 'past' ? 'SCHEDULED_IN_THE_PAST' : 'BAD_SCHEDULED_AT', when.error);
   }
   return { scheduledAt: when.iso };
-}
-
-/** A named candidate must exist and, unless the switch is scheduled for later, be eligible now. */
-function checkCandidate(
-  view: ClusterView,
-  config: DecideConfig,
-  current: MemberName | null,
-  name: MemberName,
-  scheduled: boolean,
-): SwitchCheck | null {
-  if (name === current) return impossible('CANDIDATE_IS_LEADER', `candidate ${name} is already the leader`);
-  const member = view.members.get(name);
-  if (member === undefined)
-    return impossible('CANDIDATE_UNKNOWN', `candidate ${name} is not a member of the cluster`);
-  // A scheduled switch is vetted again by the leader when it is due; health now says little about then.
-  if (scheduled) return null;
-  const e = isEligible(memberCandidate(member), config, view);
-  if (e.eligible) return null;
-  const code =
-    e.code === 'POSTGRES_NOT_RUNNING'
-      ? 'CANDIDATE_NOT_RUNNING'
-      : e.code === 'LAG_TOO_HIGH'
-        ? 'CANDIDATE_LAGGING'
-        : 'CANDIDATE_NOT_ELIGIBLE';
-  return impossible(code, `candidate ${e.text}`);
-}
-
-/**
- * "Any candidate": the best-ranked eligible member other than the leader, by
- * core's one total order. A scheduled switch leaves the choice to the time it
- * runs (null) — the best member then may not be the best now.
- */
-function chooseCandidate(
-  view: ClusterView,
-  config: DecideConfig,
-  current: MemberName | null,
-  scheduledAt: string | null,
-): MemberName | null | SwitchCheck {
-  if (scheduledAt !== null) return null;
-  const eligible = [...view.members.values()]
-    .filter((m) => m.name !== current)
-    .map(memberCandidate)
-    .filter((c) => isEligible(c, config, view).eligible);
-  const best = rankCandidates(eligible)[0];
-  if (best === undefined)
-    return impossible('NO_HEALTHY_CANDIDATE', 'no member is healthy and eligible to take over');
-  return best.name;
 }

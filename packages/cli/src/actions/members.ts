@@ -1,4 +1,10 @@
-import { type ClusterView, isEligible, type Member, memberCandidate } from '@hapg/core';
+import {
+  type ClusterView,
+  type Member,
+  type SwitchoverAdmission,
+  type SwitchoverRequest,
+  switchoverAdmission,
+} from '@hapg/core';
 import { CliError } from '../errors.js';
 import { decideConfigOf } from './cluster-config.js';
 
@@ -20,28 +26,40 @@ export function healthyLeader(view: ClusterView): Member | null {
 }
 
 /**
- * Why `m` cannot take over now, or null when it can: running, streaming, then
- * the agents' own eligibility rule (nofailover, failover_priority 0, sync key,
- * timeline, lag within maximum_lag_on_failover), so hactl refuses exactly what
- * the leader would refuse.
+ * Whether a switchover/failover from the current leader to `candidate` (null: the best member)
+ * is admissible, by core's `switchoverAdmission` — the rule the REST API and the leader apply,
+ * with the config the agents decide with — so hactl refuses exactly what they would refuse.
  */
-export function candidateProblem(view: ClusterView, m: Member): string | null {
-  if (m.name === view.leader?.name) return `${m.name} is the leader`;
-  if (m.state !== 'running') return `${m.name} is not running (state: ${m.state})`;
-  if (m.replicationState !== 'streaming') {
-    return `${m.name} is not streaming (replication state: ${m.replicationState ?? 'unknown'})`;
-  }
-  const e = isEligible(memberCandidate(m), decideConfigOf(view), view);
-  if (e.eligible) return null;
-  // core's texts start with "<name>: "
-  const reason = e.text.replace(`${m.name}: `, '');
-  // "node5 is tagged nofailover", "node3 is 3145728 bytes behind ...", "node2: WAL position unknown"
-  return /^(tagged|\d)/.test(reason) ? `${m.name} is ${reason}` : `${m.name}: ${reason}`;
+export function admission(
+  view: ClusterView,
+  candidate: string | null,
+  when: SwitchoverRequest['when'] = 'now',
+): SwitchoverAdmission {
+  return switchoverAdmission(view, decideConfigOf(view), {
+    leader: view.leader?.name ?? null,
+    candidate,
+    when,
+  });
 }
 
-/** Members that could take over, by name. */
-export function eligibleMembers(view: ClusterView): Member[] {
-  return [...view.members.values()]
-    .filter((m) => candidateProblem(view, m) === null)
-    .sort((a, b) => (a.name < b.name ? -1 : 1));
+/** hactl's words for a refusal: `node4 is not running (state: stopped)`, `node5 is tagged nofailover`. */
+export function refusalText(
+  refusal: Extract<SwitchoverAdmission, { admitted: false }>,
+  name: string,
+): string {
+  const { code, member, eligibility } = refusal;
+  if (code === 'CANDIDATE_IS_LEADER') return `${name} is the leader`;
+  if (code === 'CANDIDATE_NOT_RUNNING' && member !== null)
+    return `${name} is not running (state: ${member.state})`;
+  if (eligibility === null) return refusal.text;
+  // core's texts start with "<name>: "
+  const reason = eligibility.text.replace(`${name}: `, '');
+  // "node5 is tagged nofailover", "node3 is 3145728 bytes behind ...", "node2: WAL position unknown"
+  return /^(tagged|\d)/.test(reason) ? `${name} is ${reason}` : `${name}: ${reason}`;
+}
+
+/** Why `m` cannot take over now, in hactl's words, or null when it can (see `admission`). */
+export function candidateProblem(view: ClusterView, m: Member): string | null {
+  const a = admission(view, m.name);
+  return a.admitted ? null : refusalText(a, m.name);
 }

@@ -1,3 +1,4 @@
+import { switchoverAdmission } from '../cluster/switchover.js';
 import { parseZonedTimeMs } from '../schedule.js';
 import { formatLsn, maxLsn, toLsn } from '../lsn.js';
 import type { ClusterView, MemberName } from '../types.js';
@@ -5,7 +6,6 @@ import {
   type Candidate,
   compareCandidates,
   isEligible,
-  memberCandidate,
   peerCandidate,
   quorumProof,
   selfCandidate,
@@ -226,12 +226,10 @@ function asHolder(obs: Observation, view: ClusterView, nowMs: number): Decision 
   );
 }
 
-/** Some other member's etcd record makes it eligible to take the key. */
+/** Some other member's etcd record makes it eligible to take the key (as a switchover to "any"). */
 function failoverPossible(obs: Observation, view: ClusterView): boolean {
-  for (const m of view.members.values()) {
-    if (m.name !== obs.self.name && isEligible(memberCandidate(m), obs.config, view).eligible) return true;
-  }
-  return false;
+  return switchoverAdmission(view, obs.config, { leader: obs.self.name, candidate: null, when: 'now' })
+    .admitted;
 }
 
 /**
@@ -247,15 +245,16 @@ function switchoverAway(
   if (!isDue(f.scheduledAt, obs.wallNowMs)) return null;
   // Only hand over to a member that could take the key: otherwise we would release it, win
   // the election again and loop (the simulator found that livelock, one timeline per round).
-  if (f.member === null) {
-    const any = [...view.members.values()].some(
-      (m) => m.name !== obs.self.name && isEligible(memberCandidate(m), obs.config, view).eligible,
-    );
-    return any ? { member: null, label: 'the healthiest member' } : null;
-  }
-  const target = view.members.get(f.member);
-  if (target === undefined || !isEligible(memberCandidate(target), obs.config, view).eligible) return null;
-  return { member: f.member, label: f.member };
+  // The REST API and hactl admit requests by the same rule.
+  const admission = switchoverAdmission(view, obs.config, {
+    leader: obs.self.name,
+    candidate: f.member,
+    when: 'now',
+  });
+  if (!admission.admitted) return null;
+  return f.member === null
+    ? { member: null, label: 'the healthiest member' }
+    : { member: f.member, label: f.member };
 }
 
 /** A scheduled time is due once the wall clock reaches it; unparsable or unknown wall time: never. */

@@ -1,7 +1,7 @@
-import { type ClusterView, type Member, rankCandidates, memberCandidate } from '@hapg/core';
+import type { ClusterView, Member } from '@hapg/core';
 import { confirmOrRefuse } from '../../actions/confirm.js';
 import type { ActionDeps } from '../../actions/deps.js';
-import { candidateProblem, eligibleMembers, healthyLeader, memberOrFail } from '../../actions/members.js';
+import { admission, candidateProblem, healthyLeader, memberOrFail } from '../../actions/members.js';
 import { requestSwitch } from '../../actions/request.js';
 import { type WaitLeaderOptions, waitForLeader } from '../../actions/wait-leader.js';
 import { CliError } from '../../errors.js';
@@ -36,13 +36,14 @@ export function planFailover(
   if (opts.candidate !== null) {
     candidate = memberOrFail(view, opts.candidate);
   } else {
-    const eligible = eligibleMembers(view);
-    if (eligible.length === 0) {
+    // the best eligible member, by the REST API's and the leader's rule
+    const best = admission(view, null);
+    if (!best.admitted || best.target === null) {
       throw new CliError(
         `cannot fail over: no member of cluster ${view.scope} is eligible; name one with --candidate and --force`,
       );
     }
-    candidate = eligible.find((m) => m.name === rankCandidates(eligible.map(memberCandidate))[0]!.name)!;
+    candidate = memberOrFail(view, best.target);
   }
   const problem = candidateProblem(view, candidate);
   if (problem !== null && !opts.force) {

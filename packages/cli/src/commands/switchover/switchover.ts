@@ -1,7 +1,7 @@
 import type { ClusterView, Member } from '@hapg/core';
 import { confirmOrRefuse } from '../../actions/confirm.js';
 import type { ActionDeps } from '../../actions/deps.js';
-import { candidateProblem, eligibleMembers, memberOrFail } from '../../actions/members.js';
+import { admission, memberOrFail, refusalText } from '../../actions/members.js';
 import { requestSwitch } from '../../actions/request.js';
 import { type WaitLeaderOptions, waitForLeader } from '../../actions/wait-leader.js';
 import { CliError } from '../../errors.js';
@@ -25,14 +25,16 @@ export interface SwitchoverPlan {
 }
 
 /**
- * Checks made before anything is asked or sent, from the etcd view: the
- * leader is the one named, the candidate could take over (running,
- * streaming, within maximum_lag_on_failover, not nofailover). Pure; throws
- * the refusal as a CliError.
+ * Checks made before anything is asked or sent, from the etcd view: the leader is the one
+ * named, and the candidate (or, without one, some member) could take over by the rule the
+ * REST API and the leader apply (core's `switchoverAdmission`: running, within
+ * maximum_lag_on_failover, not nofailover, ...). A scheduled switchover is vetted now only for
+ * what cannot change by then, as the REST API does; the leader vets it again when it is due.
+ * Pure; throws the refusal as a CliError.
  */
 export function planSwitchover(
   view: ClusterView,
-  opts: Pick<SwitchoverOptions, 'leader' | 'candidate'>,
+  opts: Pick<SwitchoverOptions, 'leader' | 'candidate'> & { readonly scheduledAt?: string | null },
 ): SwitchoverPlan {
   const current = view.leader?.name ?? null;
   if (current === null) throw new CliError(`cluster ${view.scope} has no leader: use hactl failover`);
@@ -42,12 +44,16 @@ export function planSwitchover(
     );
   }
   const leader = memberOrFail(view, current);
-  if (opts.candidate !== null) {
-    if (opts.candidate === current) throw new CliError(`${current} is already the leader`);
-    const problem = candidateProblem(view, memberOrFail(view, opts.candidate));
-    if (problem !== null) throw new CliError(`cannot switch over to ${opts.candidate}: ${problem}`);
-  } else if (eligibleMembers(view).length === 0) {
-    throw new CliError(`cannot switch over: no member of cluster ${view.scope} is eligible to become leader`);
+  if (opts.candidate === current) throw new CliError(`${current} is already the leader`);
+  if (opts.candidate !== null) memberOrFail(view, opts.candidate);
+  const a = admission(view, opts.candidate, (opts.scheduledAt ?? null) === null ? 'now' : 'later');
+  if (!a.admitted) {
+    if (opts.candidate === null) {
+      throw new CliError(
+        `cannot switch over: no member of cluster ${view.scope} is eligible to become leader`,
+      );
+    }
+    throw new CliError(`cannot switch over to ${opts.candidate}: ${refusalText(a, opts.candidate)}`);
   }
   return { leader, candidate: opts.candidate };
 }
