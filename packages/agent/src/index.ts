@@ -16,7 +16,6 @@ export type {
   ExecLog,
   FencePort,
   PeerPort,
-  PgMemory,
   PostgresControl,
   TimelineFork,
 } from './executor/ports.js';

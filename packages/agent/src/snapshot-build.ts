@@ -1,13 +1,11 @@
 import {
+  type ClusterRow,
   type ClusterView,
+  clusterRows,
   type Decision,
   type DynamicConfig,
-  isEligible,
   keyHasSyncStandbysFor,
   lsnToJson,
-  maxLsn,
-  type Member,
-  memberCandidate,
   type NodeConfig,
   type PgObservation,
   toDecideConfig,
@@ -195,55 +193,36 @@ function pendingReason(s: PgStatus): Record<string, { old_value: string; new_val
   return out;
 }
 
-/** `/cluster` members, the leader first; lag against the leader's optime. */
+/**
+ * `/cluster` members: core's `clusterRows` (the rows `hactl list` shows too — roles, states,
+ * lag against the leader's optime, eligibility), in the REST API's JSON shape.
+ */
 export function clusterMembers(view: ClusterView, dyn: DynamicConfig): ClusterMemberSnapshot[] {
-  const leader = view.leader?.name ?? null;
-  const optime = view.status?.optime ?? (leader ? num(view.members.get(leader)?.xlogLocation) : null);
-  const sync = new Set(view.sync?.syncStandbys ?? []);
-  const rows = [...view.members.values()].map((m) => memberRow(m, view, dyn, leader, optime, sync));
-  return rows.sort(
-    (a, b) => Number(b.role === 'leader') - Number(a.role === 'leader') || a.name.localeCompare(b.name),
-  );
+  return clusterRows(view, toDecideConfig(dyn)).map(memberRow);
 }
 
-function memberRow(
-  m: Member,
-  view: ClusterView,
-  dyn: DynamicConfig,
-  leader: string | null,
-  optime: number | null,
-  sync: Set<string>,
-): ClusterMemberSnapshot {
+function memberRow(r: ClusterRow): ClusterMemberSnapshot {
+  const m = r.member;
   const addr = pgAddressOf(m);
-  const isLeader = m.name === leader;
-  const lsn = num(maxLsn(m.receiveLsn, m.replayLsn) ?? m.xlogLocation);
-  const lag = (v: number | null) =>
-    isLeader || v === null || optime === null ? null : Math.max(0, optime - v);
-  const eligibility = isEligible(memberCandidate(m), toDecideConfig(dyn), view);
+  const e = r.eligibility;
   return {
-    name: m.name,
-    role: isLeader
-      ? 'leader'
-      : sync.has(m.name)
-        ? dyn.synchronousMode === 'quorum'
-          ? 'quorum_standby'
-          : 'sync_standby'
-        : 'replica',
-    state: m.state,
+    name: r.name,
+    role: r.role,
+    state: r.state,
     apiUrl: m.apiUrl,
     host: addr?.host ?? '',
     port: addr?.port ?? 0,
-    timeline: m.timeline,
+    timeline: r.timeline,
     tags: m.tags,
     pendingRestart: m.pendingRestart,
-    lagBytes: lag(lsn),
-    lsnBytes: isLeader ? num(m.xlogLocation) : lsn,
-    receiveLagBytes: lag(num(m.receiveLsn)),
-    receiveLsnBytes: num(m.receiveLsn),
-    replayLagBytes: lag(num(m.replayLsn)),
-    replayLsnBytes: num(m.replayLsn),
-    failoverEligible: !isLeader && eligibility.eligible,
-    failoverReasonCode: isLeader || eligibility.eligible ? null : eligibility.code,
-    failoverReason: isLeader ? 'leader' : eligibility.eligible ? 'eligible' : eligibility.text,
+    lagBytes: num(r.lagBytes),
+    lsnBytes: num(r.lsn),
+    receiveLagBytes: num(r.receiveLagBytes),
+    receiveLsnBytes: num(r.receiveLsn),
+    replayLagBytes: num(r.replayLagBytes),
+    replayLsnBytes: num(r.replayLsn),
+    failoverEligible: e?.eligible === true,
+    failoverReasonCode: e === null || e.eligible ? null : e.code,
+    failoverReason: e === null ? 'leader' : e.eligible ? 'eligible' : e.text,
   };
 }

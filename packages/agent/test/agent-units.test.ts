@@ -1,5 +1,5 @@
 import type { ClusterView, Member, MemberJson, NodeConfig, PgObservation } from '@hapg/core';
-import { defaultDynamicConfig, parseNodeConfig, toLsn, toTimeline } from '@hapg/core';
+import { defaultDynamicConfig, parseDynamicConfig, parseNodeConfig, toLsn, toTimeline } from '@hapg/core';
 import { describe, expect, it } from 'vitest';
 import { runActions } from '../src/executor/execute.js';
 import { formatApiUrl, formatConnUrl, pgAddressOf } from '../src/conn.js';
@@ -207,6 +207,28 @@ describe('/cluster members', () => {
     const n1 = rows.find((r) => r.name === 'n1')!;
     expect(n1.failoverEligible).toBe(false);
     expect(n1.failoverReasonCode).toBe('LAG_TOO_HIGH');
+  });
+  it("core's clusterRows, the rows hactl list shows: sync roles only in synchronous mode, a running replica's state is how it replicates", () => {
+    const v = {
+      ...view(
+        [member('n1'), member('n2', { role: 'primary' }), member('n3', { state: 'stopped' })],
+        'n2',
+        1000,
+      ),
+      sync: { leader: 'n2', syncStandbys: ['n1'], quorum: null, modRevision: '4' },
+    };
+    const rows = (json: Record<string, unknown>) =>
+      clusterMembers(v, parseDynamicConfig(json, { source: 'test' }).config).map((r) => [
+        r.name,
+        r.role,
+        r.state,
+      ]);
+    expect(rows({})).toEqual([
+      ['n2', 'leader', 'running'],
+      ['n1', 'replica', 'streaming'],
+      ['n3', 'replica', 'stopped'],
+    ]);
+    expect(rows({ synchronous_mode: true })[1]).toEqual(['n1', 'sync_standby', 'streaming']);
   });
 });
 

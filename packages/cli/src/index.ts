@@ -19,7 +19,7 @@ export {
 } from './commands/haproxy-config/render.js';
 export { renderHistory, toHistoryJson } from './commands/history/history.js';
 export { formatTags, renderList, renderListTable, runList, toJsonRow } from './commands/list/list.js';
-export { lagInMb, leaderOptime, listRows, roleOf, sortMembers, stateOf } from './commands/list/rows.js';
+export { lagInMb, listRows, roleOf, roleTitle } from './commands/list/rows.js';
 export { renderShowConfig } from './commands/show-config/show-config.js';
 export { type HactlFileSettings, loadHactlConfigFile, parseSmallConfig } from './config-file.js';
 export { CliError, UsageError } from './errors.js';

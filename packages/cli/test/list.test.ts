@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { memoryIo } from '../src/io.js';
 import { CLEAR_SCREEN, renderList, runList } from '../src/commands/list/list.js';
-import { lagInMb, leaderOptime, listRows } from '../src/commands/list/rows.js';
+import { leaderOptime } from '@hapg/core';
+import { lagInMb, listRows } from '../src/commands/list/rows.js';
 import { member, OPTIME, threeMembers, viewOf } from './fixtures.js';
 
 const MIB = 1024 * 1024;

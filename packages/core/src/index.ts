@@ -30,3 +30,12 @@ export {
   type SwitchoverRequest,
   switchoverAdmission,
 } from './cluster/switchover.js';
+export {
+  type ClusterRole,
+  type ClusterRow,
+  clusterRole,
+  clusterRows,
+  clusterState,
+  leaderOptime,
+  sortMembers,
+} from './cluster/rows.js';

@@ -383,7 +383,7 @@ describe('Patroni compatibility', () => {
     const file = example('patroni-compat.example.yaml');
     const { config, warnings } = parseFile(file);
     expect(warnings).toEqual([
-      `${file}: accepted but not acted on: log.traceback_level, log.format, restapi.allowlist, ctl, ` +
+      `${file}: ignoring keys hapg does not implement yet: log.traceback_level, log.format, restapi.allowlist, ctl, ` +
         'bootstrap.dcs.master_start_timeout, bootstrap.dcs.postgresql.recovery_conf, bootstrap.users, ' +
         'bootstrap.post_bootstrap, postgresql.authentication.superuser.sslmode, ' +
         'postgresql.callbacks, postgresql.pg_ctl_timeout',
@@ -415,7 +415,9 @@ describe('Patroni compatibility', () => {
     const { warnings } = parseNodeConfig(`${BASE}bootstrap:\n  method: clone\n  clone:\n    command: x\n`, {
       fileName: 'n.yaml',
     });
-    expect(warnings).toEqual(['n.yaml: accepted but not acted on: bootstrap.method, bootstrap.clone']);
+    expect(warnings).toEqual([
+      'n.yaml: ignoring keys hapg does not implement yet: bootstrap.method, bootstrap.clone',
+    ]);
   });
 
   it('honours a Patroni 3.x bootstrap.pg_hba and postgresql.use_unix_socket without a warning', () => {
@@ -424,7 +426,9 @@ describe('Patroni compatibility', () => {
         '    - host replication replicator 10.0.0.0/24 md5\n    - host all all 0.0.0.0/0 md5\n',
       { fileName: 'n.yaml' },
     );
-    expect(warnings).toEqual(['n.yaml: accepted but not acted on: postgresql.use_unix_socket_repl']);
+    expect(warnings).toEqual([
+      'n.yaml: ignoring keys hapg does not implement yet: postgresql.use_unix_socket_repl',
+    ]);
     expect(config.bootstrap.pgHba).toEqual([
       'host replication replicator 10.0.0.0/24 md5',
       'host all all 0.0.0.0/0 md5',

@@ -2,7 +2,7 @@ import { type SpawnOptions, spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { chown, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lookupOsUser } from '@hapg/postgres';
 import pg from 'pg';
@@ -130,9 +130,8 @@ export function agentsRunAsPostgres(): boolean {
   return process.getuid?.() === 0 && postgresCanReadAgent();
 }
 
-/** The built entry points, through the packages' `./main` exports (never a path into another package). */
-export const AGENT_MAIN = fileURLToPath(import.meta.resolve('@hapg/agent/main'));
-export const HACTL_MAIN = fileURLToPath(import.meta.resolve('@hapg/cli/main'));
+export const AGENT_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../agent/dist/main.js');
+export const HACTL_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../cli/dist/main.js');
 
 export class TestCluster {
   readonly etcd: EtcdCluster;

@@ -216,8 +216,24 @@ export function simPostgres(world: SimWorld, node: SimNode): PostgresControl {
     setWasPrimary: async (value) => {
       pg.wasPrimary = value;
     },
-    // the model keeps the agent's memory beside the server's state
-    memory: pg,
+    get following() {
+      return pg.following;
+    },
+    set following(v) {
+      pg.following = v;
+    },
+    get crashedAtMs() {
+      return pg.crashedAtMs;
+    },
+    set crashedAtMs(v) {
+      pg.crashedAtMs = v;
+    },
+    get rejoinFailure() {
+      return pg.rejoinFailure;
+    },
+    set rejoinFailure(v) {
+      pg.rejoinFailure = v;
+    },
   };
 }
 

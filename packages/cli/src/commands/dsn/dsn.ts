@@ -1,7 +1,6 @@
-import type { ClusterView } from '@hapg/core';
+import { type ClusterView, sortMembers } from '@hapg/core';
 import { CliError } from '../../errors.js';
 import { hostPortOf } from '../../member-host.js';
-import { sortMembers } from '../list/rows.js';
 
 export type DsnRole = 'primary' | 'replica' | 'any';
 

@@ -1,5 +1,13 @@
-import type { ClusterView, DynamicConfig, Lsn, Member } from '@hapg/core';
-import { clusterConfigOf } from '../../actions/cluster-config.js';
+import {
+  type ClusterRole,
+  type ClusterView,
+  clusterRole,
+  clusterRows,
+  type DynamicConfig,
+  type Lsn,
+  type Member,
+} from '@hapg/core';
+import { clusterConfigOf, decideConfigOf } from '../../actions/cluster-config.js';
 import { hostColumn } from '../../member-host.js';
 
 /** One member as `hactl list` shows it. Pure data, computed from a view. */
@@ -30,75 +38,40 @@ export function syncModeOf(view: ClusterView): SyncMode {
   return clusterConfigOf(view).synchronousMode;
 }
 
-/** Patroni's roles: the leader key decides Leader; the sync key names sync/quorum standbys. */
-export function roleOf(view: ClusterView, m: Member): string {
-  if (view.leader?.name === m.name) return m.role === 'standby_leader' ? 'Standby Leader' : 'Leader';
-  const mode = syncModeOf(view);
-  if (mode !== 'off' && view.sync?.syncStandbys.includes(m.name) === true) {
-    return mode === 'quorum' ? 'Quorum Standby' : 'Sync Standby';
-  }
-  return 'Replica';
+/** patronictl's spelling of a `/cluster` role: `sync_standby` → `Sync Standby`. */
+export function roleTitle(role: ClusterRole): string {
+  return role
+    .split('_')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join(' ');
 }
 
-/** A running replica shows how it replicates (`streaming`), as patronictl does; else Postgres' state. */
-export function stateOf(m: Member, isLeader: boolean): string {
-  if (!isLeader && m.state === 'running' && m.replicationState !== null && m.replicationState !== '') {
-    return m.replicationState;
-  }
-  return m.state;
+/** The Role column: core's `clusterRole`, the one `GET /cluster` answers, title-cased. */
+export function roleOf(view: ClusterView, m: Member): string {
+  return roleTitle(clusterRole(view, decideConfigOf(view), m));
 }
 
 /**
- * The position replicas are measured against: the leader's optime from the
- * `status` key (refreshed on every renewal), else the leader member's
- * `xlog_location`; null when neither is known.
+ * The rows, from core's `clusterRows` (the rows of `GET /cluster`: roles, states, order, lag
+ * against the leader's optime), with hactl's host column and `unknown` lag.
  */
-export function leaderOptime(view: ClusterView): Lsn | null {
-  if (view.status?.optime !== null && view.status?.optime !== undefined)
-    return BigInt(view.status.optime) as Lsn;
-  const leader = view.leader === null ? undefined : view.members.get(view.leader.name);
-  return leader?.xlogLocation ?? null;
-}
-
-function lagOf(leaderLsn: Lsn | null, position: Lsn | null): bigint | null {
-  if (leaderLsn === null || position === null) return null;
-  const lag = leaderLsn - position;
-  // a replica momentarily ahead of a stale status key is not behind
-  return lag < 0n ? 0n : lag;
-}
-
-/** Leader first, then by name. */
-export function sortMembers(view: ClusterView): Member[] {
-  const leaderName = view.leader?.name;
-  return [...view.members.values()].sort((a, b) => {
-    if (a.name === leaderName) return -1;
-    if (b.name === leaderName) return 1;
-    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-  });
-}
-
 export function listRows(view: ClusterView): ListRow[] {
-  const optime = leaderOptime(view);
-  return sortMembers(view).map((m) => {
-    const isLeader = view.leader?.name === m.name;
-    const lagBytes = isLeader ? null : lagOf(optime, m.xlogLocation);
-    return {
-      member: m.name,
-      host: hostColumn(m.connUrl),
-      role: roleOf(view, m),
-      state: stateOf(m, isLeader),
-      tl: m.timeline,
-      lagBytes,
-      lagUnknown: !isLeader && lagBytes === null,
-      pendingRestart: m.pendingRestart,
-      tags: m.tags,
-      reason: m.statusReason,
-      receiveLsn: m.receiveLsn,
-      replayLsn: m.replayLsn,
-      receiveLagBytes: isLeader ? null : lagOf(optime, m.receiveLsn),
-      replayLagBytes: isLeader ? null : lagOf(optime, m.replayLsn),
-    };
-  });
+  return clusterRows(view, decideConfigOf(view)).map((r) => ({
+    member: r.name,
+    host: hostColumn(r.member.connUrl),
+    role: roleTitle(r.role),
+    state: r.state,
+    tl: r.timeline,
+    lagBytes: r.lagBytes,
+    lagUnknown: !r.isLeader && r.lagBytes === null,
+    pendingRestart: r.member.pendingRestart,
+    tags: r.member.tags,
+    reason: r.member.statusReason,
+    receiveLsn: r.receiveLsn,
+    replayLsn: r.replayLsn,
+    receiveLagBytes: r.receiveLagBytes,
+    replayLagBytes: r.replayLagBytes,
+  }));
 }
 
 const MIB = 1024n * 1024n;
