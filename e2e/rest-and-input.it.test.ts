@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { EtcdStore } from '@hapg/dcs';
 import { AGENT_MAIN, type AgentNode, sleep, TestCluster, waitFor } from '@hapg/testkit';
@@ -20,6 +21,23 @@ const ROLE_ENDPOINTS = [
 ] as const;
 
 const TTL_S = 4;
+
+/** One request to a node's REST API from a chosen loopback source address (any 127/8 on Linux). */
+function callFrom(from: string, n: AgentNode, method: string, path: string) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request(
+      { host: n.host, port: n.restPort, method, path, localAddress: from, agent: false },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 describe('REST status codes and bad input on a real cluster', () => {
   let cluster: TestCluster;
@@ -277,6 +295,60 @@ describe('REST status codes and bad input on a real cluster', () => {
       throw e;
     } finally {
       await writeFile(late.configPath, originalYaml);
+    }
+    await cluster.waitHealthy(60_000);
+  });
+
+  it('restapi.allowlist with allowlist_include_members, and log.dir: a restarted replica enforces the one and writes the other', async () => {
+    const primary = await cluster.waitHealthy();
+    const n = cluster.nodes.find((x) => x !== primary)!;
+    const originalYaml = await readFile(n.configPath, 'utf8');
+    const logDir = join(dirname(n.dataDir), 'logs'); // the node's own directory: the agent's user may write there
+    const stdoutBefore = (await readFile(n.logPath, 'utf8')).length;
+    try {
+      await n.stop();
+      const doc = parse(originalYaml) as Record<string, Record<string, unknown>>;
+      doc.restapi = { ...doc.restapi, allowlist: ['127.0.0.3'], allowlist_include_members: true };
+      doc.log = { dir: logDir, file_size: 4096, file_num: 2 };
+      await writeFile(n.configPath, stringify(doc));
+      await n.start();
+      await waitFor(
+        async () => (await cluster.api(n, '/replica?replication_state=streaming'))?.status === 200,
+        { timeoutMs: 60_000, what: `${n.name} streaming again` },
+      );
+      // unsafe methods: the list's address and the members' api_url host (127.0.0.1) pass, others 403
+      const refused = await callFrom('127.0.0.2', n, 'POST', '/reload');
+      expect(refused.status).toBe(403);
+      expect(JSON.parse(refused.body).error).toMatch(
+        /^127\.0\.0\.2 is not in restapi\.allowlist nor a member's/,
+      );
+      expect((await callFrom('127.0.0.2', n, 'DELETE', '/switchover')).status).toBe(403);
+      expect((await callFrom('127.0.0.2', n, 'GET', '/patroni')).status).toBe(200);
+      expect((await callFrom('127.0.0.3', n, 'POST', '/reload')).status).toBe(202);
+      expect((await callFrom('127.0.0.1', n, 'POST', '/reload')).status).toBe(202);
+
+      // the log: JSON lines in log.dir, rotated at 4096 bytes, at most file_num + 1 files; none on stdout
+      for (let i = 0; i < 40; i++) await callFrom('127.0.0.1', n, 'POST', '/reload'); // a log line each
+      const files = await waitFor(
+        async () => {
+          const names = (await readdir(logDir)).filter((f) => /^hapg\.\d+\.log$/.test(f));
+          return names.length >= 2 && names.length <= 3 ? names : null;
+        },
+        { timeoutMs: 10_000, what: `${n.name}'s rotated log files in ${logDir}` },
+      );
+      const lines = (await Promise.all(files.map((f) => readFile(join(logDir, f), 'utf8'))))
+        .join('')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as { member: string; msg: string });
+      expect(lines.every((l) => l.member === n.name)).toBe(true);
+      expect(lines.some((l) => l.msg === 'configuration reloaded')).toBe(true);
+      const stdout = (await readFile(n.logPath, 'utf8')).slice(stdoutBefore);
+      expect(stdout).not.toMatch(/"msg":"hapg started"/);
+    } finally {
+      await n.stop();
+      await writeFile(n.configPath, originalYaml);
+      await n.start();
     }
     await cluster.waitHealthy(60_000);
   });

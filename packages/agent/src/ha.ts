@@ -36,7 +36,7 @@ import { memberJson } from './member.js';
 import type { AgentMetrics } from './metrics.js';
 import { SafetyGuard } from './loop/safety-guard.js';
 import { SlotManager } from './duties/slots/index.js';
-import { EMPTY_PG_OBSERVATION, buildSnapshot } from './snapshot-build.js';
+import { EMPTY_PG_OBSERVATION, buildSnapshot, joinReasons } from './snapshot-build.js';
 import { SyncManager } from './duties/sync/sync-manager.js';
 import { sqlSyncPostgres } from './duties/sync/sync-postgres.js';
 
@@ -44,8 +44,11 @@ const MAX_FOLLOW_UPS = 3;
 
 /** Arms/disarms the fence; never throws (a fence failure is logged and shown, not fatal). */
 export interface Fence {
-  arm(deadlineMs: number, pid: number, dataDir: string): Promise<boolean>;
+  /** `ttlMs`: the lease ttl, for the watchdog's expected timeout (ttl − safety_margin) */
+  arm(deadlineMs: number, pid: number, dataDir: string, ttlMs?: number): Promise<boolean>;
   disarm(): Promise<void>;
+  /** `watchdog.mode: required`: why this node may not lead (`Observation.self.watchdogFailure`); null: fine */
+  watchdogFailure?(timing: { readonly ttlMs: number; readonly loopWaitMs: number }): Promise<string | null>;
 }
 
 export interface HaOptions {
@@ -442,7 +445,8 @@ export class HaLoop {
 
   #publish(view: ClusterView | null, pgObs: PgObservation, decision: Decision | null): void {
     const { store, clock, pg } = this.#o;
-    this.#snapshot = buildSnapshot({
+    const watchdogFailure = this.#lastObs?.self.watchdogFailure ?? null;
+    const snapshot = buildSnapshot({
       version: this.#o.version,
       config: this.#o.config,
       dyn: this.#dyn,
@@ -455,8 +459,9 @@ export class HaLoop {
       dcsReachable: store.reachable(),
       dcsLastSeenS: this.#dcsLastSeenS,
       nowMonotonicMs: clock.monotonicMs(),
-      parameterProblem: this.#params.problem,
+      parameterProblem: joinReasons(this.#params.problem, watchdogFailure),
     });
+    this.#snapshot = watchdogFailure === null ? snapshot : { ...snapshot, watchdogFailed: true };
     this.#o.metrics.observeSnapshot(this.#snapshot);
     this.#o.onSnapshot?.(this.#snapshot);
   }
@@ -488,7 +493,7 @@ export class HaLoop {
     const deadline = store.leaseDeadlineMs();
     const pid = pg.node.pid;
     if (deadline === null || pid === null) return;
-    await fence.arm(deadline, pid, pg.node.dataDir);
+    await fence.arm(deadline, pid, pg.node.dataDir, this.#dyn.ttlMs);
   }
 
   #execContext(view: ClusterView | null, pgObs: PgObservation): ExecContext {

@@ -12,6 +12,7 @@ import { EtcdStore } from '@hapg/dcs';
 import { loadNodeConfigFile, systemClock } from '@hapg/platform';
 import { PostgresNode } from '@hapg/postgres';
 import { readFile } from 'node:fs/promises';
+import { configuredAllowList } from './api/allowlist.js';
 import { type ApiTlsOptions, buildApi } from './api/build.js';
 import { ClusterOps } from './cluster-ops/cluster-ops.js';
 import { type ActionReply, reply } from './cluster-ops/reply.js';
@@ -22,7 +23,7 @@ import { fenceAdapter } from './fence-adapter.js';
 import { FenceClient } from './fence/client.js';
 import { HaLoop } from './ha.js';
 import { LocalPostgres } from './local-pg.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, type Logger, openLogFiles } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { VERSION } from './version.js';
 
@@ -58,6 +59,8 @@ async function main(argv: readonly string[]): Promise<number> {
     member: config.name,
     scope: config.scope,
     level: config.log.level.toLowerCase(),
+    // log.dir: rotated files (log.file_size, log.file_num); none: stdout, for journald
+    ...(config.log.dir ? { stream: await openLogFiles(config.log.dir, config.log) } : {}),
   });
   for (const w of warnings) log.warn({}, w);
   return run(config, log, path);
@@ -232,6 +235,12 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
     metrics,
     log,
     auth: () => (running.restapi.authentication ? credentials(running.restapi.authentication) : null),
+    // restapi.allowlist(_include_members) of the running config (reloadable), members from etcd
+    allowlist: configuredAllowList({
+      config: () => running.restapi,
+      memberApiUrls: () => [...(store.view()?.members.values() ?? [])].map((m) => m.apiUrl),
+      log: log.child({ component: 'api' }),
+    }),
     ...(config.restapi.certfile && config.restapi.keyfile ? { https: await tlsOptions(config) } : {}),
     actions: nodeActions,
     // PATCH/PUT /config check parameter names against this node's server while it runs

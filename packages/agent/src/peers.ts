@@ -69,6 +69,8 @@ export function parsePeerStatus(name: MemberName, body: unknown): PeerStatus {
     role: typeof b.role === 'string' ? b.role : null,
     state: typeof b.state === 'string' ? b.state : null,
     ...tagFields(tags),
+    // Patroni's `watchdog_failed`: its required watchdog is unusable, it is no candidate
+    ...(b.watchdog_failed === true ? { watchdogFailed: true } : {}),
   };
 }
 

@@ -21,6 +21,8 @@ const LIVE: readonly string[] = [
   'postgresql.basebackupArgs',
   'postgresql.replicaMethods',
   'restapi.authentication', // read by each unsafe request
+  'restapi.allowlist', // rebuilt on reload, read by each unsafe request
+  'restapi.allowlistIncludeMembers',
 ];
 
 /** Read only when a cluster is bootstrapped: a change waits for the next bootstrap, never a restart. */
@@ -65,7 +67,12 @@ export function planReload(current: NodeConfig, next: NodeConfig): ReloadPlan {
     ...current,
     log: { ...current.log, level: next.log.level },
     tags: next.tags,
-    restapi: { ...current.restapi, authentication: next.restapi.authentication },
+    restapi: {
+      ...current.restapi,
+      authentication: next.restapi.authentication,
+      allowlist: next.restapi.allowlist,
+      allowlistIncludeMembers: next.restapi.allowlistIncludeMembers,
+    },
     postgresql: {
       ...current.postgresql,
       parameters: next.postgresql.parameters,

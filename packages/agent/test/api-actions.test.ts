@@ -52,9 +52,11 @@ describe('auth on every action endpoint', () => {
     }
   });
 
-  it('a malformed allow-list entry fails the build', () => {
-    expect(() => api({ allowlist: ['db.example.com'] })).toThrow(/allowlist/);
+  it('a malformed allow-list entry fails the build; a host name is an entry', () => {
     expect(() => api({ allowlist: ['10.0.0.0/33'] })).toThrow(/allowlist/);
+    expect(() => api({ allowlist: ['db.example.com/24'] })).toThrow(/allowlist/);
+    expect(() => api({ allowlist: ['1:2:3'] })).toThrow(/allowlist/);
+    expect(() => api({ allowlist: ['db.example.com'] })).not.toThrow();
   });
 });
 

@@ -1,11 +1,23 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PgHarness, killAllTracked, sleep, spawnTracked, type TrackedProcess, waitFor } from '@hapg/testkit';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fenceAdapter } from '../src/fence-adapter.js';
 import { FenceClient } from '../src/fence/client.js';
+import type { Logger } from '../src/logger.js';
 import { monoNowNs } from '../src/fence/mono.js';
 import { childPids, isDead } from '../src/fence/procfs.js';
 
@@ -358,6 +370,111 @@ describe('fence (real processes)', () => {
       timeoutMs: 2000,
       what: 'magic close',
     });
+    client.close();
+  });
+
+  it('watchdog on a FIFO: opened on arm, petted at the interval, V then close on disarm; reported in replies', async () => {
+    const fifo = join(dir, 'watchdog');
+    execFileSync('mkfifo', [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const got: string[] = [];
+    const drain = (): 'eof' | 'more' => {
+      const buf = Buffer.alloc(4096);
+      for (;;) {
+        try {
+          const n = readSync(reader, buf);
+          if (n === 0) return 'eof';
+          got.push(buf.subarray(0, n).toString());
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return 'more';
+          throw e;
+        }
+      }
+    };
+    try {
+      await startFence(['--watchdog', fifo, '--watchdog-interval-ms', '100']);
+      const pm = await startPostmaster(0);
+      const client = await FenceClient.connectOrSpawn({ socketPath });
+      expect(client.status.lastState?.watchdog).toMatchObject({ device: fifo, open: false, healthy: true });
+      const reply = await client.arm(monoNowNs() + 60_000n * MS, pm.proc.pid, pm.dataDir, 25_000);
+      expect(reply).toMatchObject({ ok: true, watchdog: { open: true, healthy: true } });
+      drain();
+      got.length = 0;
+      const t0 = performance.now();
+      await sleep(2000);
+      drain();
+      const elapsed = performance.now() - t0;
+      const pets = got.join('').length;
+      // 100 ms interval: about 20 writes in 2 s
+      console.log(`watchdog pets: ${pets} in ${Math.round(elapsed)} ms at a 100 ms interval`);
+      expect(pets).toBeGreaterThanOrEqual(Math.floor(elapsed / 100) - 4);
+      expect(pets).toBeLessThanOrEqual(Math.ceil(elapsed / 100) + 1);
+      const renew = await client.arm(monoNowNs() + 60_000n * MS, pm.proc.pid, pm.dataDir, 25_000);
+      expect(renew).toMatchObject({ ok: true });
+      if (!renew.ok) throw new Error('unreachable');
+      expect(renew.watchdog?.pets).toBeGreaterThan(pets);
+      expect(await client.disarm()).toMatchObject({ ok: true, armed: false, watchdog: { open: false } });
+      await waitFor(() => drain() === 'eof', { timeoutMs: 2000, what: 'the fence closed the FIFO' });
+      const all = got.join('');
+      expect(all.at(-1)).toBe('V');
+      expect(all.slice(0, -1)).toMatch(/^1+$/);
+      client.close();
+    } finally {
+      closeSync(reader);
+    }
+  });
+
+  it('watchdog after a firing that stopped Postgres: magic-closed', async () => {
+    const watchdogPath = join(dir, 'watchdog');
+    writeFileSync(watchdogPath, '');
+    await startFence(['--watchdog', watchdogPath, '--watchdog-interval-ms', '50']);
+    const pm = await startPostmaster(0);
+    const client = await FenceClient.connectOrSpawn({ socketPath });
+    expect((await client.arm(monoNowNs() + 500n * MS, pm.proc.pid, pm.dataDir)).ok).toBe(true);
+    await pm.proc.exited;
+    await waitFor(() => readFileSync(watchdogPath, 'utf8').endsWith('V'), {
+      timeoutMs: 3000,
+      what: 'magic close',
+    });
+    expect(readFileSync(watchdogPath, 'utf8')).toMatch(/^1+V$/);
+    client.close();
+  });
+
+  it('watchdog.mode required with a device that cannot be opened: the agent sees a failure (Observation.self.watchdogFailure)', async () => {
+    const missing = join(dir, 'no', 'watchdog');
+    await startFence(['--watchdog', missing]);
+    const pm = await startPostmaster(0);
+    const client = await FenceClient.connectOrSpawn({ socketPath });
+    const msgs: string[] = [];
+    const sink = {
+      info: (_o: object, m: string) => msgs.push(m),
+      warn: (_o: object, m: string) => msgs.push(m),
+      error: (_o: object, m: string) => msgs.push(m),
+      child: () => sink,
+    };
+    const required = { mode: 'required' as const, device: missing, safetyMarginMs: 5000 };
+    const adapter = fenceAdapter(client, sink as unknown as Logger, required);
+    const timing = { ttlMs: 30_000, loopWaitMs: 10_000 };
+    const before = await adapter.watchdogFailure?.(timing);
+    expect(before).toContain('watchdog required, but');
+    expect(before).toContain('does not exist');
+    // arming (as a primary would) tries the open, which fails: still a failure, now 'cannot open'
+    expect(await adapter.arm(performance.now() + 60_000, pm.proc.pid, pm.dataDir, 30_000)).toBe(true);
+    expect(client.status.lastState?.watchdog).toMatchObject({ open: false, healthy: false });
+    expect(client.status.lastState?.watchdog?.error).toContain('cannot open');
+    const failure = (await adapter.watchdogFailure?.(timing)) ?? null;
+    expect(failure).toContain('cannot open');
+    expect(msgs.some((m) => m.includes('this node will not take the leader key'))).toBe(true);
+    await waitFor(() => logLines().some((l) => l.msg === 'cannot open watchdog'), {
+      timeoutMs: 2000,
+      what: "the fence's log of the failed open",
+    });
+    // decide() turns this text into 'never takes the key' (core test decide-watchdog.test.ts)
+    // automatic mode: the same fence is only a warning
+    const auto = fenceAdapter(client, sink as unknown as Logger, { ...required, mode: 'automatic' });
+    expect(await auto.watchdogFailure?.(timing)).toBeNull();
+    expect(msgs.some((m) => m.startsWith('watchdog not used (mode automatic, carrying on)'))).toBe(true);
+    await client.disarm();
     client.close();
   });
 });

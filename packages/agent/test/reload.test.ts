@@ -73,4 +73,34 @@ describe('reloading the node YAML', () => {
     expect(r.ok && r.applied).toEqual(['restapi.authentication']);
     expect(r.ok && r.config.restapi.authentication?.password).toBe('rotated');
   });
+
+  it('the REST allow-list is live: the next unsafe request is checked against the new list', () => {
+    const r = reloadNodeConfig(
+      file(
+        'allowlist.yaml',
+        example.replace(
+          'restapi:\n',
+          "restapi:\n  allowlist: ['10.0.0.0/8', db1.example]\n  allowlist_include_members: true\n",
+        ),
+      ),
+      current,
+    );
+    expect(r.ok ? '' : r.error).toBe('');
+    expect(r.ok && r.applied).toEqual(['restapi.allowlist', 'restapi.allowlistIncludeMembers']);
+    expect(r.ok && r.needRestart).toEqual([]);
+    expect(r.ok && r.config.restapi.allowlist).toEqual(['10.0.0.0/8', 'db1.example']);
+    expect(r.ok && r.config.restapi.allowlistIncludeMembers).toBe(true);
+  });
+
+  it('log.dir, log.file_size and log.file_num wait for a restart', () => {
+    const r = reloadNodeConfig(
+      file(
+        'logdir.yaml',
+        example.replace('name: node1\n', 'name: node1\nlog:\n  dir: /tmp/x\n  file_num: 2\n'),
+      ),
+      current,
+    );
+    expect(r.ok && r.needRestart).toEqual(['log.dir', 'log.fileNum']);
+    expect(r.ok && r.config.log.dir).toBeNull();
+  });
 });

@@ -16,8 +16,8 @@ export interface ActionsPluginOptions {
   readonly actions?: ApiActions;
   /** cluster-level actions (switchover, failover, config); absent: those endpoints answer 503 */
   readonly clusterOps?: ClusterOps;
-  /** unsafe methods only from these peers (403) */
-  readonly allowlist?: AllowList;
+  /** unsafe methods only from these peers (403), or a getter (a reloaded YAML may change it) */
+  readonly allowlist?: AllowList | (() => AllowList | null);
   /** TLS with `verifyClient: 'optional'`: unsafe methods need a verified client certificate (403) */
   readonly requireClientCertForUnsafe?: boolean;
   /** wall clock for `schedule` checks */
@@ -34,7 +34,7 @@ export const actionsPlugin: FastifyPluginAsync<ActionsPluginOptions> = async (ap
   const wallNowMs = opts.wallNowMs ?? Date.now;
   app.addHook('onRequest', async (req, reply) => {
     if (!UNSAFE_METHODS.has(req.method)) return;
-    const refusal = authRefusal(req, opts);
+    const refusal = await authRefusal(req, opts);
     if (refusal === null) return;
     if (refusal.status === 401) reply.header('WWW-Authenticate', `Basic realm="${AUTH_REALM}"`);
     return reply.code(refusal.status).send({ error: refusal.error });
@@ -149,11 +149,12 @@ export const actionsPlugin: FastifyPluginAsync<ActionsPluginOptions> = async (ap
 
 type Refusal = { readonly status: 401 | 403; readonly error: string };
 
-function authRefusal(req: FastifyRequest, opts: ActionsPluginOptions): Refusal | null {
-  if (opts.allowlist !== undefined && !opts.allowlist.allows(req.socket.remoteAddress)) {
+async function authRefusal(req: FastifyRequest, opts: ActionsPluginOptions): Promise<Refusal | null> {
+  const allowlist = typeof opts.allowlist === 'function' ? opts.allowlist() : opts.allowlist;
+  if (allowlist != null && !(await allowlist.allows(req.socket.remoteAddress))) {
     return {
       status: 403,
-      error: `${req.socket.remoteAddress ?? 'this address'} is not in restapi.allowlist`,
+      error: `${req.socket.remoteAddress ?? 'this address'} is not in ${allowlist.description}`,
     };
   }
   if (opts.requireClientCertForUnsafe === true && (req.socket as TLSSocket).authorized !== true) {

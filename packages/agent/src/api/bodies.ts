@@ -33,6 +33,8 @@ export function statusBody(s: NodeSnapshot): Record<string, unknown> {
   if (s.systemIdentifier !== null) body.database_system_identifier = s.systemIdentifier;
   if (s.pendingRestart) body.pending_restart = true;
   if (s.pendingRestartReason !== null) body.pending_restart_reason = s.pendingRestartReason;
+  // Patroni's flag: watchdog required but unusable (peers then skip this node in an election)
+  if (s.watchdogFailed === true) body.watchdog_failed = true;
   if (s.syncStandby) body.sync_standby = true;
   if (s.quorumStandby) body.quorum_standby = true;
   if (s.quorumStandby) body.quorum_standby = true;

@@ -25,8 +25,12 @@ export interface ApiOptions {
   readonly actions?: ApiActions;
   /** cluster-level actions over etcd (switchover, failover, config); absent: 503 */
   readonly clusterOps?: ClusterOps;
-  /** `restapi.allowlist`: IPs or CIDR blocks allowed to use unsafe methods (403 otherwise); default all */
-  readonly allowlist?: readonly string[];
+  /**
+   * `restapi.allowlist`: IPs, CIDR blocks or host names allowed to use unsafe methods (403
+   * otherwise), or a built list (with the members, see `AllowList`) or a getter of one (a
+   * reloaded YAML may change it); default all
+   */
+  readonly allowlist?: readonly string[] | AllowList | (() => AllowList | null);
   /** serve HTTPS; see `ApiTlsOptions` */
   readonly https?: ApiTlsOptions;
   /** monotonic clock of the snapshot's deadlines (and wall clock of schedules); default the system clock */
@@ -67,7 +71,9 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     schemaErrorFormatter: (errors, dataVar) => new Error(formatSchemaErrors(errors, dataVar)),
   }) as unknown as FastifyInstance;
   // Parsed before any route so a bad entry fails the build, not the first request.
-  const allowlist = opts.allowlist === undefined ? undefined : new AllowList(opts.allowlist);
+  const allowlist = Array.isArray(opts.allowlist)
+    ? new AllowList(opts.allowlist as readonly string[])
+    : (opts.allowlist as AllowList | (() => AllowList | null) | undefined);
   registerOpenApi(app);
 
   const allowedMethods = collectAllowedMethods(app);

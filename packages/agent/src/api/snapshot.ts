@@ -50,6 +50,8 @@ export interface NodeSnapshot {
   readonly tags: Readonly<Record<string, unknown>>;
   readonly pendingRestart: boolean;
   readonly pendingRestartReason: Readonly<Record<string, { old_value: string; new_value: string }>> | null;
+  /** `watchdog.mode: required` and the watchdog cannot be used (`/patroni` `watchdog_failed`) */
+  readonly watchdogFailed?: boolean;
   readonly systemIdentifier: string | null;
   /** `server_version_num`, e.g. 150013 */
   readonly serverVersion: number | null;

@@ -4,15 +4,24 @@ export interface FenceArgs {
   readonly logPath?: string;
   readonly watchdogPath?: string;
   readonly watchdogIntervalMs: number;
+  /** read the device's timeout (seconds) from this file instead of sysfs */
+  readonly watchdogTimeoutFile?: string;
   readonly pidFileTimeoutMs: number;
 }
 
 export const FENCE_USAGE =
-  'usage: hapg-fence --socket <path> [--log <file>] [--watchdog /dev/watchdog] [--watchdog-interval-ms 1000] [--pidfile-timeout-ms 200]';
+  'usage: hapg-fence --socket <path> [--log <file>] [--watchdog /dev/watchdog] [--watchdog-interval-ms 1000] [--watchdog-timeout-file <file>] [--pidfile-timeout-ms 200]';
 
 export function parseFenceArgs(argv: readonly string[]): FenceArgs | { error: string } {
   const values = new Map<string, string>();
-  const known = ['--socket', '--log', '--watchdog', '--watchdog-interval-ms', '--pidfile-timeout-ms'];
+  const known = [
+    '--socket',
+    '--log',
+    '--watchdog',
+    '--watchdog-interval-ms',
+    '--watchdog-timeout-file',
+    '--pidfile-timeout-ms',
+  ];
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] ?? '';
     const eq = flag.indexOf('=');
@@ -30,12 +39,14 @@ export function parseFenceArgs(argv: readonly string[]): FenceArgs | { error: st
   if (pidFileTimeoutMs === undefined) return { error: '--pidfile-timeout-ms must be a positive integer' };
   const logPath = values.get('--log');
   const watchdogPath = values.get('--watchdog');
+  const watchdogTimeoutFile = values.get('--watchdog-timeout-file');
   return {
     socketPath,
     watchdogIntervalMs,
     pidFileTimeoutMs,
     ...(logPath === undefined ? {} : { logPath }),
     ...(watchdogPath === undefined ? {} : { watchdogPath }),
+    ...(watchdogTimeoutFile === undefined ? {} : { watchdogTimeoutFile }),
   };
 }
 

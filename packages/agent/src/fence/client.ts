@@ -99,8 +99,8 @@ export class FenceClient {
   }
 
   /** Resolves once the fence acknowledged (ok) or refused/failed (ok: false). */
-  arm(deadlineMonoNs: bigint, pid: number, dataDir: string): Promise<FenceReply> {
-    return this.#request((id) => encodeArm(id, deadlineMonoNs, pid, dataDir));
+  arm(deadlineMonoNs: bigint, pid: number, dataDir: string, watchdogTimeoutMs?: number): Promise<FenceReply> {
+    return this.#request((id) => encodeArm(id, deadlineMonoNs, pid, dataDir, watchdogTimeoutMs));
   }
 
   disarm(): Promise<FenceReply> {

@@ -1,4 +1,5 @@
 import type { FenceLog } from './log.js';
+import type { WatchdogStatus } from './watchdog.js';
 import { monoNowNs } from './mono.js';
 import type { FenceCommand, FenceReply, FenceState } from './protocol.js';
 import { readProcStat } from './procfs.js';
@@ -18,6 +19,8 @@ export interface FenceOptions {
   readonly stopBounds: StopBounds;
   /** called when the fence becomes armed/disarmed or fired (watchdog hook) */
   readonly onChange?: (fence: Fence) => void;
+  /** the watchdog's status, reported in every reply (`FenceState.watchdog`) */
+  readonly watchdogStatus?: () => WatchdogStatus;
 }
 
 interface Armed {
@@ -25,6 +28,7 @@ interface Armed {
   readonly pid: number;
   readonly dataDir: string;
   readonly startTicks: string;
+  readonly watchdogTimeoutMs: number | undefined;
 }
 
 export type FireOutcome = 'not-armed' | 'rescheduled' | 'stopped' | 'not-stopped' | 'skipped';
@@ -53,6 +57,16 @@ export class Fence {
     return this.#armed !== undefined && monoNowNs() < this.#armed.deadlineMonoNs;
   }
 
+  /** the armed deadline; undefined when disarmed */
+  get deadlineMonoNs(): bigint | undefined {
+    return this.#armed?.deadlineMonoNs;
+  }
+
+  /** the watchdog timeout the agent expects (ttl − safety_margin), from the last arm */
+  get watchdogTimeoutMs(): number | undefined {
+    return this.#armed?.watchdogTimeoutMs;
+  }
+
   /** the last firing left processes alive: the watchdog must stop petting so the host resets */
   get failedStop(): boolean {
     return this.#failedStop;
@@ -60,7 +74,9 @@ export class Fence {
 
   state(): FenceState {
     const a = this.#armed;
-    if (a === undefined) return { fencePid: process.pid, armed: false, fired: this.#fired };
+    const wd = this.#opts.watchdogStatus;
+    const watchdog = wd === undefined ? {} : { watchdog: wd() };
+    if (a === undefined) return { fencePid: process.pid, armed: false, fired: this.#fired, ...watchdog };
     return {
       fencePid: process.pid,
       armed: true,
@@ -69,6 +85,7 @@ export class Fence {
       pid: a.pid,
       dataDir: a.dataDir,
       fired: this.#fired,
+      ...watchdog,
     };
   }
 
@@ -132,6 +149,7 @@ export class Fence {
       pid: cmd.pid,
       dataDir: cmd.dataDir,
       startTicks: stat.startTicks,
+      watchdogTimeoutMs: cmd.watchdogTimeoutMs,
     });
     if (cmd.deadlineMonoNs <= monoNowNs()) {
       this.#opts.log('warn', 'armed with a deadline already passed: firing now', { pid: cmd.pid });

@@ -23,11 +23,16 @@ if ('error' in args) {
 
 const { log, close: closeLog } = openFenceLog(args.logPath);
 const watchdog =
-  args.watchdogPath === undefined ? undefined : new Watchdog(args.watchdogPath, args.watchdogIntervalMs, log);
+  args.watchdogPath === undefined
+    ? undefined
+    : new Watchdog(args.watchdogPath, args.watchdogIntervalMs, log, {
+        ...(args.watchdogTimeoutFile === undefined ? {} : { timeoutFile: args.watchdogTimeoutFile }),
+      });
 const fence = new Fence({
   log,
   pidFileTimeoutMs: args.pidFileTimeoutMs,
   onChange: (f) => watchdog?.update(f),
+  ...(watchdog === undefined ? {} : { watchdogStatus: () => watchdog.status() }),
 });
 
 process.on('uncaughtException', (e) =>
@@ -45,6 +50,7 @@ async function exit(code: number, why: string): Promise<void> {
   log('info', 'fence exiting', { why });
   await server?.close();
   fence.dispose();
+  watchdog?.dispose();
   await closeLog();
   process.exit(code);
 }
@@ -64,7 +70,10 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
 let server: Awaited<ReturnType<typeof listenFence>> | undefined;
 try {
   server = await listenFence(args.socketPath, fence, log, () => void exit(0, 'exit requested'));
-  log('info', 'fence listening', { socket: args.socketPath, watchdog: args.watchdogPath ?? null });
+  log('info', 'fence listening', {
+    socket: args.socketPath,
+    watchdog: watchdog === undefined ? null : watchdog.status(),
+  });
 } catch (e) {
   log('error', 'cannot listen', { error: String(e) });
   await closeLog();

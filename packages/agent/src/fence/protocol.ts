@@ -1,3 +1,5 @@
+import type { WatchdogStatus } from './watchdog.js';
+
 /**
  * The fence's wire protocol: one JSON object per line in each direction over a
  * UNIX socket. Parsing is pure and total (a malformed line is a value, never a
@@ -11,6 +13,8 @@ export type FenceCommand =
       readonly deadlineMonoNs: bigint;
       readonly pid: number;
       readonly dataDir: string;
+      /** the watchdog timeout the agent expects (ttl − safety_margin), bounding the interval pets */
+      readonly watchdogTimeoutMs?: number;
     }
   | { readonly op: 'disarm'; readonly id?: number }
   | { readonly op: 'ping'; readonly id?: number }
@@ -39,6 +43,8 @@ export interface FenceState {
   readonly dataDir?: string;
   /** how many times the fence has fired since it started */
   readonly fired: number;
+  /** present when the fence runs with `--watchdog` */
+  readonly watchdog?: WatchdogStatus;
 }
 
 export type FenceReply =
@@ -79,6 +85,9 @@ export function parseCommand(line: string): ParseResult {
         return bad('arm: pid must be an integer > 1');
       if (typeof o.dataDir !== 'string' || !o.dataDir.startsWith('/'))
         return bad('arm: dataDir must be an absolute path');
+      const wd = o.watchdogTimeoutMs;
+      if (wd !== undefined && (!Number.isSafeInteger(wd) || (wd as number) <= 0))
+        return bad('arm: watchdogTimeoutMs must be a positive integer');
       return {
         ok: true,
         command: withId({
@@ -86,6 +95,7 @@ export function parseCommand(line: string): ParseResult {
           deadlineMonoNs: BigInt(o.deadlineMonoNs),
           pid: o.pid as number,
           dataDir: o.dataDir,
+          ...(wd === undefined ? {} : { watchdogTimeoutMs: wd as number }),
         }),
       };
     }
@@ -96,8 +106,16 @@ export function parseCommand(line: string): ParseResult {
   }
 }
 
-export function encodeArm(id: number, deadlineMonoNs: bigint, pid: number, dataDir: string): string {
-  return `${JSON.stringify({ op: 'arm', id, deadlineMonoNs: deadlineMonoNs.toString(), pid, dataDir })}\n`;
+export function encodeArm(
+  id: number,
+  deadlineMonoNs: bigint,
+  pid: number,
+  dataDir: string,
+  watchdogTimeoutMs?: number,
+): string {
+  const wd =
+    watchdogTimeoutMs === undefined ? {} : { watchdogTimeoutMs: Math.max(1, Math.round(watchdogTimeoutMs)) };
+  return `${JSON.stringify({ op: 'arm', id, deadlineMonoNs: deadlineMonoNs.toString(), pid, dataDir, ...wd })}\n`;
 }
 
 export function encodeOp(id: number, op: 'disarm' | 'ping' | 'exit'): string {

@@ -16,6 +16,10 @@ export interface ObserverDeps {
   readonly store: Pick<EtcdStore, 'reachable' | 'leaseId' | 'leaseDeadlineMs' | 'renewFailingSinceMs'>;
   readonly pg: LocalPostgres;
   readonly clock: Clock;
+  /** the watchdog's verdict (watchdog.mode required): see `Fence.watchdogFailure` */
+  readonly fence?: {
+    watchdogFailure?(timing: { readonly ttlMs: number; readonly loopWaitMs: number }): Promise<string | null>;
+  };
 }
 
 /**
@@ -46,12 +50,14 @@ export async function observe(
     view !== null && view.leader === null && seen.pg.process === 'running'
       ? await fetchPeerStatuses(view.members.values(), config.name, Math.min(1000, dyn.retryTimeoutMs))
       : null;
+  const watchdogFailure = (await deps.fence?.watchdogFailure?.(dyn)) ?? null;
   const obs: Observation = {
     self: {
       name: config.name,
       nofailover: config.tags.nofailover,
       nosync: config.tags.nosync,
       failoverPriority: config.tags.failoverPriority,
+      ...(watchdogFailure === null ? {} : { watchdogFailure }),
     },
     config: toDecideConfig(dyn),
     pg: seen.pg,

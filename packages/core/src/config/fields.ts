@@ -187,6 +187,52 @@ function parseStringList(v: unknown): Check<string[]> {
   return Array.isArray(v) && v.every((x) => typeof x === 'string') ? ok([...v]) : bad('a list of strings');
 }
 
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** IPv6 text as node:net's `isIP` takes it (no zone): hex groups, one `::` at most, an IPv4 tail. */
+function isIpv6(s: string): boolean {
+  const halves = s.split('::');
+  if (halves.length > 2) return false;
+  const groups = halves.map((h) => (h === '' ? [] : h.split(':')));
+  const all = groups.flat();
+  const last = all[all.length - 1];
+  const v4Tail = last !== undefined && IPV4_RE.test(last);
+  const hex = v4Tail ? all.slice(0, -1) : all;
+  if (!hex.every((g) => /^[0-9a-f]{1,4}$/i.test(g))) return false;
+  const width = hex.length + (v4Tail ? 2 : 0);
+  return halves.length === 2 ? width <= 7 : width === 8;
+}
+const HOST_NAME_RE =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9_]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9_]{0,61}[a-z0-9])?)*\.?$/i;
+
+/**
+ * `restapi.allowlist`: a list of IP addresses, CIDR blocks (`10.0.0.0/8`, `fd00::/8`) and host
+ * names, as Patroni takes them. The agent checks IPv6 text exactly (node:net) when it builds the list.
+ */
+function parseAllowList(v: unknown): Check<string[]> {
+  const expected = 'a list of IP addresses, CIDR blocks or host names';
+  if (!Array.isArray(v)) return bad(expected);
+  const out: string[] = [];
+  for (const item of v) {
+    const entry = typeof item === 'string' ? item.trim() : null;
+    if (entry === null || !allowListEntryOk(entry)) return bad(expected);
+    out.push(entry);
+  }
+  return ok(out);
+}
+
+function allowListEntryOk(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  if (rest.length > 0) return false;
+  const v4 = IPV4_RE.test(address);
+  const v6 = !v4 && isIpv6(address);
+  if (prefix !== undefined) {
+    if (!/^\d{1,3}$/.test(prefix)) return false;
+    return (v4 && Number(prefix) <= 32) || (v6 && Number(prefix) <= 128);
+  }
+  return v4 || v6 || (!/^[\d.]+$/.test(address) && HOST_NAME_RE.test(address));
+}
+
 function parseEnum<T extends string>(values: Readonly<Record<string, T>>, expected: string) {
   return (v: unknown): Check<T> => {
     const key = typeof v === 'boolean' ? String(v) : typeof v === 'string' ? v.toLowerCase() : null;
@@ -245,6 +291,7 @@ export const f = {
   listen: () => optionalLeaf(parseListen),
   hostList: () => optionalLeaf(parseHostList),
   stringList: () => optionalLeaf(parseStringList),
+  allowList: () => optionalLeaf(parseAllowList),
   optionList: () => optionalLeaf(parseOptionList),
   oneOf: <T extends string>(values: Readonly<Record<string, T>>, expected: string) =>
     optionalLeaf(parseEnum(values, expected)),

@@ -16,6 +16,8 @@ export interface Candidate {
   readonly timeline: Timeline | null;
   readonly nofailover: boolean;
   readonly failoverPriority: number;
+  /** watchdog required but unusable (why); absent/null: fine */
+  readonly watchdogFailure?: string | null;
 }
 
 /**
@@ -50,6 +52,7 @@ export function selfCandidate(obs: Observation): Candidate {
     timeline: pg.timeline,
     nofailover: self.nofailover,
     failoverPriority: self.failoverPriority,
+    watchdogFailure: self.watchdogFailure ?? null,
   };
 }
 
@@ -61,6 +64,7 @@ export function peerCandidate(peer: PeerStatus): Candidate {
     timeline: peer.timeline,
     nofailover: peer.nofailover,
     failoverPriority: peer.failoverPriority,
+    watchdogFailure: peer.watchdogFailed === true ? 'not watchdog capable' : null,
   };
 }
 
@@ -93,13 +97,14 @@ function no(code: 'POSTGRES_NOT_RUNNING' | 'NO_LEADER_NOT_ELIGIBLE' | 'LAG_TOO_H
 
 /**
  * May this candidate take the leader key (rule 3)? Checks, in order: Postgres running,
- * `nofailover`, `failover_priority` 0, the sync key in synchronous mode, the timeline
+ * `nofailover`, `failover_priority` 0, an unusable required watchdog, the sync key in synchronous mode, the timeline
  * when `check_timeline` is on, and the lag against the leader's last known optime.
  */
 export function isEligible(c: Candidate, config: DecideConfig, view: ClusterView | null): Eligibility {
   if (!c.healthy) return no('POSTGRES_NOT_RUNNING', `${c.name}: Postgres is not running or not reachable`);
   if (c.nofailover) return no('NO_LEADER_NOT_ELIGIBLE', `${c.name}: tagged nofailover`);
   if (c.failoverPriority <= 0) return no('NO_LEADER_NOT_ELIGIBLE', `${c.name}: failover_priority is 0`);
+  if (c.watchdogFailure) return no('NO_LEADER_NOT_ELIGIBLE', `${c.name}: ${c.watchdogFailure}`);
   if (config.synchronousMode !== 'off' && view !== null && view.sync === null && malformedKey(view, 'sync')) {
     // another tool's value: nobody can tell who holds every acknowledged commit (rule 4); the
     // leader rewrites its key at once, and without a leader nobody may guess

@@ -117,6 +117,14 @@ function emptyDataDir(obs: Observation, view: ClusterView): Decision {
     if (self.nofailover || self.failoverPriority <= 0) {
       return decision('uninitialized', [], 'WAITING_FOR_INITIALIZE', 'not bootstrapping: tagged nofailover');
     }
+    if (self.watchdogFailure) {
+      return decision(
+        'uninitialized',
+        [],
+        'WAITING_FOR_INITIALIZE',
+        `not bootstrapping: ${self.watchdogFailure}`,
+      );
+    }
     return decision(
       'uninitialized',
       [{ kind: 'bootstrap' }],
@@ -143,6 +151,26 @@ function memberRunning(view: ClusterView, name: MemberName): boolean {
 /** We hold the key under our lease and the deadline is ahead. */
 function asHolder(obs: Observation, view: ClusterView, nowMs: number): Decision {
   const { pg, self, config } = obs;
+  // Patroni's enforce_primary_role: a required watchdog that cannot be used (it failed to open
+  // when the fence armed) makes a primary demote at once and hand the key back; a holder not
+  // yet writable releases it without promoting. The watchdog failure also keeps it out of the
+  // next election (isEligible), so the key goes to another member.
+  if (self.watchdogFailure) {
+    if (isRunningPrimary(pg)) {
+      return decision(
+        'demoted',
+        [{ kind: 'demote', mode: 'immediate', follow: null }, { kind: 'releaseLeader' }],
+        'WATCHDOG_UNAVAILABLE',
+        `demoting and releasing the leader key: ${self.watchdogFailure}`,
+      );
+    }
+    return decision(
+      currentRole(obs),
+      [{ kind: 'releaseLeader' }],
+      'WATCHDOG_UNAVAILABLE',
+      `not promoting, releasing the leader key: ${self.watchdogFailure}`,
+    );
+  }
   const switchover = switchoverAway(obs, view);
   if (isRunningPrimary(pg)) {
     if (switchover !== null) {

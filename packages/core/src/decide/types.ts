@@ -30,6 +30,12 @@ export interface SelfInfo {
   readonly nosync: boolean;
   /** higher wins a tie on WAL position (Patroni's `failover_priority`, default 1; 0 = never) */
   readonly failoverPriority: number;
+  /**
+   * `watchdog.mode: required` and the watchdog cannot be used: why (Patroni's unhealthy
+   * watchdog). Such a node never takes the leader key, never bootstraps, and a holder hands
+   * the key back. Absent/null: fine, or not required.
+   */
+  readonly watchdogFailure?: string | null;
 }
 
 export type PgProcessState = 'running' | 'starting' | 'stopping' | 'stopped' | 'crashed';
@@ -131,6 +137,8 @@ export interface PeerStatus {
   readonly state: string | null;
   readonly nofailover: boolean;
   readonly failoverPriority: number;
+  /** its `/patroni` says `watchdog_failed: true` (watchdog required but unusable): not a candidate */
+  readonly watchdogFailed?: boolean;
 }
 
 export interface Observation {
@@ -249,6 +257,8 @@ export type ReasonCode =
   | 'LAG_TOO_HIGH'
   | 'POSTGRES_NOT_RUNNING'
   | 'POSTGRES_STARTING'
+  /** holder with `watchdog.mode: required` whose watchdog cannot be used: hands the key back (Patroni) */
+  | 'WATCHDOG_UNAVAILABLE'
   /** Postgres runs but refuses the agent's connection: the text carries the server's words (see cannot-connect.ts) */
   | 'POSTGRES_CONNECTION_REJECTED'
   | 'WAITING'
