@@ -168,6 +168,8 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
           node: process.execPath,
           script: join(dirname(fileURLToPath(import.meta.url)), 'fence', 'main.js'),
           logPath: `${pgc.dataDir}.fence.log`,
+          // the fence opens and pets the watchdog while this node is a writable primary
+          ...(config.watchdog.mode === 'off' ? {} : { args: ['--watchdog', config.watchdog.device] }),
         },
         log: fenceLog,
       })
@@ -191,7 +193,7 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
     config,
     store,
     pg,
-    fence: fenceAdapter(fenceClient, fenceLog),
+    fence: fenceAdapter(fenceClient, fenceLog, config.watchdog),
     log,
     metrics,
     clock: systemClock,
