@@ -56,6 +56,18 @@ const INVALID: readonly (readonly [string, string, Record<string, string>, strin
     'node.yaml:6:11: restapi.listen: expected host:port with a port 1-65535, got 8008',
   ],
   [
+    'allowlist: a CIDR block out of range',
+    `${BASE}restapi:\n  allowlist: ['10.0.0.0/8', '10.0.0.0/33']\n`,
+    {},
+    'node.yaml:6:14: restapi.allowlist: expected a list of IP addresses, CIDR blocks or host names, got ["10.0.0.0/8","10.0.0.0/33"]',
+  ],
+  [
+    'allowlist: not a list',
+    `${BASE}restapi:\n  allowlist: 10.0.0.0/8\n`,
+    {},
+    'node.yaml:6:14: restapi.allowlist: expected a list of IP addresses, CIDR blocks or host names, got "10.0.0.0/8"',
+  ],
+  [
     'port out of range',
     `${BASE}restapi:\n  listen: 127.0.0.1:70000\n`,
     {},
@@ -286,6 +298,8 @@ describe('parseNodeConfig: defaults', () => {
     expect(config.restapi.connectAddress).toEqual({ host: '127.0.0.1', port: 8008 });
     expect(config.restapi.authentication).toBeNull();
     expect(config.restapi.verifyClient).toBe('none');
+    expect(config.restapi.allowlist).toEqual([]);
+    expect(config.restapi.allowlistIncludeMembers).toBe(false);
     expect(config.etcd3.hosts).toEqual([{ host: '127.0.0.1', port: 2379 }]);
     expect(config.etcd3.protocol).toBe('http');
     expect(config.postgresql.listen).toEqual({ hosts: ['127.0.0.1'], port: 5432 });
@@ -378,12 +392,41 @@ describe('parseNodeConfig: environment overrides', () => {
   });
 });
 
+describe('restapi.allowlist', () => {
+  it('takes IPv4 and IPv6 addresses, CIDR blocks and host names, as Patroni does', () => {
+    const list = ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', '::ffff:10.1.2.3', 'db1.example.com', 'db-2'];
+    const { config, warnings } = parseNodeConfig(
+      `${BASE}restapi:\n  allowlist: ${JSON.stringify(list)}\n  allowlist_include_members: true\n`,
+      { fileName: 'node.yaml', env: {} },
+    );
+    expect(warnings).toEqual([]);
+    expect(config.restapi.allowlist).toEqual(list);
+    expect(config.restapi.allowlistIncludeMembers).toBe(true);
+  });
+
+  it.each([
+    '10.0.0.0/33',
+    'fd00::/129',
+    '1:2:3',
+    '1::2::3',
+    '10.0.0.256',
+    'db1.example/24',
+    'a b',
+    '',
+    '300.1.1.1',
+  ])('refuses %j', (entry) => {
+    expect(errorOf(`${BASE}restapi:\n  allowlist: [${JSON.stringify(entry)}]\n`).message).toMatch(
+      /restapi\.allowlist: expected a list of IP addresses, CIDR blocks or host names/,
+    );
+  });
+});
+
 describe('Patroni compatibility', () => {
   it('loads a real Patroni file with exactly one warning naming every ignored key', () => {
     const file = example('patroni-compat.example.yaml');
     const { config, warnings } = parseFile(file);
     expect(warnings).toEqual([
-      `${file}: ignoring keys hapg does not implement yet: log.traceback_level, log.format, restapi.allowlist, ctl, ` +
+      `${file}: ignoring keys hapg does not implement yet: log.traceback_level, log.format, ctl, ` +
         'bootstrap.dcs.master_start_timeout, bootstrap.dcs.postgresql.recovery_conf, bootstrap.users, ' +
         'bootstrap.post_bootstrap, postgresql.authentication.superuser.sslmode, ' +
         'postgresql.callbacks, postgresql.pg_ctl_timeout',

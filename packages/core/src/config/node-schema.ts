@@ -59,6 +59,8 @@ export const nodeConfigSchema = section({
       { none: 'none', optional: 'optional', required: 'required' } as const,
       '"none", "optional" or "required"',
     ),
+    allowlist: f.allowList(),
+    allowlist_include_members: f.flag(),
   }),
   etcd3: section({
     host: f.address(2379),
@@ -164,8 +166,6 @@ export const NODE_NOT_IMPLEMENTED: readonly KeyPattern[] = [
   ['standby_cluster'],
   ['global'],
   ...[
-    'allowlist',
-    'allowlist_include_members',
     'http_extra_headers',
     'https_extra_headers',
     'keyfile_password',
@@ -265,6 +265,13 @@ export interface NodeConfig {
     readonly keyfile: string | null;
     readonly cafile: string | null;
     readonly verifyClient: 'none' | 'optional' | 'required';
+    /**
+     * `restapi.allowlist`: IP addresses, CIDR blocks and host names allowed to call the unsafe
+     * methods; empty (the default) with `allowlistIncludeMembers` false: every address
+     */
+    readonly allowlist: readonly string[];
+    /** `restapi.allowlist_include_members`: the members' `api_url` hosts are allowed too */
+    readonly allowlistIncludeMembers: boolean;
   };
   readonly etcd3: {
     readonly hosts: readonly HostPort[];
@@ -503,6 +510,8 @@ export function toNodeConfig(
       keyfile: api.keyfile ?? null,
       cafile: api.cafile ?? null,
       verifyClient: api.verify_client ?? 'none',
+      allowlist: api.allowlist ?? [],
+      allowlistIncludeMembers: api.allowlist_include_members ?? false,
     },
     etcd3: {
       hosts: etcd3.hosts ?? (etcd3.host ? [etcd3.host] : DEFAULT_ETCD_HOSTS),
