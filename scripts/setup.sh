@@ -23,6 +23,7 @@ command -v flock >/dev/null || missing+=(util-linux)
 command -v nft >/dev/null || missing+=(nftables)
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || missing+=(faketime)
 command -v promtool >/dev/null || missing+=(prometheus) # promtool checks configs/prometheus/alerts.yml
+command -v patronictl >/dev/null || missing+=(patroni) # e2e/patronictl.it.test.ts drives a hapg cluster with Patroni's own patronictl
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   # Do not let the Debian package create and start its own "main" cluster.
   as_root mkdir -p /etc/postgresql-common

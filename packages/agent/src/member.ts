@@ -1,4 +1,4 @@
-import { lsnToJson, maxLsn, type MemberJson, type NodeConfig, type PgObservation } from '@hapg/core';
+import { lsnToJson, maxLsn, type MemberJson, type NodeConfig, type PgObservation, tagFlag } from '@hapg/core';
 import type { NodeSnapshot } from './api/snapshot.js';
 import { formatApiUrl, formatConnUrl } from './conn.js';
 
@@ -18,7 +18,8 @@ export function memberJson(
     role: snap.role,
     version,
   };
-  if (Object.keys(config.tags.all).length > 0) json.tags = { ...config.tags.all };
+  const tags = publishedTags(config.tags.all);
+  if (Object.keys(tags).length > 0) json.tags = tags;
   const xlog = pg.inRecovery === false ? pg.flushLsn : maxLsn(pg.receiveLsn, pg.replayLsn);
   if (xlog !== null) json.xlog_location = lsnToJson(xlog);
   if (pg.receiveLsn !== null) json.receive_lsn = lsnToJson(pg.receiveLsn);
@@ -32,4 +33,27 @@ export function memberJson(
   if (snap.paused) json.pause = true;
   if (snap.statusReason !== null) json.status_reason = snap.statusReason;
   return json;
+}
+
+/** The boolean tags Patroni leaves out of what it publishes unless they are true. */
+const OMITTED_WHEN_FALSE: ReadonlySet<string> = new Set([
+  'clonefrom',
+  'nofailover',
+  'noloadbalance',
+  'nosync',
+]);
+
+/**
+ * The tags as Patroni publishes them (the member key, `/patroni`): the node YAML's tags as
+ * written, user tags and `failover_priority` included, without `clonefrom`, `nofailover`,
+ * `noloadbalance` or `nosync` when false (Patroni 3's `get_tags`), so a member whose YAML spells
+ * out the false defaults shows no tags in `patronictl list`. No default is added. Readers lose
+ * nothing: parseTags reads an absent boolean tag as false (a left-out `nofailover: false` beside
+ * `failover_priority: 0` reads as nofailover, which priority 0 already means for hapg's election).
+ */
+export function publishedTags(all: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  // fromEntries defines own properties: a `__proto__` tag stays a tag, never a prototype
+  return Object.fromEntries(
+    Object.entries(all).filter(([key, value]) => !OMITTED_WHEN_FALSE.has(key) || tagFlag(value) === true),
+  );
 }

@@ -14,6 +14,7 @@ import {
 import type { PgStatus } from '@hapg/postgres';
 import type { ClusterMemberSnapshot, NodeRole, NodeSnapshot } from './api/snapshot.js';
 import { pgAddressOf } from './conn.js';
+import { publishedTags } from './member.js';
 
 export interface SnapshotInputs {
   readonly version: string;
@@ -152,7 +153,8 @@ export function buildSnapshot(i: SnapshotInputs): NodeSnapshot {
       syncState: r.syncState ?? 'async',
       syncPriority: r.syncPriority ?? 0,
     })),
-    tags: i.config.tags.all,
+    // as the member key publishes them: `/patroni` and `/replica?tag_key=` see what Patroni's would
+    tags: publishedTags(i.config.tags.all),
     pendingRestart: status !== null && Object.keys(status.pendingRestart).length > 0,
     pendingRestartReason: status === null ? null : pendingReason(status),
     systemIdentifier: pg.systemId,

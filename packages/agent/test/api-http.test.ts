@@ -82,7 +82,7 @@ describe('information endpoints', () => {
         },
       ],
       dcs_last_seen: 1_767_225_600,
-      tags: {},
+      // no tags: Patroni leaves `tags` out then
       database_system_identifier: '7268616322854375442',
       patroni: { version: '0.1.0', scope: 'demo', name: 'node1' },
     });
@@ -179,7 +179,7 @@ describe('information endpoints', () => {
           host: '127.0.0.1',
           port: 5432,
           timeline: 3,
-          tags: {},
+          // a member key without tags: no `tags`, as Patroni's /cluster
           failover_eligible: false,
           failover_reason_code: 'IS_LEADER',
           failover_reason: 'is the leader',

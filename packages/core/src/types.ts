@@ -100,7 +100,8 @@ export type SwitchReason = 'failover' | 'switchover' | 'manual' | 'bootstrap' | 
 
 /**
  * One element of the `history` list: `[timeline, switch_lsn, reason, time, new_leader]` as in
- * Patroni, plus hapg's 6th element `old_leader` (tools reading the first five are unaffected).
+ * Patroni. Older hapg versions wrote a 6th element `old_leader`; it is still read (hactl
+ * history shows it), never written: `patronictl history` fails on rows longer than five.
  */
 export interface HistoryEntry {
   /** the timeline that ended at this switch (Patroni writes the old timeline) */
@@ -109,7 +110,7 @@ export interface HistoryEntry {
   readonly reason: SwitchReason;
   readonly time: string;
   readonly newLeader: MemberName | null;
-  /** the leader before the switch, when known */
+  /** the leader before the switch, from a 6th element an older hapg wrote; never written */
   readonly oldLeader?: MemberName | null;
 }
 

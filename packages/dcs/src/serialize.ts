@@ -25,14 +25,14 @@ export function serializeSync(v: SyncValue): string {
   return JSON.stringify(o);
 }
 
+/**
+ * Patroni's five elements, `[timeline, switch_lsn, reason, time, new_leader]`, and never a
+ * 6th: `patronictl history` (3.0.2) fails on a longer row ("Row has incorrect number of values,
+ * 6!=5"), and Patroni rewrites a history whose last row is not five long. An `oldLeader` read
+ * from a key an older hapg wrote is dropped when the list is written again.
+ */
 export function serializeHistory(entries: readonly HistoryEntry[]): string {
-  return JSON.stringify(
-    entries.map((e) => {
-      const item: unknown[] = [e.timeline, e.switchLsn, e.reason, e.time, e.newLeader];
-      if (e.oldLeader) item.push(e.oldLeader);
-      return item;
-    }),
-  );
+  return JSON.stringify(entries.map((e) => [e.timeline, e.switchLsn, e.reason, e.time, e.newLeader]));
 }
 
 /** Null fields omitted. */

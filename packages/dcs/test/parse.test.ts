@@ -94,6 +94,10 @@ describe('parse (etcd values → records)', () => {
     });
     const hist = [{ timeline: 1, switchLsn: 100, reason: 'switchover', time: 't', newLeader: 'b' }];
     expect(parseHistory(serializeHistory(hist))).toEqual({ ok: true, value: hist });
+    // five elements as Patroni writes them, never a 6th (patronictl 3.0.2's history table fails on it)
+    const withOld = [{ ...hist[0]!, oldLeader: 'a' }];
+    expect(JSON.parse(serializeHistory(withOld))).toEqual([[1, 100, 'switchover', 't', 'b']]);
+    expect(parseHistory('[[1, 100, "switchover", "t", "b", "a"]]')).toEqual({ ok: true, value: withOld });
     const status = { optime: 5, slots: { a: 1 }, retainSlots: ['a'] };
     expect(parseStatus(serializeStatus(status))).toEqual({ ok: true, value: status });
   });

@@ -29,14 +29,14 @@ export function statusBody(s: NodeSnapshot): Record<string, unknown> {
   }
   if (s.clusterUnlocked) body.cluster_unlocked = true;
   body.dcs_last_seen = s.dcsLastSeenS;
-  body.tags = s.tags;
+  // Patroni writes `tags` only when there are some (`if tags: response['tags'] = tags`)
+  if (Object.keys(s.tags).length > 0) body.tags = s.tags;
   if (s.systemIdentifier !== null) body.database_system_identifier = s.systemIdentifier;
   if (s.pendingRestart) body.pending_restart = true;
   if (s.pendingRestartReason !== null) body.pending_restart_reason = s.pendingRestartReason;
   // Patroni's flag: watchdog required but unusable (peers then skip this node in an election)
   if (s.watchdogFailed === true) body.watchdog_failed = true;
   if (s.syncStandby) body.sync_standby = true;
-  if (s.quorumStandby) body.quorum_standby = true;
   if (s.quorumStandby) body.quorum_standby = true;
   if (s.paused) body.pause = true;
   if (s.replicationState !== null) body.replication_state = s.replicationState;
@@ -73,8 +73,9 @@ function clusterMemberBody(m: ClusterMemberSnapshot): Record<string, unknown> {
     host: m.host,
     port: m.port,
     timeline: m.timeline,
-    tags: m.tags,
   };
+  // as Patroni's cluster_as_json: the member key's tags when it has some, else no `tags`
+  if (Object.keys(m.tags).length > 0) body.tags = m.tags;
   if (m.pendingRestart) body.pending_restart = true;
   // Patroni reports lag only for non-leaders, and "unknown" where it cannot compute it.
   if (!isLeaderRole(m.role)) {

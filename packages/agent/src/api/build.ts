@@ -7,6 +7,7 @@ import { type ActionsPluginOptions, actionsPlugin } from './actions.js';
 import { AllowList } from './allowlist.js';
 import type { BasicAuth } from './auth.js';
 import { infoRoutes } from './info-routes.js';
+import { acceptJsonWhateverContentType } from './json-body.js';
 import type { ApiActions } from './local-actions.js';
 import { registerOpenApi } from './openapi.js';
 import { roleRoutes } from './role-routes.js';
@@ -74,6 +75,8 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   const allowlist = Array.isArray(opts.allowlist)
     ? new AllowList(opts.allowlist as readonly string[])
     : (opts.allowlist as AllowList | (() => AllowList | null) | undefined);
+  // Patroni's clients (patronictl 3.0) send JSON bodies without a Content-Type (stack notes #21).
+  acceptJsonWhateverContentType(app);
   registerOpenApi(app);
 
   const allowedMethods = collectAllowedMethods(app);

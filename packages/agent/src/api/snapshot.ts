@@ -47,6 +47,7 @@ export interface NodeSnapshot {
   readonly replicationState: ReplicationState | null;
   /** pg_stat_replication rows, on a primary; empty elsewhere */
   readonly replication: readonly ReplicationRow[];
+  /** the node's tags as its member key publishes them (`publishedTags`: no false boolean tags) */
   readonly tags: Readonly<Record<string, unknown>>;
   readonly pendingRestart: boolean;
   readonly pendingRestartReason: Readonly<Record<string, { old_value: string; new_value: string }>> | null;
