@@ -59,7 +59,7 @@ const INVALID: readonly (readonly [string, string, Record<string, string>, strin
     'allowlist: a CIDR block out of range',
     `${BASE}restapi:\n  allowlist: ['10.0.0.0/8', '10.0.0.0/33']\n`,
     {},
-    'node.yaml:6:14: restapi.allowlist: expected a list of IP addresses, CIDR blocks or host names, got a list',
+    'node.yaml:6:14: restapi.allowlist: expected a list of IP addresses, CIDR blocks or host names, got ["10.0.0.0/8","10.0.0.0/33"]',
   ],
   [
     'allowlist: not a list',

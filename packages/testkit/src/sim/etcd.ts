@@ -7,7 +7,7 @@ import type {
   StoredSync,
   SyncState,
 } from '@hapg/core';
-import { toLsn, toTimeline } from '@hapg/core';
+import { holdsLeaderKey, toLsn, toTimeline } from '@hapg/core';
 
 /** What a member writes to `members/<name>` in the model (bound to its lease). */
 export interface SimMemberRecord {
@@ -157,15 +157,9 @@ export class SimEtcd {
     return modRevision;
   }
 
-  /** The leader key carries `name` under `leaseId` (the guard of every `sync` write). */
+  /** The leader key carries `name` under `leaseId` (the guard of every `sync` write): core's rule. */
   holdsLeader(holder: { readonly name: string; readonly leaseId: string | null }): boolean {
-    const leader = this.current.leader;
-    return (
-      leader !== null &&
-      holder.leaseId !== null &&
-      leader.name === holder.name &&
-      leader.leaseId === holder.leaseId
-    );
+    return holdsLeaderKey(this.current, holder.name, holder.leaseId);
   }
 
   putMember(m: SimMemberRecord, nowMs: number): void {
