@@ -130,8 +130,9 @@ export function agentsRunAsPostgres(): boolean {
   return process.getuid?.() === 0 && postgresCanReadAgent();
 }
 
-export const AGENT_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../agent/dist/main.js');
-export const HACTL_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../cli/dist/main.js');
+/** The built entry points, through the packages' `./main` exports (never a path into another package). */
+export const AGENT_MAIN = fileURLToPath(import.meta.resolve('@hapg/agent/main'));
+export const HACTL_MAIN = fileURLToPath(import.meta.resolve('@hapg/cli/main'));
 
 export class TestCluster {
   readonly etcd: EtcdCluster;
