@@ -184,7 +184,9 @@ export class Watchdog {
       this.#openError = error;
       if (this.#loggedOpenError !== error) {
         this.#loggedOpenError = error;
-        this.log('error', 'cannot open watchdog', { path: this.path, error });
+        // warn: with watchdog.mode automatic (the default) a host without a device is normal; the
+        // agent logs what it means for the node (an error in required mode)
+        this.log('warn', 'cannot open watchdog', { path: this.path, error });
       }
     }
   }
