@@ -239,6 +239,8 @@ export class TestCluster {
           ...(net ? { pg_hba: labPgHba(net) } : {}),
         },
         ...(opts.tags?.[name] ? { tags: opts.tags[name] } : {}),
+        // tests SIGKILL fences: a host's real /dev/watchdog would reset it (nodeYaml may opt in)
+        watchdog: { mode: 'off' },
       };
       const written = opts.nodeYaml ? opts.nodeYaml(name, yaml) : yaml;
       await writeFile(configPath, stringify(written), { mode: 0o600 });
