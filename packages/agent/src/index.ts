@@ -16,6 +16,7 @@ export type {
   ExecLog,
   FencePort,
   PeerPort,
+  PgMemory,
   PostgresControl,
   TimelineFork,
 } from './executor/ports.js';

@@ -40,7 +40,6 @@ describe('parseDynamicConfig', () => {
       synchronousNodeCount: 1,
       checkTimeline: false,
       pause: false,
-      failsafeMode: false,
       memberSlotsTtlMs: 1_800_000,
       slots: {},
       ignoreSlots: [],
@@ -94,7 +93,7 @@ describe('parseDynamicConfig', () => {
     expect(config.extra).toEqual({ foo: 1, standby_cluster: { host: 'x' }, 'postgresql.use_slot': false });
     expect(config.postgresql.useSlots).toBe(true);
     expect(warnings).toEqual([
-      'etcd /service/demo/config: ignoring keys hapg does not implement yet: standby_cluster',
+      'etcd /service/demo/config: accepted but not acted on: standby_cluster',
       'etcd /service/demo/config: foo: unknown key, kept as is',
       'etcd /service/demo/config: postgresql.use_slot: unknown key, kept as is; did you mean "use_slots"?',
     ]);

@@ -109,6 +109,7 @@ describe('replication timing', () => {
       wal_receiver_status_interval: '1s',
       wal_sender_timeout: '10s',
       wal_receiver_timeout: '10s',
+      wal_retrieve_retry_interval: '1s',
     });
     expect(replicationTimingParameters(2000).wal_sender_timeout).toBe('5s');
   });

@@ -134,7 +134,7 @@ export const HANDLERS: ActionHandlers = {
   startPostgres: (a, ctx, run) => startPostgres(ctx, run, a.as, a.follow),
   followLeader: async (a, ctx) => {
     await ctx.pg.followPrimary(followTarget(ctx, a.leader));
-    ctx.pg.following = a.leader;
+    ctx.pg.memory.following = a.leader;
   },
   rejoin: (a, ctx) => rejoin(ctx, a.leader),
   clearFailover: async (_a, ctx) => {
@@ -266,7 +266,7 @@ async function promote(
   // armed before the promotion: from its first writable instant this primary is fenced
   await ctx.fence.arm();
   await pg.promote();
-  pg.following = null;
+  pg.memory.following = null;
   await pg.setWasPrimary(true);
   const after = await pg.probe();
   ctx.onPromoted(reason);
@@ -368,21 +368,21 @@ async function startPostgres(
     await pg.start(as, target);
   } catch (e) {
     // A primary that cannot start counts as crashed, so primary_start_timeout bounds the retries.
-    if (as === 'primary') pg.crashedAtMs ??= ctx.clock.monotonicMs();
+    if (as === 'primary') pg.memory.crashedAtMs ??= ctx.clock.monotonicMs();
     throw e;
   }
   // The fence needs the postmaster's pid, known only now; the window is the start itself.
   if (as === 'primary') await ctx.fence.arm();
-  pg.following = follow;
+  pg.memory.following = follow;
 }
 
 /** A standby of `leader` after a clone or rewind: no longer a former primary. */
 async function startReplica(ctx: ExecContext, leader: MemberName): Promise<void> {
   await ctx.pg.setWasPrimary(false);
-  ctx.pg.rejoinFailure = null;
-  ctx.pg.crashedAtMs = null;
+  ctx.pg.memory.rejoinFailure = null;
+  ctx.pg.memory.crashedAtMs = null;
   await ctx.pg.start('replica', followTarget(ctx, leader));
-  ctx.pg.following = leader;
+  ctx.pg.memory.following = leader;
 }
 
 async function rejoin(ctx: ExecContext, leader: MemberName): Promise<void> {
@@ -412,7 +412,7 @@ async function rejoin(ctx: ExecContext, leader: MemberName): Promise<void> {
     const why = `pg_rewind from ${leader} failed: ${errorText(e)}`;
     if (!ctx.rejoin.removeDataDirectoryOnRewindFailure) {
       // Nothing is deleted without the operator's consent: stay stopped and say why.
-      pg.rejoinFailure = `${why}; set postgresql.remove_data_directory_on_rewind_failure or run hactl reinit`;
+      pg.memory.rejoinFailure = `${why}; set postgresql.remove_data_directory_on_rewind_failure or run hactl reinit`;
       throw e;
     }
     log.warn(

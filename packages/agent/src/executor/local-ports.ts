@@ -39,24 +39,8 @@ export function localPostgresControl(
       (await createReplicaFrom({ config: o.config(), node, log: o.log }, source)).method,
     emptyDataDir: () => emptyDataDir(node.dataDir),
     setWasPrimary: (value) => pg.setWasPrimary(value),
-    get following() {
-      return pg.following;
-    },
-    set following(v) {
-      pg.following = v;
-    },
-    get crashedAtMs() {
-      return pg.crashedAtMs;
-    },
-    set crashedAtMs(v) {
-      pg.crashedAtMs = v;
-    },
-    get rejoinFailure() {
-      return pg.rejoinFailure;
-    },
-    set rejoinFailure(v) {
-      pg.rejoinFailure = v;
-    },
+    // LocalPostgres keeps these facts itself
+    memory: pg,
   };
 }
 

@@ -33,10 +33,7 @@ export interface TimelineFork {
   readonly switchLsn: Lsn;
 }
 
-/**
- * Control of the local Postgres, and the facts about it only the agent knows (whom it
- * follows, when its primary went down, why a rejoin failed).
- */
+/** Control of the local Postgres, and the facts about it only the agent knows (`PgMemory`). */
 export interface PostgresControl {
   /** a postmaster runs (started by us or adopted) */
   running(): boolean;
@@ -73,6 +70,12 @@ export interface PostgresControl {
   emptyDataDir(): Promise<void>;
   /** ran as a primary since its last rejoin or clone (persisted across agent restarts) */
   setWasPrimary(value: boolean): Promise<void>;
+  /** what the agent knows of its Postgres that Postgres does not say (the executor updates it) */
+  readonly memory: PgMemory;
+}
+
+/** The facts about the local Postgres only the agent knows. */
+export interface PgMemory {
   /** the member this node's `primary_conninfo` points at */
   following: MemberName | null;
   /** when a primary went down unexpectedly (bounds restarts by `primary_start_timeout`) */

@@ -23,6 +23,8 @@ const slotSchema = section({
   type: f.oneOf({ physical: 'physical', logical: 'logical' } as const, '"physical" or "logical"'),
   database: f.text(),
   plugin: f.text(),
+  // Patroni 4.1: a physical slot only for a primary cluster or only for a standby cluster
+  cluster_type: f.oneOf({ primary: 'primary', standby: 'standby' } as const, '"primary" or "standby"'),
 });
 
 const ignoreSlotSchema = section({
@@ -44,7 +46,6 @@ export const dynamicConfigSchema = section({
   synchronous_node_count: f.int({ min: 1, max: 1000 }),
   check_timeline: f.flag(),
   pause: f.flag(),
-  failsafe_mode: f.flag(),
   member_slots_ttl: f.duration(),
   slots: freeMap(slotSchema),
   ignore_slots: listOf(ignoreSlotSchema),
@@ -66,16 +67,32 @@ export type RawDynamicConfig = z.output<typeof dynamicConfigSchema>;
  */
 export const DYNAMIC_NOT_IMPLEMENTED: readonly KeyPattern[] = [
   ['standby_cluster'],
+  // hapg's fence and isolation rule take its place (docs/fence.md)
+  ['failsafe_mode'],
   ['max_timelines_history'],
   ['maximum_lag_on_syncnode'],
   ['primary_stop_timeout'],
   ['primary_race_backoff'],
   ['master_start_timeout'],
   ['master_stop_timeout'],
-  ['postgresql', 'recovery_conf'],
-  ['postgresql', 'pg_ident'],
-  // a node's own way to reach its server: honoured in the node's YAML only
-  ['postgresql', 'use_unix_socket'],
+  // Patroni's older names of `slots`
+  ['permanent_slots'],
+  ['permanent_replication_slots'],
+  ...[
+    'recovery_conf',
+    'pg_ident',
+    // a node's own way to reach its server: honoured in the node's YAML only
+    'use_unix_socket',
+    // pg_basebackup's options: honoured in the node's YAML only
+    'basebackup',
+    // pg_rewind's options (Patroni after 4.1), pg_ctl's wait
+    'rewind',
+    'pg_ctl_timeout',
+    // role-specific overrides (Patroni after 4.1)
+    ...['parameters', 'pg_hba', 'pg_ident'].flatMap((k) =>
+      ['primary', 'replica', 'standby_leader'].map((role) => `${k}_${role}`),
+    ),
+  ].map((k) => ['postgresql', k]),
 ];
 
 /**
@@ -96,7 +113,6 @@ export const DEFAULT_DYNAMIC_CONFIG = Object.freeze({
   synchronous_node_count: 1,
   check_timeline: false,
   pause: false,
-  failsafe_mode: false,
   member_slots_ttl: '30min',
   slots: Object.freeze({}),
   ignore_slots: Object.freeze([]),
@@ -138,7 +154,6 @@ export interface DynamicConfig {
   readonly synchronousNodeCount: number;
   readonly checkTimeline: boolean;
   readonly pause: boolean;
-  readonly failsafeMode: boolean;
   readonly memberSlotsTtlMs: number;
   readonly slots: Readonly<Record<string, SlotConfig>>;
   readonly ignoreSlots: readonly IgnoreSlotRule[];
@@ -164,6 +179,16 @@ export interface DynamicConfig {
 const D = DEFAULT_DYNAMIC_CONFIG;
 const sToMs = (s: number) => Math.round(s * 1000);
 
+/**
+ * `cluster_type: standby` on a physical slot: Patroni creates it only in a standby cluster (and
+ * drops it elsewhere). A hapg cluster is never one (`standby_cluster` is not acted on), so the
+ * slot is not a permanent slot here; `cluster_type: primary` is, as one without it. Patroni
+ * reads the key on physical slots only.
+ */
+function forStandbyClusterOnly(s: RawDynamicConfig['slots'][string]): boolean {
+  return (s.type ?? 'physical') === 'physical' && s.cluster_type === 'standby';
+}
+
 /** Fills defaults and converts units: the one place Patroni units become internal ones. */
 export function toDynamicConfig(
   raw: RawDynamicConfig,
@@ -183,13 +208,14 @@ export function toDynamicConfig(
     synchronousNodeCount: raw.synchronous_node_count ?? D.synchronous_node_count,
     checkTimeline: raw.check_timeline ?? D.check_timeline,
     pause: raw.pause ?? D.pause,
-    failsafeMode: raw.failsafe_mode ?? D.failsafe_mode,
     memberSlotsTtlMs: raw.member_slots_ttl ?? 30 * 60_000,
     slots: Object.fromEntries(
-      Object.entries(raw.slots).map(([name, s]) => [
-        name,
-        { type: s.type ?? 'physical', database: s.database ?? null, plugin: s.plugin ?? null },
-      ]),
+      Object.entries(raw.slots)
+        .filter(([, s]) => !forStandbyClusterOnly(s))
+        .map(([name, s]) => [
+          name,
+          { type: s.type ?? 'physical', database: s.database ?? null, plugin: s.plugin ?? null },
+        ]),
     ),
     ignoreSlots: (raw.ignore_slots ?? []).map((r) => ({
       name: r.name ?? null,

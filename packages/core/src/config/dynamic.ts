@@ -82,10 +82,13 @@ export function toDecideConfig(dyn: DynamicConfig): DecideConfig {
   };
 }
 
+/** What the one warning about accepted-but-ignored keys starts with, after its source. */
+export const NOT_ACTED_ON = 'accepted but not acted on';
+
 /** One warning naming every accepted-but-ignored key, or none. */
 export function notImplementedWarning(where: string, paths: readonly ConfigPath[]): string[] {
   if (paths.length === 0) return [];
-  return [`${where}: ignoring keys hapg does not implement yet: ${paths.map(showPath).join(', ')}`];
+  return [`${where}: ${NOT_ACTED_ON}: ${paths.map(showPath).join(', ')}`];
 }
 
 export interface ParsedDynamicConfig {
@@ -112,7 +115,7 @@ export function parseDynamicConfig(json: unknown, opts: { source: string }): Par
   const warnings = notImplementedWarning(source, sorted.notImplemented);
   for (const u of sorted.unknown) {
     setOwn(extra, formatPath(u.path), u.value);
-    const message = unknownKeyMessage(dynamicConfigSchema, u.path).replace(
+    const message = unknownKeyMessage(dynamicConfigSchema, u.path, DYNAMIC_NOT_IMPLEMENTED).replace(
       'unknown key',
       'unknown key, kept as is',
     );

@@ -3,6 +3,7 @@ export { didYouMean, editDistance } from './did-you-mean.js';
 export {
   LOOP_WAIT_MIN_MS,
   mergeDynamicConfig,
+  NOT_ACTED_ON,
   type ParsedDynamicConfig,
   parseDynamicConfig,
   RETRY_TIMEOUT_MIN_MS,
@@ -21,6 +22,7 @@ export {
 } from './dynamic-schema.js';
 export { HAPG_ENV_PREFIX, PATRONI_ENV } from './env.js';
 export type { ListenAddress, PgParameterValue } from './fields.js';
+export { DYNAMIC_IMPLEMENTED, NODE_IMPLEMENTED } from './key-lists.js';
 export type { KeyPattern } from './keys.js';
 export {
   type LoadedNodeConfig,

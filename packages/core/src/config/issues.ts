@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { didYouMean } from './did-you-mean.js';
-import { knownKeysAt } from './keys.js';
+import { type KeyPattern, knownKeysAt } from './keys.js';
 import type { ConfigPath, ConfigProblem } from './problems.js';
 import { describeValue } from './secrets.js';
 
@@ -17,9 +17,16 @@ export function issueProblems(error: z.ZodError, basePath: ConfigPath = []): Con
   });
 }
 
-/** `unknown key; did you mean "data_dir"?` — the suggestion comes from the keys the schema names there. */
-export function unknownKeyMessage(schema: z.ZodType, path: ConfigPath): string {
+/**
+ * `unknown key; did you mean "data_dir"?` — the suggestion comes from the keys known there:
+ * those the schema names, and the accepted-but-ignored ones (`notImplemented`).
+ */
+export function unknownKeyMessage(
+  schema: z.ZodType,
+  path: ConfigPath,
+  notImplemented: readonly KeyPattern[] = [],
+): string {
   const key = String(path[path.length - 1]);
-  const suggestion = didYouMean(key, knownKeysAt(schema, path.slice(0, -1)));
+  const suggestion = didYouMean(key, knownKeysAt(schema, path.slice(0, -1), notImplemented));
   return suggestion === null ? 'unknown key' : `unknown key; did you mean "${suggestion}"?`;
 }

@@ -1,20 +1,28 @@
 /**
  * Sorting a raw config's keys into known, not-implemented (Patroni keys hapg
  * accepts and ignores) and unknown (typos), by walking the zod schema's
- * shapes. The schema is the single list of known keys; nothing is repeated.
+ * shapes. The schema is the single list of implemented keys (`implementedKeys`
+ * lists them) and each document's `*_NOT_IMPLEMENTED` the single list of
+ * accepted-but-ignored ones; nothing is repeated.
  */
 import type { z } from 'zod';
 import { isPlainMap } from './fields.js';
 import type { ConfigPath } from './problems.js';
 
 type Shape = Readonly<Record<string, z.ZodType>>;
-type Node = { kind: 'object'; shape: Shape; open: boolean } | { kind: 'array'; element: z.ZodType } | null;
+type Node =
+  | { kind: 'object'; shape: Shape; open: boolean }
+  | { kind: 'array'; element: z.ZodType }
+  /** a free-form map (`slots`, `postgresql.parameters`): any key, each value checked by `element` */
+  | { kind: 'record'; element: z.ZodType }
+  | null;
 
 interface AnyDef {
   type: string;
   shape?: Shape;
   catchall?: z.ZodType;
   element?: z.ZodType;
+  valueType?: z.ZodType;
   innerType?: z.ZodType;
   in?: z.ZodType;
   out?: z.ZodType;
@@ -34,21 +42,10 @@ export function schemaNode(schema: z.ZodType): Node {
     return { kind: 'object', shape: def.shape, open };
   }
   if (def.type === 'array' && def.element) return { kind: 'array', element: def.element };
+  if (def.type === 'record' && def.valueType) return { kind: 'record', element: def.valueType };
   if (WRAPPERS.has(def.type) && def.innerType) return schemaNode(def.innerType);
   if (def.type === 'pipe' && def.in && def.out) return schemaNode(def.in) ?? schemaNode(def.out);
   return null;
-}
-
-/** The keys a schema names at `path`, for did-you-mean suggestions. */
-export function knownKeysAt(schema: z.ZodType, path: ConfigPath): string[] {
-  let node = schemaNode(schema);
-  for (const seg of path) {
-    if (node?.kind === 'object' && typeof seg === 'string' && node.shape[seg])
-      node = schemaNode(node.shape[seg]);
-    else if (node?.kind === 'array') node = schemaNode(node.element);
-    else return [];
-  }
-  return node?.kind === 'object' ? Object.keys(node.shape) : [];
 }
 
 /** A key path where `*` matches any one segment. */
@@ -56,6 +53,56 @@ export type KeyPattern = readonly string[];
 
 export function patternMatches(pattern: KeyPattern, path: ConfigPath): boolean {
   return pattern.length === path.length && pattern.every((seg, i) => seg === '*' || seg === String(path[i]));
+}
+
+/**
+ * The keys known at `path`, for did-you-mean suggestions: those the schema names there, then
+ * the last segments of the accepted-but-ignored patterns one level below `path` (so that
+ * `restapi.allowlst` suggests `allowlist` whether or not hapg implements it).
+ */
+export function knownKeysAt(
+  schema: z.ZodType,
+  path: ConfigPath,
+  notImplemented: readonly KeyPattern[] = [],
+): string[] {
+  let node = schemaNode(schema);
+  for (const seg of path) {
+    if (node?.kind === 'object' && typeof seg === 'string' && Object.hasOwn(node.shape, seg))
+      node = schemaNode(node.shape[seg]!);
+    else if (node?.kind === 'array' || node?.kind === 'record') node = schemaNode(node.element);
+    else {
+      node = null;
+      break;
+    }
+  }
+  const own = node?.kind === 'object' ? Object.keys(node.shape) : [];
+  const ignored = notImplemented
+    .filter((p) => p.length === path.length + 1 && patternMatches(p.slice(0, -1), path))
+    .map((p) => p[p.length - 1]!)
+    .filter((k) => k !== '*');
+  return [...new Set([...own, ...ignored])];
+}
+
+/**
+ * Every key the schema implements, as patterns in schema order: a map's keys, then the keys
+ * below them; `*` stands for a free-form map's key or a list's item. A free-form map whose
+ * values are not maps (`postgresql.parameters`, `tags.<any>`) is one key.
+ */
+export function implementedKeys(schema: z.ZodType): KeyPattern[] {
+  const out: KeyPattern[] = [];
+  const walk = (node: Node, path: readonly string[]): void => {
+    if (node?.kind === 'object') {
+      for (const [key, child] of Object.entries(node.shape)) {
+        out.push([...path, key]);
+        walk(schemaNode(child), [...path, key]);
+      }
+    } else if (node?.kind === 'array' || node?.kind === 'record') {
+      const element = schemaNode(node.element);
+      if (element?.kind === 'object') walk(element, [...path, '*']);
+    }
+  };
+  walk(schemaNode(schema), []);
+  return out;
 }
 
 export interface KeySort {
@@ -84,6 +131,14 @@ export function sortKeys(
     if (node?.kind === 'array' && Array.isArray(v)) {
       const element = schemaNode(node.element);
       return v.map((item, i) => walk(item, element, [...path, i]));
+    }
+    if (node?.kind === 'record' && isPlainMap(v)) {
+      const element = schemaNode(node.element);
+      // values without keys of their own (`postgresql.parameters`): nothing to sort, and maps that large exist
+      if (element === null) return v;
+      const out: Record<string, unknown> = {};
+      for (const [key, child] of Object.entries(v)) setOwn(out, key, walk(child, element, [...path, key]));
+      return out;
     }
     if (node?.kind !== 'object' || !isPlainMap(v)) return v;
     const out: Record<string, unknown> = {};

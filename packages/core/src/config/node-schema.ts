@@ -44,6 +44,15 @@ const LOG_LEVELS = {
   fatal: 'fatal',
 } as const;
 
+const BOOTSTRAP_SHAPE = {
+  dcs: dynamicConfigSchema,
+  // `initdb` (the default) only: another value is a custom bootstrap script (`dynamicNotImplemented`)
+  method: f.text({ nonEmpty: true }),
+  initdb: f.optionList(),
+  pg_hba: f.stringList(),
+  // Patroni keys hapg does not act on (`users`, `post_bootstrap`, ...) are in NODE_NOT_IMPLEMENTED
+};
+
 export const nodeConfigSchema = section({
   scope: f.requiredText(),
   namespace: f.text({ nonEmpty: true }),
@@ -87,11 +96,7 @@ export const nodeConfigSchema = section({
     create_replica_methods: f.stringList(),
     basebackup: f.optionList(),
   }),
-  bootstrap: section({
-    dcs: dynamicConfigSchema,
-    initdb: f.optionList(),
-    pg_hba: f.stringList(),
-  }),
+  bootstrap: section(BOOTSTRAP_SHAPE),
   tags: openSection({
     nofailover: f.flag(),
     noloadbalance: f.flag(),
@@ -132,6 +137,7 @@ export type RawNodeConfig = z.output<typeof nodeConfigSchema>;
 
 const SSL_CONNECTION_KEYS = [
   'sslmode',
+  'sslnegotiation',
   'sslkey',
   'sslpassword',
   'sslcert',
@@ -165,6 +171,9 @@ export const NODE_NOT_IMPLEMENTED: readonly KeyPattern[] = [
   ['ctl'],
   ['standby_cluster'],
   ['global'],
+  // Patroni's threads (4.1)
+  ['thread_pool_size'],
+  ['thread_stack_size'],
   ...[
     'http_extra_headers',
     'https_extra_headers',
@@ -172,6 +181,7 @@ export const NODE_NOT_IMPLEMENTED: readonly KeyPattern[] = [
     'ciphers',
     'request_queue_size',
     'server_tokens',
+    'thread_pool_size',
   ].map((k) => ['restapi', k]),
   ...['srv', 'srv_suffix', 'url', 'proxy', 'use_proxies', 'retry_timeout'].map((k) => ['etcd3', k]),
   ...[
@@ -191,9 +201,14 @@ export const NODE_NOT_IMPLEMENTED: readonly KeyPattern[] = [
     'remove_data_directory_on_rewind_failure',
     'remove_data_directory_on_diverged_timelines',
     'use_slots',
+    'rewind',
+    // role-specific overrides (Patroni after 4.1)
+    ...['parameters', 'pg_hba', 'pg_ident'].flatMap((k) =>
+      ['primary', 'replica', 'standby_leader'].map((role) => `${k}_${role}`),
+    ),
   ].map((k) => ['postgresql', k]),
   ...SSL_CONNECTION_KEYS.map((k) => ['postgresql', 'authentication', '*', k]),
-  ...['method', 'users', 'post_bootstrap', 'post_init'].map((k) => ['bootstrap', k]),
+  ...['users', 'post_bootstrap', 'post_init'].map((k) => ['bootstrap', k]),
   ...DYNAMIC_NOT_IMPLEMENTED.map((p) => ['bootstrap', 'dcs', ...p]),
   ...[
     'traceback_level',
@@ -206,20 +221,30 @@ export const NODE_NOT_IMPLEMENTED: readonly KeyPattern[] = [
     'deduplicate_heartbeat_logs',
     'mode',
   ].map((k) => ['log', k]),
+  // Patroni's test hook (`testing`), not documented by Patroni
+  ['watchdog', 'driver'],
+  // tags with a meaning in Patroni that hapg does not give them: not published either
+  ...['nostream', 'sync_priority'].map((k) => ['tags', k]),
 ];
 
 /**
- * Sections named by values: `bootstrap.method: my_script` configures itself
- * under `bootstrap.my_script`. hapg does not run custom bootstrap methods yet,
- * so that section is ignored. (Replica methods' `postgresql.<method>`
- * sections are parsed: see `replica-methods.ts`.)
+ * Keys whose status depends on values: `bootstrap.method: my_script` (anything but `initdb`)
+ * names a custom bootstrap script, configured under `bootstrap.my_script`. hapg does not run
+ * custom bootstrap methods yet, so the key and that section are ignored. (Replica methods'
+ * `postgresql.<method>` sections are parsed: see `replica-methods.ts`.)
  */
 export function dynamicNotImplemented(raw: unknown): KeyPattern[] {
   const out: KeyPattern[] = [];
   const root = isPlainMap(raw) ? raw : {};
   const bootstrap = isPlainMap(root.bootstrap) ? root.bootstrap : {};
-  if (typeof bootstrap.method === 'string' && bootstrap.method !== 'initdb')
-    out.push(['bootstrap', bootstrap.method]);
+  const method = bootstrap.method;
+  if (method !== undefined && method !== null && method !== 'initdb') {
+    out.push(['bootstrap', 'method']);
+    // a section of its own, never one of bootstrap's keys (`method: dcs` must not hide `dcs`)
+    const own = Object.hasOwn(BOOTSTRAP_SHAPE, String(method));
+    if (typeof method === 'string' && !own && Object.hasOwn(bootstrap, method))
+      out.push(['bootstrap', method]);
+  }
   return out;
 }
 

@@ -191,7 +191,8 @@ export function parseNodeConfig(text: string, opts: ParseNodeConfigOptions): Loa
   const methods = takeMethodSections(merged);
   const sorted = sortKeys(methods.rest, nodeConfigSchema, notImplemented);
   for (const u of sorted.unknown) {
-    placer.add({ path: u.path, message: unknownKeyMessage(nodeConfigSchema, u.path) }, { atKey: true });
+    const message = unknownKeyMessage(nodeConfigSchema, u.path, notImplemented);
+    placer.add({ path: u.path, message }, { atKey: true });
   }
   const parsed = nodeConfigSchema.safeParse(sorted.known, { reportInput: true });
   if (!parsed.success) {

@@ -123,7 +123,10 @@ export function replicationSampleMs(primaryIsolationTimeoutMs: number): number {
  * The replication timing hapg sets unless the operator's `parameters` say otherwise: standbys
  * report every second, and a connection that stays silent for a lease TTL (at least 5 s) is
  * closed from both ends, so a stale walsender row or a receiver stuck on a dead socket does not
- * outlive a failover by a minute (Postgres's defaults are 10 s, 60 s and 60 s).
+ * outlive a failover by a minute (Postgres's defaults are 10 s, 60 s and 60 s). A standby whose
+ * upstream refused it (restarting, just promoted) tries again after 1 s, not 5 s: after a
+ * restart of the primary the replicas otherwise missed every commit of the first seconds,
+ * and an asynchronous failover in that time lost them all (the faults test measured 253–256).
  */
 export function replicationTimingParameters(ttlMs: number): Record<string, string> {
   const silentS = Math.max(5, Math.ceil(ttlMs / 1000));
@@ -131,6 +134,7 @@ export function replicationTimingParameters(ttlMs: number): Record<string, strin
     wal_receiver_status_interval: '1s',
     wal_sender_timeout: `${silentS}s`,
     wal_receiver_timeout: `${silentS}s`,
+    wal_retrieve_retry_interval: '1s',
   };
 }
 

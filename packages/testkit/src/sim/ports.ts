@@ -216,24 +216,8 @@ export function simPostgres(world: SimWorld, node: SimNode): PostgresControl {
     setWasPrimary: async (value) => {
       pg.wasPrimary = value;
     },
-    get following() {
-      return pg.following;
-    },
-    set following(v) {
-      pg.following = v;
-    },
-    get crashedAtMs() {
-      return pg.crashedAtMs;
-    },
-    set crashedAtMs(v) {
-      pg.crashedAtMs = v;
-    },
-    get rejoinFailure() {
-      return pg.rejoinFailure;
-    },
-    set rejoinFailure(v) {
-      pg.rejoinFailure = v;
-    },
+    // the model keeps the agent's memory beside the server's state
+    memory: pg,
   };
 }
 
