@@ -278,7 +278,10 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
   async #rebind(holder: Kv, leaseId: string): Promise<boolean> {
     if (holder.lease === leaseId) return true;
     if (holder.lease === '0') {
-      this.#log.warn({}, 'the leader key names us but is bound to no lease (another tool wrote it): not taking it');
+      this.#log.warn(
+        {},
+        'the leader key names us but is bound to no lease (another tool wrote it): not taking it',
+      );
       return false;
     }
     const name = this.#requireName();
