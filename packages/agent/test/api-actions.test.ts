@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildApi } from '../src/api/build.js';
 import { createMetrics } from '../src/metrics.js';
 import { clockAtNow, primaryHealthy } from './api-fixtures.js';
-import { apiRig, sendJson } from './api-rig.js';
+import { apiRig, sendJson, UNSAFE_ENDPOINTS } from './api-rig.js';
 
 const AUTH = { username: 'admin', password: 'secret' };
 const BASIC = `Basic ${Buffer.from('admin:secret').toString('base64')}`;
@@ -11,20 +11,10 @@ const SOON = '2026-06-01T00:00:00Z';
 
 const api = (extra: Partial<Parameters<typeof buildApi>[0]> = {}) => apiRig({ extra });
 
-type Method = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const send = sendJson;
 
-const ENDPOINTS: [Method, string, unknown][] = [
-  ['POST', '/switchover', { leader: 'node1', candidate: 'node2' }],
-  ['DELETE', '/switchover', undefined],
-  ['POST', '/failover', { candidate: 'node2' }],
-  ['POST', '/restart', {}],
-  ['DELETE', '/restart', undefined],
-  ['POST', '/reload', undefined],
-  ['POST', '/reinitialize', { force: true }],
-  ['PATCH', '/config', { pause: true }],
-  ['PUT', '/config', { ttl: 30, loop_wait: 10 }],
-];
+const ENDPOINTS = UNSAFE_ENDPOINTS;
+type Method = (typeof UNSAFE_ENDPOINTS)[number][0];
 
 describe('auth on every action endpoint', () => {
   it.each(ENDPOINTS)('%s %s: 401 without credentials, not 401 with them', async (method, url, body) => {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AllowListConfig, configuredAllowList } from '../src/api/allowlist.js';
-import { apiRig } from './api-rig.js';
+import { apiRig, UNSAFE_ENDPOINTS } from './api-rig.js';
 import { member, viewOf, withMembers } from './cluster-ops-fixtures.js';
 
 /**
@@ -14,17 +14,7 @@ import { member, viewOf, withMembers } from './cluster-ops-fixtures.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-const UNSAFE: [Method, string, unknown][] = [
-  ['POST', '/switchover', { leader: 'node1', candidate: 'node2' }],
-  ['DELETE', '/switchover', undefined],
-  ['POST', '/failover', { candidate: 'node2' }],
-  ['POST', '/restart', {}],
-  ['DELETE', '/restart', undefined],
-  ['POST', '/reload', undefined],
-  ['POST', '/reinitialize', { force: true }],
-  ['PATCH', '/config', { pause: true }],
-  ['PUT', '/config', { ttl: 30, loop_wait: 10 }],
-];
+const UNSAFE = UNSAFE_ENDPOINTS;
 const SAFE = ['/patroni', '/primary', '/health', '/cluster', '/config', '/metrics', '/liveness'];
 
 const apps: FastifyInstance[] = [];

@@ -72,3 +72,16 @@ export function sendJson(
     ...(body === undefined ? {} : { payload: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
 }
+
+/** Every unsafe (state-changing) endpoint with a body it accepts: auth and allowlist apply to each. */
+export const UNSAFE_ENDPOINTS: readonly ['POST' | 'PUT' | 'PATCH' | 'DELETE', string, unknown][] = [
+  ['POST', '/switchover', { leader: 'node1', candidate: 'node2' }],
+  ['DELETE', '/switchover', undefined],
+  ['POST', '/failover', { candidate: 'node2' }],
+  ['POST', '/restart', {}],
+  ['DELETE', '/restart', undefined],
+  ['POST', '/reload', undefined],
+  ['POST', '/reinitialize', { force: true }],
+  ['PATCH', '/config', { pause: true }],
+  ['PUT', '/config', { ttl: 30, loop_wait: 10 }],
+];

@@ -1,15 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import {
-  closeSync,
-  constants,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '@hapg/testkit';
@@ -21,6 +11,7 @@ import { monoNowNs } from '../src/fence/mono.js';
 import { encodeArm, parseCommand } from '../src/fence/protocol.js';
 import { GRACE_MS, sysfsTimeoutFile, Watchdog, type WatchdogTarget } from '../src/fence/watchdog.js';
 import { assessWatchdog } from '../src/fence/watchdog-policy.js';
+import { fakeWatchdog } from './fake-watchdog.js';
 
 const MS = 1_000_000n;
 let dir: string;
@@ -73,24 +64,7 @@ const DISARMED: WatchdogTarget = {
 
 describe('Watchdog on a fake device', () => {
   it('FIFO: opened on arm, petted at the interval, magic-closed on disarm (V last, then EOF)', async () => {
-    const fifo = join(dir, 'watchdog');
-    execFileSync('mkfifo', [fifo]);
-    // the reader (the "kernel"): non-blocking, so the test never hangs on an open
-    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-    const got: string[] = [];
-    const drain = (): 'eof' | 'more' => {
-      const buf = Buffer.alloc(4096);
-      for (;;) {
-        try {
-          const n = readSync(reader, buf);
-          if (n === 0) return 'eof';
-          got.push(buf.subarray(0, n).toString());
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return 'more';
-          throw e;
-        }
-      }
-    };
+    const { fifo, got, drain, close } = fakeWatchdog(dir);
     try {
       const wd = dog(fifo, 50);
       expect(wd.status()).toMatchObject({ device: fifo, open: false, healthy: true, pets: 0 });
@@ -117,7 +91,7 @@ describe('Watchdog on a fake device', () => {
       expect(drain()).toBe('eof'); // no pets after the close
       expect(logged.map((l) => l.msg)).toEqual(['watchdog opened', 'watchdog closed (magic close)']);
     } finally {
-      closeSync(reader);
+      close();
     }
   });
 

@@ -1,14 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import {
-  closeSync,
-  constants,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +10,7 @@ import { FenceClient } from '../src/fence/client.js';
 import type { Logger } from '../src/logger.js';
 import { monoNowNs } from '../src/fence/mono.js';
 import { childPids, isDead } from '../src/fence/procfs.js';
+import { fakeWatchdog } from './fake-watchdog.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const tsxLoader = pathToFileURL(here('../../../node_modules/tsx/dist/loader.mjs')).href;
@@ -374,23 +365,7 @@ describe('fence (real processes)', () => {
   });
 
   it('watchdog on a FIFO: opened on arm, petted at the interval, V then close on disarm; reported in replies', async () => {
-    const fifo = join(dir, 'watchdog');
-    execFileSync('mkfifo', [fifo]);
-    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-    const got: string[] = [];
-    const drain = (): 'eof' | 'more' => {
-      const buf = Buffer.alloc(4096);
-      for (;;) {
-        try {
-          const n = readSync(reader, buf);
-          if (n === 0) return 'eof';
-          got.push(buf.subarray(0, n).toString());
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return 'more';
-          throw e;
-        }
-      }
-    };
+    const { fifo, got, drain, close } = fakeWatchdog(dir);
     try {
       await startFence(['--watchdog', fifo, '--watchdog-interval-ms', '100']);
       const pm = await startPostmaster(0);
@@ -420,7 +395,7 @@ describe('fence (real processes)', () => {
       expect(all.slice(0, -1)).toMatch(/^1+$/);
       client.close();
     } finally {
-      closeSync(reader);
+      close();
     }
   });
 

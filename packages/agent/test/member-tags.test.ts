@@ -1,4 +1,5 @@
 import {
+  type PgObservation,
   defaultDynamicConfig,
   type NodeConfig,
   parseNodeConfig,
@@ -9,7 +10,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { statusBody } from '../src/api/bodies.js';
 import { memberJson, publishedTags } from '../src/member.js';
-import { buildSnapshot } from '../src/snapshot-build.js';
+import { buildSnapshot, EMPTY_PG_OBSERVATION } from '../src/snapshot-build.js';
 
 /**
  * Tags are published as Patroni publishes them (issue 14 #7): the YAML's tags as written,
@@ -24,22 +25,17 @@ const configWith = (tagsYaml: string): NodeConfig =>
   parseNodeConfig(`${BASE}${tagsYaml}`, { fileName: 'n1.yaml', env: {} }).config;
 
 function published(config: NodeConfig) {
-  const pg = {
+  // a running primary: only the tags differ between the cases
+  const pg: PgObservation = {
+    ...EMPTY_PG_OBSERVATION,
     dataDir: 'initialized',
     systemId: '1',
     process: 'running',
-    crashedAtMs: null,
     inRecovery: false,
     wasPrimary: true,
     timeline: toTimeline(1),
     flushLsn: toLsn(100),
-    receiveLsn: null,
-    replayLsn: null,
-    following: null,
-    streaming: false,
-    streamingReplicas: [],
-    rejoinFailure: null,
-  } as const;
+  };
   const snap = buildSnapshot({
     version: '1.0',
     config,
