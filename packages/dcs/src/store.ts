@@ -77,6 +77,8 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
   readonly #ttlSeconds: number;
   readonly #clock: Clock;
   readonly #log: Logger;
+  /** the create revision of the leader key this store created (or rebound) last; null after a release */
+  #ownLeaderCreateRevision: string | null = null;
   readonly #cache: ViewCache;
   readonly #watch: boolean;
   #lease: LeaseKeeper | null = null;
@@ -220,7 +222,11 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
       [{ op: 'put', key: leader, value: name, lease: leaseId }],
       [{ op: 'get', key: leader }],
     );
-    if (res.succeeded) return this.#afterLeaderWrite(true);
+    if (res.succeeded) {
+      // created now: its create revision is this txn's
+      this.#ownLeaderCreateRevision = res.revision;
+      return this.#afterLeaderWrite(true);
+    }
     const holder = res.gets[0] ?? null;
     // ours already (an earlier attempt of this very call may have committed)
     if (holder?.value === name) return this.#rebind(holder, leaseId);
@@ -265,19 +271,22 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     });
     // a retry finding the key gone or someone else's: an earlier attempt deleted ours
     const deletedEarlier = attempts > 1 && res.gets[0]?.value !== name;
+    if (res.succeeded || deletedEarlier) this.#ownLeaderCreateRevision = null;
     return this.#afterLeaderWrite(res.succeeded || deletedEarlier);
   }
 
   /**
    * Rebinds a leader key with our name to our lease: our previous incarnation's (the agent
-   * restarted under a new lease). Our name bound to no lease was written by another tool, not
-   * by an agent: it says nothing of where the last primary is (it may still run, fenced only
-   * by its own lease's deadline), so it is not ours to take; decide() treats it as a flawed key
-   * and removes it after ttl. (The simulator found the two primaries that taking it gave.)
+   * restarted under a new lease), or our own key that another tool overwrote with our name
+   * and no lease (`etcdctl put` keeps a key's create revision: it is still the key we
+   * created). Our name bound to no lease on a key we never created says nothing of where the
+   * last primary is — it may still run, fenced only by its own lease's deadline — so it is not
+   * ours to take; decide() treats it as a flawed key and removes it after ttl. (The simulator
+   * found the two primaries that taking it gave.)
    */
   async #rebind(holder: Kv, leaseId: string): Promise<boolean> {
     if (holder.lease === leaseId) return true;
-    if (holder.lease === '0') {
+    if (holder.lease === '0' && holder.createRevision !== this.#ownLeaderCreateRevision) {
       this.#log.warn(
         {},
         'the leader key names us but is bound to no lease (another tool wrote it): not taking it',
@@ -296,8 +305,10 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
       [{ op: 'put', key: leader, value: name, lease: leaseId }],
       [],
     );
-    if (res.succeeded)
+    if (res.succeeded) {
+      this.#ownLeaderCreateRevision = holder.createRevision;
       this.#log.info({ oldLeaseId: holder.lease, leaseId }, 'rebound the leader key to our lease');
+    }
     return this.#afterLeaderWrite(res.succeeded);
   }
 

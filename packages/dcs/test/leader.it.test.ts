@@ -102,4 +102,16 @@ describe('leader lock (real etcd)', () => {
     expect(v.leader?.name).toBe('a');
     expect(v.leader?.leaseId).toBeNull();
   });
+
+  it('our own key overwritten with our name and no lease (its create revision kept) is bound back', async () => {
+    const scope = freshScope('rebind-own');
+    const a = await node(scope, 'a');
+    const tool = await node(scope, 'tool');
+    expect(await a.acquireLeader()).toBe(true);
+    const before = await a.readView();
+    await tool.casRaw(a.keys.leader, 'a', before.leader!.modRevision);
+    expect((await a.readView()).leader?.leaseId).toBeNull();
+    expect(await a.verifyLeader()).toBe(true);
+    expect((await a.readView()).leader?.leaseId).toBe(a.leaseId());
+  });
 });

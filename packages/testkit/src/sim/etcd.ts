@@ -90,11 +90,16 @@ export class SimEtcd {
     this.#commit(nowMs, { leader, members });
   }
 
-  /** txn create_revision == 0 → put leader bound to lease; rebinds our own name if it is bound to a lease (store.ts). */
-  acquire(name: string, leaseId: string, nowMs: number): boolean {
+  /**
+   * txn create_revision == 0 → put leader bound to lease; rebinds our own name, unless it is
+   * bound to no lease on a key we did not create (`ownCreateRevision`: store.ts `#rebind`).
+   */
+  acquire(name: string, leaseId: string, nowMs: number, ownCreateRevision: string | null = null): boolean {
     const cur = this.current;
     if (!this.#leases.has(leaseId)) return false;
-    if (cur.leader !== null && (cur.leader.name !== name || cur.leader.leaseId === null)) return false;
+    const l = cur.leader;
+    if (l !== null && (l.name !== name || (l.leaseId === null && l.createRevision !== ownCreateRevision)))
+      return false;
     const rev = String(cur.revision + 1);
     this.#commit(nowMs, {
       leader: { name, leaseId, modRevision: rev, createRevision: cur.leader?.createRevision ?? rev },

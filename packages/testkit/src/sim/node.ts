@@ -56,6 +56,8 @@ export interface SimTiming {
 export class SimNode {
   readonly pg: PgModel;
   leaseId: string | null = null;
+  /** the create revision of the leader key this node's store created last (store.ts) */
+  ownLeaderCreateRevision: string | null = null;
   deadlineMs: number | null = null;
   renewFailingSinceMs: number | null = null;
   /** when etcd last confirmed a renewal: the isolation grace runs from it, as in LeaseKeeper */

@@ -67,7 +67,13 @@ export function simStore(world: SimWorld, node: SimNode): ClusterStorePort {
   return {
     acquireLeader: async () => {
       up();
-      return node.leaseId !== null && etcd.acquire(node.name, node.leaseId, world.nowMs());
+      if (
+        node.leaseId === null ||
+        !etcd.acquire(node.name, node.leaseId, world.nowMs(), node.ownLeaderCreateRevision)
+      )
+        return false;
+      node.ownLeaderCreateRevision = etcd.current.leader?.createRevision ?? null;
+      return true;
     },
     verifyLeader: async () => {
       up();
@@ -75,7 +81,9 @@ export function simStore(world: SimWorld, node: SimNode): ClusterStorePort {
     },
     releaseLeader: async () => {
       up();
-      return etcd.release(node.name, world.nowMs());
+      const released = etcd.release(node.name, world.nowMs());
+      if (released) node.ownLeaderCreateRevision = null;
+      return released;
     },
     removeLeaderAt: async (rev) => {
       up();

@@ -280,6 +280,7 @@ class Simulation {
     };
     for (const node of this.nodes) this.agents.set(node, this.agentFor(node));
     this.etcd.acquire('n0', this.nodes[0]!.leaseId!, 0);
+    this.nodes[0]!.ownLeaderCreateRevision = this.etcd.current.leader?.createRevision ?? null;
     const n0 = this.nodes[0]!;
     n0.fence = { deadlineMs: n0.deadlineMs!, incarnation: n0.pg.incarnation };
     n0.lastSawPrimary = true;
