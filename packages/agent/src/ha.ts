@@ -25,11 +25,11 @@ import { type ParameterInput, ParameterDuty } from './duties/parameters.js';
 import { DynamicConfigReader } from './dynamic-config.js';
 import { ActionFailed, type ExecContext, runActions } from './executor/execute.js';
 import { localPostgresControl, realExecClock, restPeers } from './executor/local-ports.js';
-import type { PostgresControl } from './executor/ports.js';
+import type { ExecClock, PostgresControl } from './executor/ports.js';
 import { restartInPlaceActions } from './executor/requests.js';
 import type { LocalPostgres } from './local-pg.js';
 import type { Logger } from './logger.js';
-import { type AgentMemory, FRESH_MEMORY, released, viewSeen } from './loop/memory.js';
+import { type AgentMemory, FRESH_MEMORY, released } from './loop/memory.js';
 import { observe } from './loop/observer.js';
 import { viewChangeWakes } from './loop/wake.js';
 import { memberJson } from './member.js';
@@ -108,6 +108,8 @@ export class HaLoop {
   #syncGoneWoken = '';
   // the parts
   readonly #pgControl: PostgresControl;
+  /** the executor's and the sync duty's clock: the agent's, with real sleeps */
+  readonly #execClock: ExecClock;
   readonly #params: ParameterDuty;
   readonly #slots: SlotManager;
   readonly #sync: SyncManager;
@@ -123,12 +125,13 @@ export class HaLoop {
       // local socket first like every other connection of the agent to its own server
       connectIn: (database) => o.pg.node.localConnectOptions(database),
     });
+    this.#execClock = realExecClock(o.clock);
     this.#pgControl = localPostgresControl(o.pg, { config: () => this.#o.config, log: this.#log });
     this.#sync = new SyncManager({
       name: o.config.name,
       store: o.store,
       pg: sqlSyncPostgres(o.pg.node, (value) => this.#params.applySsn(value, this.#parameterInput())),
-      clock: realExecClock(o.clock),
+      clock: this.#execClock,
       log: o.log.child({ component: 'sync' }),
     });
     this.#params = new ParameterDuty({
@@ -181,7 +184,6 @@ export class HaLoop {
     });
     o.store.on('granted', () => this.wake('new lease'));
     o.store.on('change', (view) => {
-      this.#memory = viewSeen(this.#memory, view, this.#o.config.name);
       const prev = this.#prevView;
       this.#prevView = view;
       if (viewChangeWakes(prev, view)) this.wake('cluster view changed');
@@ -504,7 +506,7 @@ export class HaLoop {
       pg: this.#pgControl,
       fence: { arm: () => this.#armFence(), disarm: () => o.fence.disarm() },
       peers: restPeers,
-      clock: realExecClock(o.clock),
+      clock: this.#execClock,
       log: this.#log,
       view,
       retryTimeoutMs: this.#dyn.retryTimeoutMs,
@@ -512,7 +514,6 @@ export class HaLoop {
         usePgRewind: o.config.postgresql.usePgRewind ?? this.#dyn.postgresql.usePgRewind,
         removeDataDirectoryOnRewindFailure: this.#dyn.postgresql.removeDataDirectoryOnRewindFailure,
       },
-      previousLeader: this.#memory.previousLeader,
       streamingReplicas: pgObs.streamingReplicas,
       useSlots: this.#dyn.postgresql.useSlots,
       syncMode: this.#dyn.synchronousMode,

@@ -28,4 +28,4 @@ export {
   type SyncPostgres,
 } from './duties/sync/sync-manager.js';
 export { restartInPlaceActions } from './executor/requests.js';
-export { type AgentMemory, FRESH_MEMORY, observed, released, viewSeen } from './loop/memory.js';
+export { type AgentMemory, FRESH_MEMORY, observed, released } from './loop/memory.js';

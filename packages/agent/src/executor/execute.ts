@@ -43,8 +43,6 @@ export interface ExecContext {
   readonly useSlots: boolean;
   /** dynamic `synchronous_mode` (a switchover hands the sync key over to its target) */
   readonly syncMode: 'off' | 'on' | 'quorum';
-  /** the last leader this node saw, for the history entry of a promotion */
-  readonly previousLeader: MemberName | null;
   /** the dynamic config a bootstrap writes (`bootstrap.dcs`) */
   readonly bootstrapDcs: Readonly<Record<string, unknown>>;
   readonly onPromoted: (reason: 'failover' | 'switchover' | 'manual') => void;
@@ -282,7 +280,6 @@ async function promote(
     reason,
     time: new Date(ctx.clock.wallMs()).toISOString(),
     newLeader: ctx.name,
-    oldLeader: ctx.previousLeader,
   };
   const current = view?.history ?? null;
   const entries = [...(current?.entries ?? []).filter((h) => h.timeline !== oldTimeline), entry];

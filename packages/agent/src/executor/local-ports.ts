@@ -45,7 +45,7 @@ export function localPostgresControl(
 }
 
 /** Peers over their REST API. */
-export const restPeers: PeerPort = (member, timeoutMs) => fetchPeer(member, timeoutMs);
+export const restPeers: PeerPort = fetchPeer;
 
 /** The system clock, with real sleeps. */
 export function realExecClock(clock: Clock): ExecClock {

@@ -15,8 +15,6 @@ import {
 export interface AgentMemory {
   /** when we last released the leader key (a switchover away): we do not race for it at once */
   readonly releasedLeaderAtMs: number | null;
-  /** the last leader other than us seen in any view: the "old leader" of our next promotion */
-  readonly previousLeader: MemberName | null;
   /** since when we hold the key without a running primary (see `observed`) */
   readonly downUnderKeySinceMs: number | null;
   /** since when the current leader key has looked like no agent's (core's `trackFlawedLeader`) */
@@ -25,7 +23,6 @@ export interface AgentMemory {
 
 export const FRESH_MEMORY: AgentMemory = {
   releasedLeaderAtMs: null,
-  previousLeader: null,
   downUnderKeySinceMs: null,
   flawedLeader: null,
 };
@@ -33,12 +30,6 @@ export const FRESH_MEMORY: AgentMemory = {
 /** We released the leader key at `nowMs`. */
 export function released(m: AgentMemory, nowMs: number): AgentMemory {
   return { ...m, releasedLeaderAtMs: nowMs };
-}
-
-/** A view arrived from the watch. */
-export function viewSeen(m: AgentMemory, view: ClusterView, self: MemberName): AgentMemory {
-  const leader = view.leader?.name;
-  return leader === undefined || leader === self ? m : { ...m, previousLeader: leader };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type AgentMemory, FRESH_MEMORY, observed, viewSeen } from '@hapg/agent';
+import { type AgentMemory, FRESH_MEMORY, observed } from '@hapg/agent';
 import {
   type DecideConfig,
   type Decision,
@@ -146,7 +146,6 @@ export class SimNode {
     this.reachable = this.etcdConnected(nowMs);
     if (this.reachable) this.cachedView = toClusterView(etcd.readAt(nowMs - watchDelayMs));
     const view = this.cachedView;
-    if (view !== null) this.memory = viewSeen(this.memory, view, this.name);
     const paused = view?.config?.value.pause === true;
     const pg = this.pg;
     const running = pg.process === 'running';

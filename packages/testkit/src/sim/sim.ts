@@ -308,9 +308,6 @@ class Simulation {
       rejoin: { usePgRewind: true, removeDataDirectoryOnRewindFailure: false },
       useSlots: true,
       syncMode: this.dyn.synchronousMode,
-      get previousLeader() {
-        return node.memory.previousLeader;
-      },
       bootstrapDcs: {},
       onPromoted: () => {
         this.stats.failovers++;
