@@ -202,6 +202,9 @@ describe('keys another tool wrote (issue 11)', () => {
   it("the primary's own name without a lease: bound back to its lease at once, no failover", async () => {
     const primary = await cluster.waitHealthy(REJOIN_MS);
     const timeline = (await cluster.patroni(primary)).timeline;
+    const startedAt = async () =>
+      (await cluster.sql<{ t: string }>(primary, 'SELECT pg_postmaster_start_time()::text AS t'))[0]!.t;
+    const postmasterStart = await startedAt();
     await put(keys().leader, primary.name);
     await waitFor(
       async () => {
@@ -210,7 +213,15 @@ describe('keys another tool wrote (issue 11)', () => {
       },
       { timeoutMs: 3000, what: 'the leader key bound to a lease again' },
     );
-    expect(await realPrimary()).toBe(primary);
+    // the agent publishes its status right after the rebind, a few ms after etcd has it
+    await waitFor(async () => (await realPrimary()) === primary, {
+      timeoutMs: 1000,
+      intervalMs: 50,
+      what: `${primary.name} the primary under its key`,
+    });
+    // never demoted: the same postmaster, still writable, on the same timeline
+    expect(await startedAt()).toBe(postmasterStart);
+    expect(await writable(primary)).toBe(true);
     expect((await cluster.patroni(primary)).timeline).toBe(timeline);
     expect(overlaps).toEqual([]);
   });

@@ -1,4 +1,5 @@
 import {
+  type Action,
   type Clock,
   type ClusterView,
   configuredParameters,
@@ -41,6 +42,18 @@ import { SyncManager } from './duties/sync/sync-manager.js';
 import { sqlSyncPostgres } from './duties/sync/sync-postgres.js';
 
 const MAX_FOLLOW_UPS = 3;
+/**
+ * Steps after which the REST status is published at once, mid-run: peers read it during
+ * elections (a switchover target must not see us as a running primary once we stopped), and
+ * health checks must see a rebound key as ours without waiting for the iteration's end.
+ */
+const PUBLISH_AFTER: ReadonlySet<Action['kind']> = new Set([
+  'demote',
+  'promote',
+  'releaseLeader',
+  'startPostgres',
+  'acquireLeader',
+]);
 
 /** Arms/disarms the fence; never throws (a fence failure is logged and shown, not fatal). */
 export interface Fence {
@@ -335,10 +348,8 @@ export class HaLoop {
     this.#publish(view, obs.pg, decision);
     if (decision.actions.length > 0) {
       try {
-        // Peers read our REST status during elections: publish each step at once (a switchover
-        // target must not see us as a running primary once we have stopped).
         await runActions(decision.actions, this.#execContext(view, obs.pg), async (kind) => {
-          if (kind === 'demote' || kind === 'promote' || kind === 'releaseLeader' || kind === 'startPostgres')
+          if (PUBLISH_AFTER.has(kind))
             this.#publish(store.view(), await pg.observe(clock.monotonicMs()), decision);
         });
         // the state changed: look again at once rather than after loop_wait (e.g. a demoted

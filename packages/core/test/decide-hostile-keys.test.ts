@@ -176,10 +176,28 @@ const rows: Row[] = [
     'demote(fast,-) removeLeaderKey(6)',
   ],
   [
-    'primary: its own name without a lease: rebinds the key (it never went away)',
-    primaryObs({ view: { leader: ghost({ name: 'a' }) }, dcs: seen(TTL_MS) }),
+    'primary: its own key overwritten with its name and no lease: rebinds it (it never went away)',
+    primaryObs({
+      view: { leader: ghost({ name: 'a' }) },
+      dcs: { ...seen(TTL_MS), ownLeaderCreateRevision: '5' },
+    }),
     'LEADER_KEY_OTHER_LEASE',
     'acquireLeader',
+  ],
+  [
+    'primary: its name without a lease on a key it never created: demotes (not its key)',
+    primaryObs({
+      view: { leader: ghost({ name: 'a', createRevision: '9' }) },
+      dcs: { ownLeaderCreateRevision: '5' },
+    }),
+    'LEADER_KEY_INVALID',
+    'demote(fast,-)',
+  ],
+  [
+    'primary that created no key (a restarted agent): its name without a lease is not its key',
+    primaryObs({ view: { leader: ghost({ name: 'a' }) } }),
+    'LEADER_KEY_INVALID',
+    'demote(fast,-)',
   ],
   [
     'the holder is never leaderless, even with its own member key missing',

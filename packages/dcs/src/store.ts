@@ -204,6 +204,11 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     return this.#lease?.renewFailingSinceMs() ?? null;
   }
 
+  /** Create revision of the leader key we created and have not released (core's `DcsObservation`). */
+  ownLeaderCreateRevision(): string | null {
+    return this.#ownLeaderCreateRevision;
+  }
+
   /** See `LeaseKeeper.setRenewIntervalMs`: the leader renews more often. */
   setRenewIntervalMs(ms: number | null): void {
     this.#lease?.setRenewIntervalMs(ms);

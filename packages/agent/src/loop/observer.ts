@@ -13,7 +13,10 @@ import { fetchPeerStatuses } from '../peers.js';
 import { type AgentMemory, observed } from './memory.js';
 
 export interface ObserverDeps {
-  readonly store: Pick<EtcdStore, 'reachable' | 'leaseId' | 'leaseDeadlineMs' | 'renewFailingSinceMs'>;
+  readonly store: Pick<
+    EtcdStore,
+    'reachable' | 'leaseId' | 'leaseDeadlineMs' | 'renewFailingSinceMs' | 'ownLeaderCreateRevision'
+  >;
   readonly pg: LocalPostgres;
   readonly clock: Clock;
   /** the watchdog's verdict (watchdog.mode required): see `Fence.watchdogFailure` */
@@ -69,6 +72,7 @@ export async function observe(
       renewFailingSinceMs: store.renewFailingSinceMs(),
       releasedLeaderAtMs: seen.memory.releasedLeaderAtMs,
       flawedLeaderSinceMs: seen.memory.flawedLeader?.sinceMs ?? null,
+      ownLeaderCreateRevision: store.ownLeaderCreateRevision(),
     },
     peers,
     wallNowMs: clock.wallMs(),

@@ -80,12 +80,22 @@ function writableMember(view: ClusterView, self: MemberName): MemberName | null 
   return null;
 }
 
+/** Our name, no lease, on the very key we created: ours, overwritten by another tool. */
+function isOwnOverwrittenKey(record: LeaderRecord, obs: Observation): boolean {
+  const own = obs.dcs.ownLeaderCreateRevision ?? null;
+  return (
+    record.name === obs.self.name && record.leaseId === null && own !== null && record.createRevision === own
+  );
+}
+
 /**
  * The election rules' view of a flawed leader key: it is no leader — nobody follows it or
  * defers to it — and once it has stood for ttl it is removed, after which the election runs
  * as for a vanished key (atomic acquire, then promotion). Null when the key may be real.
- * A running primary whose own name is in a lease-less key is left to rebind it (the key never
- * went away, so nobody else can have been promoted meanwhile).
+ * A running primary whose own key (the one it created: same create revision) was overwritten
+ * with its name and no lease is left to rebind it: the key never went away, so nobody else can
+ * have been promoted meanwhile. Our name on a lease-less key we never created is flawed like
+ * any other: a running primary does not hold it and stops writing (rule 1).
  */
 export function invalidLeader(obs: Observation, nowMs: number): InvalidLeader | null {
   const view = obs.dcs.view;
@@ -93,7 +103,7 @@ export function invalidLeader(obs: Observation, nowMs: number): InvalidLeader | 
   if (view === null || record === null) return null;
   const flaw = leaderKeyFlaw(view, obs.self.name);
   if (flaw === null) return null;
-  if (record.name === obs.self.name && isRunningPrimary(obs.pg)) return null;
+  if (isOwnOverwrittenKey(record, obs) && isRunningPrimary(obs.pg)) return null;
   const since = obs.dcs.flawedLeaderSinceMs ?? null;
   const waitedMs = since === null ? 0 : nowMs - since;
   const writer = writableMember(view, obs.self.name);

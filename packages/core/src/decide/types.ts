@@ -125,6 +125,13 @@ export interface DcsObservation {
    * null/absent: not seen so, and such a key is then never removed
    */
   readonly flawedLeaderSinceMs?: number | null;
+  /**
+   * create revision of the leader key this node created (acquired, or rebound after a restart)
+   * and has not released; null/absent: none. A key with our name and no lease at that revision
+   * is still ours, overwritten by another tool (`etcdctl put` keeps a key's create revision);
+   * at any other revision it says nothing of where the last primary is.
+   */
+  readonly ownLeaderCreateRevision?: string | null;
 }
 
 /** A peer's status, read from its REST `/patroni` during an election. */

@@ -198,6 +198,7 @@ export class SimNode {
         renewFailingSinceMs: this.renewFailingSinceMs,
         releasedLeaderAtMs: this.memory.releasedLeaderAtMs,
         flawedLeaderSinceMs: this.memory.flawedLeader?.sinceMs ?? null,
+        ownLeaderCreateRevision: this.ownLeaderCreateRevision,
       },
       peers: view?.leader === null ? new Map(peers.map((p) => [p.name, p.status(nowMs, this)])) : null,
     };
