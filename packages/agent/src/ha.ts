@@ -26,11 +26,12 @@ import { type ParameterInput, ParameterDuty } from './duties/parameters.js';
 import { DynamicConfigReader } from './dynamic-config.js';
 import { ActionFailed, type ExecContext, runActions } from './executor/execute.js';
 import { localPostgresControl, realExecClock, restPeers } from './executor/local-ports.js';
-import type { ExecClock, PostgresControl } from './executor/ports.js';
+import type { ExecClock, HooksPort, PostgresControl } from './executor/ports.js';
 import { restartInPlaceActions } from './executor/requests.js';
 import type { LocalPostgres } from './local-pg.js';
 import type { Logger } from './logger.js';
-import { type AgentMemory, FRESH_MEMORY, released } from './loop/memory.js';
+import { type AgentMemory, FRESH_MEMORY, prePromoteFailed, released } from './loop/memory.js';
+import { CallbackRunner, localHooks } from './hooks/index.js';
 import { observe } from './loop/observer.js';
 import { viewChangeWakes } from './loop/wake.js';
 import { memberJson } from './member.js';
@@ -127,6 +128,10 @@ export class HaLoop {
   readonly #slots: SlotManager;
   readonly #sync: SyncManager;
   readonly #guard: SafetyGuard;
+  /** `postgresql.callbacks`, run in the background */
+  readonly #callbacks: CallbackRunner;
+  /** the executor's hooks: `pre_promote`, `before_stop`, the callbacks */
+  readonly #hooks: HooksPort;
 
   constructor(o: HaOptions) {
     this.#o = o;
@@ -139,6 +144,17 @@ export class HaLoop {
       connectIn: (database) => o.pg.node.localConnectOptions(database),
     });
     this.#execClock = realExecClock(o.clock);
+    const hooksLog = o.log.child({ component: 'hooks' });
+    this.#callbacks = new CallbackRunner({
+      config: () => this.#o.config.postgresql.hooks,
+      scope: o.config.scope,
+      log: hooksLog,
+    });
+    this.#hooks = localHooks({
+      config: () => this.#o.config.postgresql.hooks,
+      callbacks: this.#callbacks,
+      log: hooksLog,
+    });
     this.#pgControl = localPostgresControl(o.pg, { config: () => this.#o.config, log: this.#log });
     this.#sync = new SyncManager({
       name: o.config.name,
@@ -151,6 +167,7 @@ export class HaLoop {
       node: o.pg.node,
       log: this.#log,
       desiredSsn: (view, dyn) => this.#sync.desiredSsn(view, dyn),
+      onReloaded: (role) => this.#callbacks.reloaded(role),
     });
     this.#dynReader = new DynamicConfigReader({ log: this.#log, bootstrap: o.config.bootstrap.dcs });
     this.#dyn = this.#dynReader.read(o.store.view(), null);
@@ -238,6 +255,11 @@ export class HaLoop {
     this.#guard.stop();
     if (this.#timer) clearTimeout(this.#timer);
     await this.#loopDone;
+  }
+
+  /** The executor's hooks, for the stop at shutdown (`before_stop`, `on_stop`). */
+  get hooks(): HooksPort {
+    return this.#hooks;
   }
 
   /** Runs an iteration now (or right after the current one). */
@@ -459,6 +481,7 @@ export class HaLoop {
   #publish(view: ClusterView | null, pgObs: PgObservation, decision: Decision | null): void {
     const { store, clock, pg } = this.#o;
     const watchdogFailure = this.#lastObs?.self.watchdogFailure ?? null;
+    const prePromoteFailure = this.#lastObs?.self.prePromoteFailure ?? null;
     const snapshot = buildSnapshot({
       version: this.#o.version,
       config: this.#o.config,
@@ -472,9 +495,13 @@ export class HaLoop {
       dcsReachable: store.reachable(),
       dcsLastSeenS: this.#dcsLastSeenS,
       nowMonotonicMs: clock.monotonicMs(),
-      parameterProblem: joinReasons(this.#params.problem, watchdogFailure),
+      parameterProblem: joinReasons(joinReasons(this.#params.problem, watchdogFailure), prePromoteFailure),
     });
-    this.#snapshot = watchdogFailure === null ? snapshot : { ...snapshot, watchdogFailed: true };
+    this.#snapshot = {
+      ...snapshot,
+      ...(watchdogFailure === null ? {} : { watchdogFailed: true }),
+      ...(prePromoteFailure === null ? {} : { prePromoteFailed: true }),
+    };
     this.#o.metrics.observeSnapshot(this.#snapshot);
     this.#o.onSnapshot?.(this.#snapshot);
   }
@@ -517,6 +544,7 @@ export class HaLoop {
       pg: this.#pgControl,
       fence: { arm: () => this.#armFence(), disarm: () => o.fence.disarm() },
       peers: restPeers,
+      hooks: this.#hooks,
       clock: this.#execClock,
       log: this.#log,
       view,
@@ -531,6 +559,9 @@ export class HaLoop {
       bootstrapDcs: o.config.bootstrap.dcsJson,
       onReleased: () => {
         this.#memory = released(this.#memory, o.clock.monotonicMs());
+      },
+      onPrePromoteFailed: (why) => {
+        this.#memory = prePromoteFailed(this.#memory, o.clock.monotonicMs(), why);
       },
       onPromoted: (reason) => {
         if (reason === 'switchover') o.metrics.countSwitchover();

@@ -14,7 +14,10 @@ export type {
   ClusterStorePort,
   ExecClock,
   ExecLog,
+  CallbackRole,
   FencePort,
+  HooksPort,
+  PgChange,
   PeerPort,
   PgMemory,
   PostgresControl,
@@ -28,4 +31,11 @@ export {
   type SyncPostgres,
 } from './duties/sync/sync-manager.js';
 export { restartInPlaceActions } from './executor/requests.js';
-export { type AgentMemory, FRESH_MEMORY, observed, released } from './loop/memory.js';
+export {
+  type AgentMemory,
+  FRESH_MEMORY,
+  observed,
+  prePromoteFailed,
+  prePromoteFailure,
+  released,
+} from './loop/memory.js';

@@ -275,7 +275,10 @@ async function shutdown(p: {
   const { ha, pg, store, fenceClient, api, log } = p;
   await ha.stop();
   try {
+    const role = pg.lastStatus?.inRecovery === false ? 'primary' : 'replica';
+    if (pg.node.running) await ha.hooks.beforeStop();
     await pg.stop('fast');
+    ha.hooks.changed('stopped', role);
   } catch (e) {
     log.error({ err: errorText(e) }, 'could not stop Postgres');
   }
@@ -292,6 +295,8 @@ async function shutdown(p: {
   await store.close({ revoke: true }).catch(() => {});
   await api.close().catch(() => {});
   pg.node.close();
+  // a callback still running (on_stop) is left to finish: it runs in its own process group,
+  // as Patroni's outlive Patroni
   log.info({}, 'hapg stopped');
 }
 

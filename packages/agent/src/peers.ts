@@ -71,6 +71,7 @@ export function parsePeerStatus(name: MemberName, body: unknown): PeerStatus {
     ...tagFields(tags),
     // Patroni's `watchdog_failed`: its required watchdog is unusable, it is no candidate
     ...(b.watchdog_failed === true ? { watchdogFailed: true } : {}),
+    ...(b.pre_promote_failed === true ? { prePromoteFailed: true } : {}),
   };
 }
 

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   PG_SYSTEM_ID_MISMATCH: { retryable: false, text: 'the data directory belongs to another cluster' },
   PG_BINARIES_NOT_FOUND: { retryable: false, text: 'PostgreSQL server binaries not found' },
   TIMEOUT: { retryable: true, text: 'the operation timed out' },
+  HOOK_FAILED: { retryable: false, text: 'an operator script (pre_promote) failed' },
   INTERNAL: { retryable: false, text: 'internal error' },
 } as const;
 

@@ -429,7 +429,7 @@ describe('Patroni compatibility', () => {
       `${file}: accepted but not acted on: log.traceback_level, log.format, ctl, ` +
         'bootstrap.dcs.master_start_timeout, bootstrap.dcs.postgresql.recovery_conf, bootstrap.users, ' +
         'bootstrap.post_bootstrap, postgresql.authentication.superuser.sslmode, ' +
-        'postgresql.callbacks, postgresql.pg_ctl_timeout',
+        'postgresql.pg_ctl_timeout',
     ]);
     expect(config.postgresql.useUnixSocket).toBe(true);
     expect(config.scope).toBe('batman');

@@ -89,6 +89,23 @@ describe('seeded simulator', () => {
     if (only === null) expect(codes.LEADER_KEY_INVALID ?? 0).toBeGreaterThan(100);
   }, 120_000);
 
+  it(`a failing pre_promote (issue 14): safe, another member takes over, one leader after healing (${Math.min(SEEDS.length, 150)} seeds)`, async () => {
+    let aborted = 0;
+    let failovers = 0;
+    for (const seed of SEEDS.slice(0, 150)) {
+      const r = await runSimulation(seed, { prePromoteFailRate: 0.3 });
+      aborted += r.stats.prePromoteFailures;
+      failovers += r.stats.failovers;
+      if (r.violations.length > 0) expect.fail(`safety violated\n${report(r)}`);
+      if (!r.live) expect.fail(`no single leader after healing\n${report(r)}`);
+    }
+    // not vacuous: promotions were aborted, and the cluster still failed over
+    if (only === null) {
+      expect(aborted).toBeGreaterThan(50);
+      expect(failovers).toBeGreaterThan(aborted);
+    }
+  }, 120_000);
+
   it('has teeth: a flawed leader key never removed leaves the cluster without a leader', async () => {
     const mutant: typeof decide = (obs, nowMs) => {
       const d = decide(obs, nowMs);

@@ -36,6 +36,8 @@ export function statusBody(s: NodeSnapshot): Record<string, unknown> {
   if (s.pendingRestartReason !== null) body.pending_restart_reason = s.pendingRestartReason;
   // Patroni's flag: watchdog required but unusable (peers then skip this node in an election)
   if (s.watchdogFailed === true) body.watchdog_failed = true;
+  // hapg's: a failed pre_promote keeps this node out of elections for ttl (peers skip it)
+  if (s.prePromoteFailed === true) body.pre_promote_failed = true;
   if (s.syncStandby) body.sync_standby = true;
   if (s.quorumStandby) body.quorum_standby = true;
   if (s.paused) body.pause = true;

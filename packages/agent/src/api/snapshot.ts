@@ -53,6 +53,8 @@ export interface NodeSnapshot {
   readonly pendingRestartReason: Readonly<Record<string, { old_value: string; new_value: string }>> | null;
   /** `watchdog.mode: required` and the watchdog cannot be used (`/patroni` `watchdog_failed`) */
   readonly watchdogFailed?: boolean;
+  /** its `pre_promote` failed less than ttl ago: it is no candidate (`/patroni` `pre_promote_failed`) */
+  readonly prePromoteFailed?: boolean;
   readonly systemIdentifier: string | null;
   /** `server_version_num`, e.g. 150013 */
   readonly serverVersion: number | null;

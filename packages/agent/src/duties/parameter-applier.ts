@@ -64,9 +64,17 @@ export class ParameterApplier {
   #lastGood: Parameters = {};
   #problem: string | null = null;
 
-  constructor(node: ParameterNode, log: ParameterLog) {
+  /** Postgres re-read its configuration (the `on_reload` callback) */
+  readonly #onReloaded: (role: NonNullable<ApplyInput['reload']>['role']) => void;
+
+  constructor(
+    node: ParameterNode,
+    log: ParameterLog,
+    onReloaded: (role: NonNullable<ApplyInput['reload']>['role']) => void = () => {},
+  ) {
     this.#node = node;
     this.#log = log;
+    this.#onReloaded = onReloaded;
   }
 
   /** What the operator must fix about the parameters, for `status_reason`; null when nothing. */
@@ -115,6 +123,7 @@ export class ParameterApplier {
    */
   async #reload(input: ApplyInput, how: NonNullable<ApplyInput['reload']>): Promise<string[]> {
     let r = await this.#node.reload(how.role, how.follow());
+    this.#onReloaded(how.role);
     const ours = r.rejected.filter((e) => this.#isOurs(e, input.desired));
     if (ours.length > 0) {
       this.#log.error(

@@ -36,9 +36,11 @@ export class ParameterDuty {
       readonly log: Logger;
       /** the managed `synchronous_standby_names` (the sync duty's) */
       readonly desiredSsn: (view: ClusterView | null, dyn: DynamicConfig) => string;
+      /** Postgres re-read its configuration files (the `on_reload` callback) */
+      readonly onReloaded?: (role: 'primary' | 'replica') => void;
     },
   ) {
-    this.#applier = new ParameterApplier(o.node, o.log);
+    this.#applier = new ParameterApplier(o.node, o.log, o.onReloaded);
   }
 
   /** what Postgres refused at the last reload, for `status_reason` */

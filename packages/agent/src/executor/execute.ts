@@ -16,7 +16,16 @@ import {
 import type { FollowTarget } from '@hapg/postgres';
 import { pgAddressOf } from '../conn.js';
 import { slotNameFor } from '../duties/slots/names.js';
-import type { ClusterStorePort, ExecClock, ExecLog, FencePort, PeerPort, PostgresControl } from './ports.js';
+import type {
+  CallbackRole,
+  ClusterStorePort,
+  ExecClock,
+  ExecLog,
+  FencePort,
+  HooksPort,
+  PeerPort,
+  PostgresControl,
+} from './ports.js';
 
 /**
  * Everything one run of actions needs: the ports, the decision's view, and the settings in
@@ -29,6 +38,8 @@ export interface ExecContext {
   readonly pg: PostgresControl;
   readonly fence: FencePort;
   readonly peers: PeerPort;
+  /** `pre_promote`, `before_stop` and the callbacks */
+  readonly hooks: HooksPort;
   readonly clock: ExecClock;
   readonly log: ExecLog;
   /** the view the decision was made on */
@@ -47,6 +58,8 @@ export interface ExecContext {
   readonly bootstrapDcs: Readonly<Record<string, unknown>>;
   readonly onPromoted: (reason: 'failover' | 'switchover' | 'manual') => void;
   readonly onReleased: () => void;
+  /** `pre_promote` failed and the key was released: the node does not compete for ttl (why) */
+  readonly onPrePromoteFailed: (why: string) => void;
 }
 
 export class ActionFailed extends Error {
@@ -64,6 +77,8 @@ export class ActionFailed extends Error {
 interface RunState {
   /** etcd confirmed in this run that we hold the leader key (acquire is a txn, verify a txn) */
   keyConfirmed: boolean;
+  /** `pre_promote` succeeded in this run (it runs once, before the sync key is claimed) */
+  prePromoted: boolean;
 }
 
 type Handler<K extends Action['kind']> = (
@@ -87,7 +102,7 @@ export async function runActions(
   handlers: ActionHandlers = HANDLERS,
 ): Promise<Action['kind'][]> {
   const done: Action['kind'][] = [];
-  const run: RunState = { keyConfirmed: false };
+  const run: RunState = { keyConfirmed: false, prePromoted: false };
   for (const action of actions) {
     try {
       await (handlers[action.kind] as Handler<typeof action.kind>)(action, ctx, run);
@@ -126,7 +141,12 @@ export const HANDLERS: ActionHandlers = {
   },
   checkpoint: (_a, ctx) => ctx.pg.checkpoint(),
   awaitReplica: (a, ctx) => awaitReplica(ctx, a.member),
-  claimSyncKey: (_a, ctx) => claimSyncKey(ctx),
+  claimSyncKey: async (_a, ctx, run) => {
+    // only ever emitted before a promotion: the hook runs first, or a failing one would leave
+    // the sync key naming a leader that never promoted, and nobody else eligible
+    await prePromote(ctx, run);
+    await claimSyncKey(ctx);
+  },
   promote: (a, ctx, run) => promote(ctx, run, a.reason),
   demote: (a, ctx) => demote(ctx, a.mode),
   startPostgres: (a, ctx, run) => startPostgres(ctx, run, a.as, a.follow),
@@ -216,6 +236,7 @@ async function bootstrap(ctx: ExecContext): Promise<void> {
   if (ctx.syncMode !== 'off') await claimSyncKey(ctx);
   await pg.start('primary', null);
   await ctx.fence.arm();
+  ctx.hooks.changed('started', 'primary');
   await pg.setWasPrimary(true);
   await pg.createReplicationUser();
   const status = await pg.probe();
@@ -259,13 +280,16 @@ async function promote(
 ): Promise<void> {
   const { pg, store, view } = ctx;
   assertKeyConfirmed(run, 'promote');
+  await prePromote(ctx, run);
   const before = pg.lastPositions();
+  // after the hook, which may have taken a while: the lease must still be ahead
   assertLeaseAhead(ctx);
   // armed before the promotion: from its first writable instant this primary is fenced
   await ctx.fence.arm();
   await pg.promote();
   pg.memory.following = null;
   await pg.setWasPrimary(true);
+  ctx.hooks.changed('promoted', 'primary');
   const after = await pg.probe();
   ctx.onPromoted(reason);
   // History records the timeline that ended and where it forked: exactly, from Postgres's own
@@ -292,9 +316,41 @@ async function promote(
   }
 }
 
+/**
+ * `pre_promote` (Patroni's fencing hook: STONITH of the old primary, a VIP check), once per run,
+ * after etcd confirmed the key and before anything is written as the new leader. A failure
+ * aborts the promotion and hands the key back at once (Patroni releases it too); the node then
+ * stays out of elections for ttl and says so to its peers, so another member takes over.
+ */
+async function prePromote(ctx: ExecContext, run: RunState): Promise<void> {
+  if (run.prePromoted) return;
+  const outcome = await ctx.hooks.prePromote();
+  if (outcome.ok) {
+    run.prePromoted = true;
+    return;
+  }
+  const why = `pre_promote failed: ${outcome.text}`;
+  ctx.log.warn({ err: outcome.text }, 'pre_promote failed: not promoting, releasing the leader key');
+  ctx.onPrePromoteFailed(why);
+  await ctx.store.releaseLeader();
+  run.keyConfirmed = false;
+  ctx.onReleased();
+  throw new HapgError('HOOK_FAILED', `${why}; released the leader key`);
+}
+
+/**
+ * A stop we chose: `before_stop` first (bounded by its timeout), then the stop, then `on_stop`.
+ * An immediate stop is a safety stop (the lease deadline, isolation): nothing delays it.
+ */
+async function stopPostgres(ctx: ExecContext, mode: 'fast' | 'immediate', role: CallbackRole): Promise<void> {
+  if (mode !== 'immediate') await ctx.hooks.beforeStop();
+  await ctx.pg.stop(mode);
+  ctx.hooks.changed('stopped', role);
+}
+
 /** Stop accepting writes now. A later loop starts Postgres as a standby (rejoining through rewind). */
 async function demote(ctx: ExecContext, mode: 'fast' | 'immediate'): Promise<void> {
-  await ctx.pg.stop(mode);
+  await stopPostgres(ctx, mode, 'primary');
   await ctx.fence.disarm();
   await ctx.pg.setWasPrimary(true);
 }
@@ -358,7 +414,11 @@ async function startPostgres(
 ): Promise<void> {
   const { pg } = ctx;
   if (as === 'primary') assertKeyConfirmed(run, 'startPostgres as primary');
-  if (pg.running()) await pg.stop('fast');
+  const restart = pg.running();
+  if (restart) {
+    await ctx.hooks.beforeStop();
+    await pg.stop('fast');
+  }
   const target = follow === null ? null : followTarget(ctx, follow);
   if (as === 'primary') assertLeaseAhead(ctx);
   try {
@@ -371,6 +431,7 @@ async function startPostgres(
   // The fence needs the postmaster's pid, known only now; the window is the start itself.
   if (as === 'primary') await ctx.fence.arm();
   pg.memory.following = follow;
+  ctx.hooks.changed(restart ? 'restarted' : 'started', as);
 }
 
 /** A standby of `leader` after a clone or rewind: no longer a former primary. */
@@ -380,6 +441,7 @@ async function startReplica(ctx: ExecContext, leader: MemberName): Promise<void>
   ctx.pg.memory.crashedAtMs = null;
   await ctx.pg.start('replica', followTarget(ctx, leader));
   ctx.pg.memory.following = leader;
+  ctx.hooks.changed('started', 'replica');
 }
 
 async function rejoin(ctx: ExecContext, leader: MemberName): Promise<void> {
@@ -391,7 +453,7 @@ async function rejoin(ctx: ExecContext, leader: MemberName): Promise<void> {
   await pg.checkpointSource(target).catch((e) => {
     throw new HapgError('TIMEOUT', `leader ${leader} not reachable for pg_rewind: ${errorText(e)}`);
   });
-  if (pg.running()) await pg.stop('fast');
+  if (pg.running()) await stopPostgres(ctx, 'fast', 'replica');
   await ctx.fence.disarm();
   const started = ctx.clock.monotonicMs();
   const took = () => Math.round(ctx.clock.monotonicMs() - started);
@@ -425,7 +487,7 @@ async function rejoin(ctx: ExecContext, leader: MemberName): Promise<void> {
 
 /** Wipe the data directory and clone it again from `leader`, then stream from it. */
 async function reclone(ctx: ExecContext, leader: MemberName): Promise<void> {
-  if (ctx.pg.running()) await ctx.pg.stop('fast');
+  if (ctx.pg.running()) await stopPostgres(ctx, 'fast', 'replica');
   await ctx.pg.emptyDataDir();
   await createReplicaFrom(ctx, leader);
   await startReplica(ctx, leader);

@@ -102,6 +102,26 @@ export interface FencePort {
   disarm(): Promise<void>;
 }
 
+/** What a change of Postgres means for the callbacks (`postgresql.callbacks`). */
+export type PgChange = 'started' | 'restarted' | 'stopped' | 'promoted';
+
+/** The role a callback is told (Patroni 4's names). */
+export type CallbackRole = 'primary' | 'replica';
+
+/**
+ * The operator's scripts around Postgres (`postgresql.pre_promote`, `before_stop`, `callbacks`).
+ * Only the first two can change what happens: the executor waits for them; callbacks are
+ * fire-and-forget and never delay the HA loop.
+ */
+export interface HooksPort {
+  /** runs `pre_promote`; `ok: false` (non-zero exit, timeout, not runnable) aborts the promotion */
+  prePromote(): Promise<{ readonly ok: boolean; readonly text: string }>;
+  /** runs `before_stop` and waits for it (bounded by its timeout); its outcome changes nothing */
+  beforeStop(): Promise<void>;
+  /** Postgres changed: the matching callback runs in the background */
+  changed(change: PgChange, role: CallbackRole): void;
+}
+
 /** What the executor logs through (a pino logger in the agent). */
 export interface ExecLog {
   info(obj: object, msg: string): void;

@@ -19,17 +19,35 @@ export interface AgentMemory {
   readonly downUnderKeySinceMs: number | null;
   /** since when the current leader key has looked like no agent's (core's `trackFlawedLeader`) */
   readonly flawedLeader: FlawedLeaderSighting | null;
+  /** our `pre_promote` failed then, for this reason: we stay out of elections for ttl */
+  readonly prePromoteFailed: { readonly atMs: number; readonly why: string } | null;
 }
 
 export const FRESH_MEMORY: AgentMemory = {
   releasedLeaderAtMs: null,
   downUnderKeySinceMs: null,
   flawedLeader: null,
+  prePromoteFailed: null,
 };
 
 /** We released the leader key at `nowMs`. */
 export function released(m: AgentMemory, nowMs: number): AgentMemory {
   return { ...m, releasedLeaderAtMs: nowMs };
+}
+
+/** Our `pre_promote` failed at `nowMs`. */
+export function prePromoteFailed(m: AgentMemory, nowMs: number, why: string): AgentMemory {
+  return { ...m, prePromoteFailed: { atMs: nowMs, why } };
+}
+
+/**
+ * Why we do not compete now (core's `SelfInfo.prePromoteFailure`): a `pre_promote` that failed
+ * less than ttl ago (Patroni's backoff after it). Null once ttl has passed.
+ */
+export function prePromoteFailure(m: AgentMemory, nowMs: number, ttlMs: number): string | null {
+  const f = m.prePromoteFailed;
+  if (f === null || nowMs - f.atMs >= ttlMs) return null;
+  return `${f.why} (not competing for ${Math.ceil((ttlMs - (nowMs - f.atMs)) / 1000)} s more)`;
 }
 
 /**

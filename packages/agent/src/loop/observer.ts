@@ -10,7 +10,7 @@ import {
 import type { EtcdStore } from '@hapg/dcs';
 import type { LocalPostgres } from '../local-pg.js';
 import { fetchPeerStatuses } from '../peers.js';
-import { type AgentMemory, observed } from './memory.js';
+import { type AgentMemory, observed, prePromoteFailure } from './memory.js';
 
 export interface ObserverDeps {
   readonly store: Pick<
@@ -61,6 +61,7 @@ export async function observe(
       nosync: config.tags.nosync,
       failoverPriority: config.tags.failoverPriority,
       ...(watchdogFailure === null ? {} : { watchdogFailure }),
+      prePromoteFailure: prePromoteFailure(seen.memory, clock.monotonicMs(), dyn.ttlMs),
     },
     config: toDecideConfig(dyn),
     pg: seen.pg,

@@ -31,7 +31,9 @@ export {
   parseNodeConfigBytes,
 } from './node.js';
 export {
+  type CallbackAction,
   type Credentials,
+  type HooksConfig,
   type KubernetesConfig,
   NODE_DEFAULTS,
   NODE_NOT_IMPLEMENTED,

@@ -95,6 +95,19 @@ export const nodeConfigSchema = section({
     use_pg_rewind: f.flag(),
     create_replica_methods: f.stringList(),
     basebackup: f.optionList(),
+    // commands split as Patroni splits them (shlex), run without a shell
+    callbacks: section({
+      on_start: f.text({ nonEmpty: true }),
+      on_stop: f.text({ nonEmpty: true }),
+      on_restart: f.text({ nonEmpty: true }),
+      on_reload: f.text({ nonEmpty: true }),
+      on_role_change: f.text({ nonEmpty: true }),
+    }),
+    callback_timeout: f.seconds({ min: 1, max: 86_400 }),
+    pre_promote: f.text({ nonEmpty: true }),
+    pre_promote_timeout: f.seconds({ min: 1, max: 3600 }),
+    before_stop: f.text({ nonEmpty: true }),
+    before_stop_timeout: f.seconds({ min: 1, max: 3600 }),
   }),
   bootstrap: section(BOOTSTRAP_SHAPE),
   tags: openSection({
@@ -185,7 +198,6 @@ export const NODE_NOT_IMPLEMENTED: readonly KeyPattern[] = [
   ].map((k) => ['restapi', k]),
   ...['srv', 'srv_suffix', 'url', 'proxy', 'use_proxies', 'retry_timeout'].map((k) => ['etcd3', k]),
   ...[
-    'callbacks',
     'custom_conf',
     'recovery_conf',
     'pg_ctl_timeout',
@@ -195,8 +207,6 @@ export const NODE_NOT_IMPLEMENTED: readonly KeyPattern[] = [
     'bin_name',
     'proxy_address',
     'pg_ident',
-    'pre_promote',
-    'before_stop',
     'replica_method',
     'remove_data_directory_on_rewind_failure',
     'remove_data_directory_on_diverged_timelines',
@@ -276,6 +286,24 @@ export interface KubernetesConfig {
   readonly cacert: string | null;
 }
 
+/** A callback Patroni runs after a change of Postgres, named by its key. */
+export type CallbackAction = 'on_start' | 'on_stop' | 'on_restart' | 'on_reload' | 'on_role_change';
+
+/** `postgresql.callbacks`, `pre_promote` and `before_stop`: commands as written (split with shlex when run). */
+export interface HooksConfig {
+  readonly callbacks: Readonly<Partial<Record<CallbackAction, string>>>;
+  /** a callback still running after this long is killed (with its process group) */
+  readonly callbackTimeoutMs: number;
+  /** run after the leader key is won, before promoting; a non-zero exit aborts the promotion */
+  readonly prePromote: string | null;
+  /** a pre_promote still running after this long counts as failed */
+  readonly prePromoteTimeoutMs: number;
+  /** run, and waited for, before a planned stop of Postgres (never before a safety stop) */
+  readonly beforeStop: string | null;
+  /** the stop goes on after this long whatever before_stop does */
+  readonly beforeStopTimeoutMs: number;
+}
+
 /** The validated local config with every default filled, internal names. */
 export interface NodeConfig {
   readonly scope: string;
@@ -341,6 +369,8 @@ export interface NodeConfig {
     readonly basebackupArgs: readonly string[];
     /** every custom method named in `createReplicaMethods`, by name */
     readonly replicaMethods: Readonly<Record<string, ReplicaMethodConfig>>;
+    /** `postgresql.callbacks`, `pre_promote`, `before_stop` and their timeouts */
+    readonly hooks: HooksConfig;
   };
   readonly bootstrap: {
     /** the dynamic config a bootstrapping node writes to etcd, parsed */
@@ -385,6 +415,9 @@ export const NODE_DEFAULTS = Object.freeze({
   'postgresql.authentication.superuser.username': 'postgres',
   'postgresql.authentication.replication.username': 'replicator',
   'postgresql.create_replica_methods': ['basebackup'],
+  'postgresql.callback_timeout': 60,
+  'postgresql.pre_promote_timeout': 30,
+  'postgresql.before_stop_timeout': 30,
   'log.level': 'INFO',
   'log.file_num': 4,
   'log.file_size': 26214400,
@@ -412,6 +445,13 @@ function optionalCreds(c: {
   password?: string | undefined;
 }): Credentials | null {
   return c.username === undefined ? null : { username: c.username, password: c.password ?? null };
+}
+
+/** The keys that were set (zod's output spells the others as undefined). */
+function withoutUndefined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
 }
 
 /** A connect address defaults to the listen address, which must then name a real host. */
@@ -570,6 +610,14 @@ export function toNodeConfig(
       createReplicaMethods: pg.create_replica_methods ?? N['postgresql.create_replica_methods'],
       basebackupArgs: pg.basebackup ?? [],
       replicaMethods,
+      hooks: {
+        callbacks: withoutUndefined(pg.callbacks),
+        callbackTimeoutMs: (pg.callback_timeout ?? N['postgresql.callback_timeout']) * 1000,
+        prePromote: pg.pre_promote ?? null,
+        prePromoteTimeoutMs: (pg.pre_promote_timeout ?? N['postgresql.pre_promote_timeout']) * 1000,
+        beforeStop: pg.before_stop ?? null,
+        beforeStopTimeoutMs: (pg.before_stop_timeout ?? N['postgresql.before_stop_timeout']) * 1000,
+      },
     },
     bootstrap: { dcs, dcsJson, initdbArgs: raw.bootstrap.initdb ?? [], pgHba: raw.bootstrap.pg_hba ?? null },
     tags: toTags(raw.tags),

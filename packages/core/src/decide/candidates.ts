@@ -18,6 +18,8 @@ export interface Candidate {
   readonly failoverPriority: number;
   /** watchdog required but unusable (why); absent/null: fine */
   readonly watchdogFailure?: string | null;
+  /** its `pre_promote` failed less than ttl ago (why): it does not compete; absent/null: fine */
+  readonly prePromoteFailure?: string | null;
 }
 
 /**
@@ -53,6 +55,7 @@ export function selfCandidate(obs: Observation): Candidate {
     nofailover: self.nofailover,
     failoverPriority: self.failoverPriority,
     watchdogFailure: self.watchdogFailure ?? null,
+    prePromoteFailure: self.prePromoteFailure ?? null,
   };
 }
 
@@ -65,6 +68,7 @@ export function peerCandidate(peer: PeerStatus): Candidate {
     nofailover: peer.nofailover,
     failoverPriority: peer.failoverPriority,
     watchdogFailure: peer.watchdogFailed === true ? 'not watchdog capable' : null,
+    prePromoteFailure: peer.prePromoteFailed === true ? 'its pre_promote script failed' : null,
   };
 }
 
@@ -97,7 +101,8 @@ function no(code: 'POSTGRES_NOT_RUNNING' | 'NO_LEADER_NOT_ELIGIBLE' | 'LAG_TOO_H
 
 /**
  * May this candidate take the leader key (rule 3)? Checks, in order: Postgres running,
- * `nofailover`, `failover_priority` 0, an unusable required watchdog, the sync key in synchronous mode, the timeline
+ * `nofailover`, `failover_priority` 0, an unusable required watchdog, a recent failed
+ * `pre_promote`, the sync key in synchronous mode, the timeline
  * when `check_timeline` is on, and the lag against the leader's last known optime.
  */
 export function isEligible(c: Candidate, config: DecideConfig, view: ClusterView | null): Eligibility {
@@ -105,6 +110,7 @@ export function isEligible(c: Candidate, config: DecideConfig, view: ClusterView
   if (c.nofailover) return no('NO_LEADER_NOT_ELIGIBLE', `${c.name}: tagged nofailover`);
   if (c.failoverPriority <= 0) return no('NO_LEADER_NOT_ELIGIBLE', `${c.name}: failover_priority is 0`);
   if (c.watchdogFailure) return no('NO_LEADER_NOT_ELIGIBLE', `${c.name}: ${c.watchdogFailure}`);
+  if (c.prePromoteFailure) return no('NO_LEADER_NOT_ELIGIBLE', `${c.name}: ${c.prePromoteFailure}`);
   if (config.synchronousMode !== 'off' && view !== null && view.sync === null && malformedKey(view, 'sync')) {
     // another tool's value: nobody can tell who holds every acknowledged commit (rule 4); the
     // leader rewrites its key at once, and without a leader nobody may guess

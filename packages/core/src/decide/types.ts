@@ -36,6 +36,13 @@ export interface SelfInfo {
    * the key back. Absent/null: fine, or not required.
    */
   readonly watchdogFailure?: string | null;
+  /**
+   * this node's `pre_promote` script failed less than ttl ago (why): it released the key and
+   * does not compete until then (Patroni's backoff), and says so to its peers
+   * (`pre_promote_failed` in `/patroni`), so that the next best member takes over instead of
+   * deferring to it. Absent/null: fine.
+   */
+  readonly prePromoteFailure?: string | null;
 }
 
 export type PgProcessState = 'running' | 'starting' | 'stopping' | 'stopped' | 'crashed';
@@ -146,6 +153,8 @@ export interface PeerStatus {
   readonly failoverPriority: number;
   /** its `/patroni` says `watchdog_failed: true` (watchdog required but unusable): not a candidate */
   readonly watchdogFailed?: boolean;
+  /** its `pre_promote` failed less than ttl ago: not a candidate (`pre_promote_failed` in `/patroni`) */
+  readonly prePromoteFailed?: boolean;
 }
 
 export interface Observation {

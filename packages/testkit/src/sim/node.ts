@@ -1,4 +1,4 @@
-import { type AgentMemory, FRESH_MEMORY, observed } from '@hapg/agent';
+import { type AgentMemory, FRESH_MEMORY, observed, prePromoteFailure } from '@hapg/agent';
 import {
   type DecideConfig,
   type Decision,
@@ -64,6 +64,8 @@ export class SimNode {
   lastRenewedMs: number | null = null;
   /** what the agent remembers between loops, changed by the agent's own functions (loop/memory.ts) */
   memory: AgentMemory = FRESH_MEMORY;
+  /** why this node stays out of elections now (a failed `pre_promote`), from its last loop */
+  prePromoteFailure: string | null = null;
   /**
    * The fence: the deadline and the postmaster it was armed with. It stops that postmaster on
    * its own at the deadline, even while the agent is paused; a postmaster started since is
@@ -116,6 +118,8 @@ export class SimNode {
       state: this.pg.process,
       nofailover: this.nofailover,
       failoverPriority: this.failoverPriority,
+      // as published in its REST status at its last loop
+      ...(this.prePromoteFailure === null ? {} : { prePromoteFailed: true }),
     };
   }
 
@@ -181,12 +185,14 @@ export class SimNode {
       nowMs,
     });
     this.memory = seen.memory;
+    this.prePromoteFailure = prePromoteFailure(this.memory, nowMs, config.ttlMs);
     return {
       self: {
         name: this.name,
         nofailover: this.nofailover,
         nosync: false,
         failoverPriority: this.failoverPriority,
+        prePromoteFailure: this.prePromoteFailure,
       },
       config: { ...config, pause: view?.config?.value.pause === true },
       pg: seen.pg,

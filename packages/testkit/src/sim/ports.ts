@@ -3,6 +3,7 @@ import type {
   ExecClock,
   ExecLog,
   FencePort,
+  HooksPort,
   PeerPort,
   PostgresControl,
   SyncPostgres,
@@ -265,6 +266,19 @@ export function simFence(node: SimNode): FencePort {
 }
 
 /** Peers' REST status: unreachable while paused or cut off. */
+/**
+ * The operator's scripts in the model: callbacks change nothing; `pre_promote` fails when
+ * `fails()` says so (the simulator's `prePromoteFailRate`), which aborts the promotion.
+ */
+export function simHooks(fails: () => boolean): HooksPort {
+  return {
+    prePromote: async () =>
+      fails() ? { ok: false, text: 'exited with 1 (simulated)' } : { ok: true, text: '' },
+    beforeStop: async () => {},
+    changed: () => {},
+  };
+}
+
 export function simPeers(world: SimWorld, node: SimNode): PeerPort {
   return async (member) => {
     const peer = world.byName.get(member.name);

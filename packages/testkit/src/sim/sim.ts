@@ -2,6 +2,7 @@ import {
   type ActionHandlers,
   type ExecContext,
   HANDLERS,
+  prePromoteFailed,
   released,
   restartInPlaceActions,
   runActions,
@@ -33,6 +34,7 @@ import {
   type SimWorld,
   silentLog,
   simFence,
+  simHooks,
   simPeers,
   simPostgres,
   simStore,
@@ -86,6 +88,12 @@ export interface SimOptions {
    * them between loops. Off by default, so the seeds of the other runs keep their schedule.
    */
   readonly operatorRequests?: boolean;
+  /**
+   * Each `pre_promote` fails with this probability (issue 14): the promotion is aborted, the
+   * key released, and the node stays out of elections for ttl. Unset: never, and no random
+   * draw, so the seeds of the other runs keep their schedule.
+   */
+  readonly prePromoteFailRate?: number;
 }
 
 export interface SimResult {
@@ -98,6 +106,8 @@ export interface SimResult {
     loops: number;
     faults: number;
     failovers: number;
+    /** promotions a failing `pre_promote` aborted (`prePromoteFailRate`) */
+    prePromoteFailures: number;
     fenceStops: number;
     /** synchronous mode: commits a client saw succeed */
     acked: number;
@@ -174,6 +184,7 @@ class Simulation {
     loops: 0,
     faults: 0,
     failovers: 0,
+    prePromoteFailures: 0,
     fenceStops: 0,
     acked: 0,
     lostAcks: 0,
@@ -206,12 +217,14 @@ class Simulation {
   lastLeaderRevision = '';
   /** the instant each node's watch-fed view reflects */
   readonly viewAtMs = new Map<SimNode, number>();
+  readonly prePromoteFailRate: number | undefined;
 
   constructor(
     readonly seed: number,
     opts: SimOptions,
   ) {
     this.rng = new Prng(seed);
+    this.prePromoteFailRate = opts.prePromoteFailRate;
     this.stepMs = opts.stepMs ?? 100;
     this.faultSteps = opts.faultSteps ?? 300;
     this.healSteps = opts.healSteps ?? 300;
@@ -296,12 +309,14 @@ class Simulation {
   agentFor(node: SimNode): SimAgent {
     const clock = new SimClock(this.world);
     const store = simStore(this.world, node);
+    const rate = this.prePromoteFailRate;
     const ctx: SimAgent['ctx'] = {
       name: node.name,
       store,
       pg: simPostgres(this.world, node),
       fence: simFence(node),
       peers: simPeers(this.world, node),
+      hooks: simHooks(() => rate !== undefined && this.rng.chance(rate)),
       clock,
       log: silentLog,
       retryTimeoutMs: this.config.retryTimeoutMs,
@@ -314,6 +329,10 @@ class Simulation {
       },
       onReleased: () => {
         node.memory = released(node.memory, clock.monotonicMs());
+      },
+      onPrePromoteFailed: (why) => {
+        this.stats.prePromoteFailures++;
+        node.memory = prePromoteFailed(node.memory, clock.monotonicMs(), why);
       },
     };
     const sync = new SyncManager({
