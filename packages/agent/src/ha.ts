@@ -13,6 +13,7 @@ import {
   InvariantViolation,
   isHapgError,
   leaderRenewIntervalMs,
+  maxLsn,
   type MemberName,
   type NodeConfig,
   type Observation,
@@ -32,6 +33,7 @@ import type { LocalPostgres } from './local-pg.js';
 import type { Logger } from './logger.js';
 import { type AgentMemory, FRESH_MEMORY, prePromoteFailed, released } from './loop/memory.js';
 import { CallbackRunner, localHooks } from './hooks/index.js';
+import { type EventInput, type EventJournal, type EventState, transitions } from './events/index.js';
 import { observe } from './loop/observer.js';
 import { viewChangeWakes } from './loop/wake.js';
 import { memberJson } from './member.js';
@@ -82,6 +84,8 @@ export interface HaOptions {
    * lease deadline.
    */
   readonly onInvariantViolation?: (e: InvariantViolation) => void;
+  /** where the loop reports role changes, failovers, crashes... (`GET /events`, the webhook) */
+  readonly events?: EventJournal;
 }
 
 /**
@@ -128,6 +132,8 @@ export class HaLoop {
   readonly #slots: SlotManager;
   readonly #sync: SyncManager;
   readonly #guard: SafetyGuard;
+  /** what the last published status said, for the events between two of them */
+  #eventState: EventState | null = null;
   /** `postgresql.callbacks`, run in the background */
   readonly #callbacks: CallbackRunner;
   /** the executor's hooks: `pre_promote`, `before_stop`, the callbacks */
@@ -223,7 +229,25 @@ export class HaLoop {
       // next attempt waits for loop_wait instead of spinning (no crash loop).
       const duringStart = o.pg.transition === 'starting';
       const crash = o.pg.onExit(exit.expected || duringStart, o.clock.monotonicMs());
-      if (crash) this.#log.warn({ ...exit }, 'Postgres exited unexpectedly');
+      if (crash) {
+        this.#log.warn({ ...exit }, 'Postgres exited unexpectedly');
+        // the fence kills a primary whose lease deadline passed: that is the fence firing
+        const deadline = o.store.leaseDeadlineMs();
+        const fenced =
+          this.#lastPg?.inRecovery === false && (deadline === null || o.clock.monotonicMs() >= deadline);
+        const role = this.#lastPg?.inRecovery === false ? 'primary' : 'replica';
+        this.#report({
+          type: fenced ? 'fence_fired' : 'postgres_crash',
+          oldRole: role,
+          newRole: null,
+          reason: {
+            code: fenced ? 'LEASE_DEADLINE_PASSED' : 'POSTGRES_CRASHED',
+            text: fenced
+              ? 'the fence stopped Postgres: the lease deadline passed'
+              : `Postgres exited unexpectedly (${exit.signal ?? `code ${exit.code}`})`,
+          },
+        });
+      }
       if (!duringStart) this.wake('postgres exited');
     });
   }
@@ -371,6 +395,16 @@ export class HaLoop {
     if (decision.actions.length > 0) {
       try {
         await runActions(decision.actions, this.#execContext(view, obs.pg), async (kind) => {
+          if (kind === 'rejoin') {
+            const leader = view?.leader?.name ?? null;
+            this.#report({
+              type: 'rejoin',
+              oldRole: 'demoted',
+              newRole: 'replica',
+              newLeader: leader,
+              reason: { code: decision.reason.code, text: `rejoined ${leader ?? 'the leader'} as a replica` },
+            });
+          }
           if (PUBLISH_AFTER.has(kind))
             this.#publish(store.view(), await pg.observe(clock.monotonicMs()), decision);
         });
@@ -504,6 +538,35 @@ export class HaLoop {
     };
     this.#o.metrics.observeSnapshot(this.#snapshot);
     this.#o.onSnapshot?.(this.#snapshot);
+    this.#reportTransitions(view, pgObs, decision);
+  }
+
+  /** Role changes, pause and the synchronous standbys, as events (events/transitions.ts). */
+  #reportTransitions(view: ClusterView | null, pgObs: PgObservation, decision: Decision | null): void {
+    if (this.#o.events === undefined || decision === null) return;
+    const s = this.#snapshot;
+    const next: EventState = {
+      role: s.role,
+      leader: view?.leader?.name ?? null,
+      paused: s.paused,
+      syncStandbys: view?.sync?.syncStandbys ?? null,
+      isLeader: s.holdsLeaderKey,
+      timeline: pgObs.timeline,
+      lsn: pgObs.flushLsn ?? maxLsn(pgObs.receiveLsn, pgObs.replayLsn),
+      reason: { code: decision.reason.code, text: decision.reason.text },
+    };
+    for (const e of transitions(this.#eventState, next)) this.#o.events.emit(e);
+    this.#eventState = next;
+  }
+
+  /** An event the loop saw happen (a promotion, a rejoin, a crash), with where Postgres is now. */
+  #report(e: Omit<EventInput, 'timeline' | 'lsn'>): void {
+    const pg = this.#lastPg;
+    this.#o.events?.emit({
+      ...e,
+      timeline: pg?.timeline ?? null,
+      lsn: pg === null ? null : (pg.flushLsn ?? maxLsn(pg.receiveLsn, pg.replayLsn)),
+    });
   }
 
   async #writeMember(pgObs: PgObservation): Promise<void> {
@@ -566,6 +629,15 @@ export class HaLoop {
       onPromoted: (reason) => {
         if (reason === 'switchover') o.metrics.countSwitchover();
         else o.metrics.countFailover();
+        const oldLeader = this.#eventState?.leader ?? null;
+        this.#report({
+          type: reason === 'switchover' ? 'switchover' : 'failover',
+          oldRole: 'replica',
+          newRole: 'primary',
+          oldLeader: oldLeader === o.config.name ? null : oldLeader,
+          newLeader: o.config.name,
+          reason: { code: reason.toUpperCase(), text: `promoted (${reason})` },
+        });
       },
     };
   }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { EventJournal, WebhookSender } from './events/index.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -189,7 +190,9 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
           log,
           env: process.env,
         });
+  const { events, webhook } = openEvents(config, log.child({ component: 'events' }));
   const ha = new HaLoop({
+    events,
     config,
     store,
     pg,
@@ -233,6 +236,7 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
     reloadConfig,
   });
   const api = buildApi({
+    events,
     snapshot: () => ha.snapshot(),
     metrics,
     log,
@@ -259,7 +263,29 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
 
   await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve()));
   await shutdown({ ha, pg, store, fenceClient, api, log, roleLabels });
+  // the last events (our own demotion) had their chance while the steps above ran
+  await webhook?.close();
   return 0;
+}
+
+/** The event journal (`GET /events`) and, with `events.webhook.url`, its webhook sender. */
+function openEvents(
+  config: NodeConfig,
+  log: Logger,
+): { events: EventJournal; webhook: WebhookSender | null } {
+  const events = new EventJournal({ member: config.name, scope: config.scope, log });
+  const w = config.events.webhook;
+  if (w === null) return { events, webhook: null };
+  const webhook = new WebhookSender({
+    url: w.url,
+    headers: w.headers,
+    timeoutMs: w.timeoutMs,
+    queueMax: w.queueSize,
+    log,
+  });
+  events.subscribe((e) => webhook.send(e));
+  log.info({ webhook: new URL(w.url).origin }, 'events are sent to the webhook');
+  return { events, webhook };
 }
 
 /** A stopping agent leaves no writable primary behind: stop Postgres, release the key, disarm, revoke. */

@@ -1,6 +1,7 @@
 import { type Clock, errorText } from '@hapg/core';
 import { systemClock } from '@hapg/platform';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { type EventJournal, eventRoutes } from '../events/index.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { ClusterOps } from '../cluster-ops/cluster-ops.js';
 import { type ActionsPluginOptions, actionsPlugin } from './actions.js';
@@ -36,6 +37,8 @@ export interface ApiOptions {
   readonly https?: ApiTlsOptions;
   /** monotonic clock of the snapshot's deadlines (and wall clock of schedules); default the system clock */
   readonly clock?: Clock;
+  /** the agent's recent events, for `GET /events`; absent: no such endpoint */
+  readonly events?: EventJournal;
 }
 
 export interface ApiTlsOptions {
@@ -101,6 +104,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   const clock = opts.clock ?? systemClock;
   app.register(roleRoutes, { snapshot: opts.snapshot, clock });
   app.register(infoRoutes, { snapshot: opts.snapshot, metrics: opts.metrics });
+  if (opts.events !== undefined) app.register(eventRoutes, { journal: opts.events });
   const actionsOptions: ActionsPluginOptions = {
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),
     ...(opts.actions === undefined ? {} : { actions: opts.actions }),

@@ -35,3 +35,4 @@ export {
   type WebhookSenderOptions,
   type WebhookStats,
 } from './webhook.js';
+export { type EventState, transitions } from './transitions.js';

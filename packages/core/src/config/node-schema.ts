@@ -133,6 +133,15 @@ export const nodeConfigSchema = section({
     safety_margin: f.seconds({ min: 0, max: 3600 }),
   }),
   fence: section({ enabled: f.flag() }),
+  // hapg's typed events: GET /events always, a webhook when `url` is set
+  events: section({
+    webhook: section({
+      url: f.text({ nonEmpty: true }),
+      headers: freeMap(f.text()),
+      timeout: f.fractionalSeconds({ min: 0.1, max: 60 }),
+      queue_size: f.int({ min: 1, max: 1_000_000 }),
+    }),
+  }),
   // Patroni's section for its Kubernetes store; in hapg (etcd stays the store) it turns on the
   // pod role label updater, with Patroni's key names and defaults (4.x)
   kubernetes: optionalSection({
@@ -398,6 +407,16 @@ export interface NodeConfig {
     readonly safetyMarginMs: number;
   };
   readonly fence: { readonly enabled: boolean };
+  readonly events: {
+    /** null: no webhook (`GET /events` still answers) */
+    readonly webhook: {
+      readonly url: string;
+      /** sent with every POST (e.g. `Authorization`); never logged */
+      readonly headers: Readonly<Record<string, string>>;
+      readonly timeoutMs: number;
+      readonly queueSize: number;
+    } | null;
+  };
   /** null: no `kubernetes` section, no label updater */
   readonly kubernetes: KubernetesConfig | null;
 }
@@ -425,6 +444,8 @@ export const NODE_DEFAULTS = Object.freeze({
   'watchdog.device': '/dev/watchdog',
   'watchdog.safety_margin': 5,
   'fence.enabled': true,
+  'events.webhook.timeout': 2,
+  'events.webhook.queue_size': 1000,
   'kubernetes.role_label': 'role',
   'kubernetes.leader_label_value': 'primary',
   'kubernetes.follower_label_value': 'replica',
@@ -445,6 +466,27 @@ function optionalCreds(c: {
   password?: string | undefined;
 }): Credentials | null {
   return c.username === undefined ? null : { username: c.username, password: c.password ?? null };
+}
+
+function toWebhook(
+  w: RawNodeConfig['events']['webhook'],
+  problems: ConfigProblem[],
+): NodeConfig['events']['webhook'] {
+  if (w.url === undefined) return null;
+  // core has no URL parser (no platform types): the sender parses it again, this names the key
+  if (!/^https?:\/\/[^\s/?#]+(?:[/?#]\S*)?$/i.test(w.url)) {
+    problems.push({
+      path: ['events', 'webhook', 'url'],
+      message: `must be an http:// or https:// URL, got ${JSON.stringify(w.url)}`,
+    });
+    return null;
+  }
+  return {
+    url: w.url,
+    headers: withoutUndefined(w.headers ?? {}) as Record<string, string>,
+    timeoutMs: Math.round((w.timeout ?? N['events.webhook.timeout']) * 1000),
+    queueSize: w.queue_size ?? N['events.webhook.queue_size'],
+  };
 }
 
 /** The keys that were set (zod's output spells the others as undefined). */
@@ -633,6 +675,7 @@ export function toNodeConfig(
       safetyMarginMs: (watchdog.safety_margin ?? N['watchdog.safety_margin']) * 1000,
     },
     fence: { enabled: raw.fence.enabled ?? N['fence.enabled'] },
+    events: { webhook: toWebhook(raw.events.webhook, problems) },
     kubernetes: toKubernetes(raw.kubernetes),
   };
   return { config, problems };
