@@ -31,7 +31,13 @@ import type { ExecClock, HooksPort, PostgresControl } from './executor/ports.js'
 import { restartInPlaceActions } from './executor/requests.js';
 import type { LocalPostgres } from './local-pg.js';
 import type { Logger } from './logger.js';
-import { type AgentMemory, FRESH_MEMORY, prePromoteFailed, released } from './loop/memory.js';
+import {
+  type AgentMemory,
+  FRESH_MEMORY,
+  prePromoteFailed,
+  prePromoteFailure as prePromoteFailureOf,
+  released,
+} from './loop/memory.js';
 import { CallbackRunner, localHooks } from './hooks/index.js';
 import { type EventInput, type EventJournal, type EventState, transitions } from './events/index.js';
 import { observe } from './loop/observer.js';
@@ -134,6 +140,12 @@ export class HaLoop {
   readonly #guard: SafetyGuard;
   /** what the last published status said, for the events between two of them */
   #eventState: EventState | null = null;
+  /**
+   * the last other member seen holding the leader key as a running primary (its member key
+   * says so): a promotion's `old_leader` (the key is gone by then); a member that held the key
+   * for a moment without promoting (a failed pre_promote) is not one
+   */
+  #lastOtherLeader: MemberName | null = null;
   /** `postgresql.callbacks`, run in the background */
   readonly #callbacks: CallbackRunner;
   /** the executor's hooks: `pre_promote`, `before_stop`, the callbacks */
@@ -515,7 +527,9 @@ export class HaLoop {
   #publish(view: ClusterView | null, pgObs: PgObservation, decision: Decision | null): void {
     const { store, clock, pg } = this.#o;
     const watchdogFailure = this.#lastObs?.self.watchdogFailure ?? null;
-    const prePromoteFailure = this.#lastObs?.self.prePromoteFailure ?? null;
+    // from memory, not the last observation: a pre_promote that failed in this very loop keeps
+    // peers from deferring to us at once, not a loop later
+    const prePromoteFailure = prePromoteFailureOf(this.#memory, clock.monotonicMs(), this.#dyn.ttlMs);
     const snapshot = buildSnapshot({
       version: this.#o.version,
       config: this.#o.config,
@@ -557,6 +571,13 @@ export class HaLoop {
     };
     for (const e of transitions(this.#eventState, next)) this.#o.events.emit(e);
     this.#eventState = next;
+    const leader = next.leader === null ? undefined : view?.members.get(next.leader);
+    if (
+      leader !== undefined &&
+      leader.name !== this.#o.config.name &&
+      (leader.role === 'primary' || leader.role === 'master')
+    )
+      this.#lastOtherLeader = leader.name;
   }
 
   /** An event the loop saw happen (a promotion, a rejoin, a crash), with where Postgres is now. */
@@ -629,12 +650,12 @@ export class HaLoop {
       onPromoted: (reason) => {
         if (reason === 'switchover') o.metrics.countSwitchover();
         else o.metrics.countFailover();
-        const oldLeader = this.#eventState?.leader ?? null;
+        const oldLeader = this.#lastOtherLeader;
         this.#report({
           type: reason === 'switchover' ? 'switchover' : 'failover',
           oldRole: 'replica',
           newRole: 'primary',
-          oldLeader: oldLeader === o.config.name ? null : oldLeader,
+          oldLeader,
           newLeader: o.config.name,
           reason: { code: reason.toUpperCase(), text: `promoted (${reason})` },
         });
