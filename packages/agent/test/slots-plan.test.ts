@@ -532,3 +532,45 @@ describe('isRealMember (issue 11: slots only for real members)', () => {
     expect(isRealMember({ name, leaseId })).toBe(real);
   });
 });
+
+describe('planSlots with cascading replicas (replicatefrom)', () => {
+  // n1 leads; n3 streams from n2
+  const upstreams = { n1: 'n1', n2: 'n1', n3: 'n2' };
+  const members = [present('n1'), present('n2'), present('n3')];
+
+  it('the leader keeps no slot for a member that streams from another: an old one is dropped', () => {
+    const plan = planSlots(
+      input({ role: 'primary', self: 'n1', members, upstreams, existing: [phys('n3')] }),
+    );
+    expect(plan.create.map((s) => s.name)).toEqual(['n2']);
+    expect(plan.drop).toEqual(['n3']);
+    expect(plan.retainSlots).toEqual(['n2']);
+  });
+
+  it('its upstream creates its slot at once (no leader position needed) and never moves it', () => {
+    const created = planSlots(
+      input({ role: 'replica', self: 'n2', members, upstreams, leaderSlots: {}, existing: [] }),
+    );
+    expect(created.create.map((s) => s.name)).toEqual(['n3']);
+    const live = planSlots(
+      input({
+        role: 'replica',
+        self: 'n2',
+        members,
+        upstreams,
+        leaderSlots: { n3: 5000 },
+        existing: [phys('n3', { active: true, restartLsn: 2000n as Lsn })],
+        replayLsn: 9000n as Lsn,
+      }),
+    );
+    expect(live.advance).toEqual([]);
+    expect(live.drop).toEqual([]);
+  });
+
+  it('another replica is untouched by the cascade: copies wait for the leader position', () => {
+    const plan = planSlots(
+      input({ role: 'replica', self: 'n3', members, upstreams, leaderSlots: { n2: 3000 } }),
+    );
+    expect(plan.create.map((s) => s.name)).toEqual(['n2']);
+  });
+});

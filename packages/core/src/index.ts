@@ -196,6 +196,8 @@ export {
   effectivePgHba,
   mergeParameters,
   type ParameterValue,
+  cloneSourceOf,
+  upstreamOf,
 } from './cluster/index.js';
 export {
   DEFAULT_FAILOVER_PRIORITY,

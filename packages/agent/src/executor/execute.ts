@@ -123,7 +123,7 @@ export async function runActions(
 
 export const HANDLERS: ActionHandlers = {
   bootstrap: (_a, ctx) => bootstrap(ctx),
-  clone: (a, ctx) => clone(ctx, a.leader),
+  clone: (a, ctx) => clone(ctx, a.from ?? a.leader, a.leader),
   acquireLeader: async (a, ctx, run) => {
     if (!(await ctx.store.acquireLeader()))
       throw new ActionFailed(a, 'the leader key is held by another member');
@@ -249,9 +249,10 @@ async function bootstrap(ctx: ExecContext): Promise<void> {
   log.info({ systemId: status.systemId }, 'cluster bootstrapped');
 }
 
-async function clone(ctx: ExecContext, leader: MemberName): Promise<void> {
-  await createReplicaFrom(ctx, leader);
-  await startReplica(ctx, leader);
+/** A base backup from `from`, then a standby of `upstream` (the leader, or a cascade's member). */
+async function clone(ctx: ExecContext, from: MemberName, upstream: MemberName): Promise<void> {
+  await createReplicaFrom(ctx, from);
+  await startReplica(ctx, upstream);
 }
 
 /** `create_replica_methods` in order into the empty data directory. */

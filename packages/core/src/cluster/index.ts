@@ -5,3 +5,4 @@ export {
   mergeParameters,
   type ParameterValue,
 } from './parameters.js';
+export { cloneSourceOf, upstreamOf } from './upstream.js';

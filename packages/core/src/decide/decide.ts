@@ -1,3 +1,4 @@
+import { cloneSourceOf, upstreamOf } from '../cluster/upstream.js';
 import { switchoverAdmission } from '../cluster/switchover.js';
 import { parseZonedTimeMs } from '../schedule.js';
 import { formatLsn, maxLsn, toLsn } from '../lsn.js';
@@ -134,7 +135,18 @@ function emptyDataDir(obs: Observation, view: ClusterView): Decision {
   }
   const leader = view.leader?.name ?? null;
   if (leader !== null && leader !== self.name && memberRunning(view, leader)) {
-    return decision('replica', [{ kind: 'clone', leader }], 'CLONING', `cloning from leader ${leader}`);
+    const from = cloneSourceOf(view, self.name, leader);
+    const upstream = upstreamOf(view, self.name, leader);
+    const text =
+      from === leader
+        ? `cloning from leader ${leader}`
+        : `cloning from ${from} (clonefrom), leader ${leader}`;
+    return decision(
+      'replica',
+      [{ kind: 'clone', leader: upstream, ...(from === leader ? {} : { from }) }],
+      'CLONING',
+      text,
+    );
   }
   return decision(
     'uninitialized',
@@ -379,22 +391,21 @@ function withOtherLeader(obs: Observation, view: ClusterView, leader: MemberName
   }
   const forked = pastForkPoint(obs, view, leader, nowMs);
   if (forked !== null) return decision('replica', [{ kind: 'rejoin', leader }], 'REJOINING', forked);
+  // cascading: a replica streams from its `replicatefrom` member while that one can feed it
+  const upstream = upstreamOf(view, obs.self.name, leader);
+  const whom = upstream === leader ? `leader ${leader}` : `${upstream} (replicatefrom; leader ${leader})`;
   if (isRunningReplica(pg)) {
-    if (pg.following !== leader) {
-      return decision(
-        'replica',
-        [{ kind: 'followLeader', leader }],
-        'REPOINTING',
-        `following new leader ${leader}`,
-      );
+    if (pg.following !== upstream) {
+      const text = upstream === leader ? `following new leader ${leader}` : `following ${whom}`;
+      return decision('replica', [{ kind: 'followLeader', leader: upstream }], 'REPOINTING', text);
     }
-    return decision('replica', [], 'FOLLOWING', `following leader ${leader}`);
+    return decision('replica', [], 'FOLLOWING', `following ${whom}`);
   }
   return decision(
     'replica',
-    [{ kind: 'startPostgres', as: 'replica', follow: leader }],
+    [{ kind: 'startPostgres', as: 'replica', follow: upstream }],
     'STARTING_REPLICA',
-    `starting Postgres as a standby of ${leader}`,
+    `starting Postgres as a standby of ${whom}`,
   );
 }
 

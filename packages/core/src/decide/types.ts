@@ -179,8 +179,11 @@ export interface Observation {
 export type Action =
   /** race for the `initialize` key; the winner runs initdb, starts as primary, takes the leader key, writes initialize+config */
   | { readonly kind: 'bootstrap' }
-  /** pg_basebackup from the leader, then start as a streaming standby of it */
-  | { readonly kind: 'clone'; readonly leader: MemberName }
+  /**
+   * pg_basebackup from `from` (a running `clonefrom` member, or the leader), then start as a
+   * streaming standby of `leader` (its upstream: the leader, or its `replicatefrom` member)
+   */
+  | { readonly kind: 'clone'; readonly leader: MemberName; readonly from?: MemberName }
   /**
    * create the leader key (txn create_revision == 0, bound to our lease); fails if someone else has it.
    * If the key already holds our own name under another lease (the agent restarted under a

@@ -3,7 +3,7 @@
  * last seen, read this server's slots, plan, apply, and say what the leader
  * publishes in the `status` key.
  */
-import { type ClusterView, type DynamicConfig, errorText, type Lsn } from '@hapg/core';
+import { type ClusterView, type DynamicConfig, errorText, type Lsn, upstreamOf } from '@hapg/core';
 import {
   type ConnectOptions,
   listReplicationSlots,
@@ -93,6 +93,7 @@ export class SlotManager {
       leaderSlots: status?.slots ?? {},
       retainSlots: status?.retainSlots ?? [],
       replayLsn: input.replayLsn ?? null,
+      upstreams: upstreamsIn(input.view),
     });
     this.#logNotes(plan.notes);
     const connector = nodeSlotConnector(input.node, this.#opts.connectIn);
@@ -144,4 +145,13 @@ export class SlotManager {
     }
     this.#notes = now;
   }
+}
+
+/** Whom each real member streams from (core's `upstreamOf`), while there is a leader. */
+function upstreamsIn(view: ClusterView): Record<string, string> {
+  const leader = view.leader?.name;
+  if (leader === undefined) return {};
+  const out: Record<string, string> = {};
+  for (const m of view.members.values()) if (isRealMember(m)) out[m.name] = upstreamOf(view, m.name, leader);
+  return out;
 }

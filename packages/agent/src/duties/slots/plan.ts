@@ -64,6 +64,12 @@ export interface SlotPlanInput {
   readonly retainSlots: readonly string[];
   /** replica: its replay position; advances never go past it (Postgres would clamp anyway) */
   readonly replayLsn?: Lsn | null;
+  /**
+   * whom each member streams from (core's `upstreamOf`; cascading replication), by member
+   * name; a member left out streams from the leader. The leader keeps no slot for a member
+   * that streams from another; that member's upstream keeps its slot, live.
+   */
+  readonly upstreams?: Readonly<Record<string, string>>;
 }
 
 export type SlotNoteCode =
@@ -124,11 +130,31 @@ function memberSlots(input: SlotPlanInput): string[] {
   const out = new Set<string>();
   for (const m of input.members) {
     const fresh = m.inView || input.nowMs - m.lastSeenMs < input.settings.memberSlotsTtlMs;
-    if (fresh) out.add(slotNameFor(m.name));
+    // the leader holds no WAL for a cascaded member: its upstream does
+    const elsewhere = input.role === 'primary' && streamsFrom(input, m.name) !== input.self;
+    if (fresh && !elsewhere) out.add(slotNameFor(m.name));
   }
   if (input.role === 'replica') for (const s of input.retainSlots) out.add(s);
   out.delete(own);
   return [...out].filter(isValidSlotName).sort();
+}
+
+/** Whom `member` streams from: its entry in `upstreams`, else the leader (null: unknown here). */
+function streamsFrom(input: SlotPlanInput, member: string): string | null {
+  const upstream = input.upstreams?.[member];
+  if (upstream !== undefined) return upstream;
+  return input.role === 'primary' ? input.self : null;
+}
+
+/** Slot names of the members that stream from this replica (cascading): live slots of ours. */
+function downstreamSlots(input: SlotPlanInput): Set<string> {
+  if (input.role !== 'replica') return new Set();
+  return new Set(
+    Object.entries(input.upstreams ?? {})
+      .filter(([member, upstream]) => upstream === input.self && member !== input.self)
+      .map(([member]) => slotNameFor(member))
+      .filter(isValidSlotName),
+  );
 }
 
 /** Permanent slots this node wants, member slots winning a name clash. */
@@ -202,12 +228,15 @@ export function planSlots(input: SlotPlanInput): SlotPlan {
   const create: SlotSpec[] = [];
   const advance: SlotAdvance[] = [];
   const replica = input.role === 'replica';
+  // a cascaded standby streams through its slot here: created at once, moved by its walsender
+  const downstream = downstreamSlots(input);
+  for (const name of downstream) wanted.set(name, { name, type: 'physical' });
 
   for (const slot of input.existing) {
     if (slot.temporary || isIgnored(slot, input.settings.ignoreSlots)) continue;
     const spec = wanted.get(slot.name);
     if (spec !== undefined && matches(slot, spec)) {
-      if (!replica) continue;
+      if (!replica || downstream.has(slot.name)) continue;
       const lsn = advanceTarget(slot, input);
       if (lsn !== null)
         advance.push({ name: slot.name, lsn, database: slot.type === 'logical' ? slot.database : null });
@@ -254,7 +283,7 @@ export function planSlots(input: SlotPlanInput): SlotPlan {
       });
       continue;
     }
-    if (replica && input.leaderSlots[spec.name] === undefined) {
+    if (replica && !downstream.has(spec.name) && input.leaderSlots[spec.name] === undefined) {
       skip({
         code: 'NO_LEADER_POSITION',
         slot: spec.name,

@@ -5,7 +5,8 @@ import { renderTopology } from './topology.js';
 const USAGE = `usage: hactl topology [global options]
 
 The replication tree: the leader, and under each member the members that
-replicate from it (replicatefrom tag, else the leader).`;
+stream from it (its replicatefrom member while that one runs, else the
+leader: the rule the agents follow).`;
 
 export const topologyCommand: Command = {
   name: 'topology',

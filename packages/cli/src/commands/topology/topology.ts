@@ -1,4 +1,4 @@
-import { type ClusterView, parseTags } from '@hapg/core';
+import { type ClusterView, upstreamOf } from '@hapg/core';
 import { type Column, type OutputFormat, renderData, renderTable } from '../../output/index.js';
 import { type ListRow, listRows } from '../list/rows.js';
 
@@ -10,24 +10,23 @@ export interface TopologyNode {
 }
 
 /**
- * The cascade tree: the leader first, each member under the member its
- * `replicatefrom` tag names (or under the leader), children by name. A
- * member whose upstream is unknown or part of a cycle goes under the leader
- * too, so every member appears exactly once. Pure.
+ * The cascade tree: the leader first, each member under the member it streams from by the
+ * agents' own rule (core's `upstreamOf`: its `replicatefrom` member while that one runs,
+ * else the leader; a cycle of tags goes to the leader), children by name. Every member
+ * appears exactly once. Pure.
  */
 export function topology(view: ClusterView): TopologyNode[] {
   const rows = listRows(view);
   const leader = view.leader?.name ?? null;
   const names = new Set(rows.map((r) => r.member));
-  const upstreamOf = (r: ListRow): string | null => {
-    if (r.member === leader) return null;
-    const tag = parseTags(view.members.get(r.member)?.tags).replicatefrom;
-    if (tag !== null && names.has(tag) && tag !== r.member) return tag;
-    return leader !== null && names.has(leader) ? leader : null;
+  const upstream = (r: ListRow): string | null => {
+    if (r.member === leader || leader === null || !names.has(leader)) return null;
+    const up = upstreamOf(view, r.member, leader);
+    return names.has(up) ? up : leader;
   };
   const children = new Map<string | null, ListRow[]>();
   for (const r of rows) {
-    const up = upstreamOf(r);
+    const up = upstream(r);
     children.set(up, [...(children.get(up) ?? []), r]);
   }
   const out: TopologyNode[] = [];
@@ -39,7 +38,7 @@ export function topology(view: ClusterView): TopologyNode[] {
     for (const c of children.get(r.member) ?? []) visit(c, depth + 1, r.member);
   };
   for (const r of children.get(null) ?? []) visit(r, 0, null);
-  // cycles (a replicatefrom b, b replicatefrom a) are unreachable from the roots
+  // without a leader nothing hangs off anyone
   for (const r of rows) visit(r, leader === null ? 0 : 1, leader);
   return out;
 }
