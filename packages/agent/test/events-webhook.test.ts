@@ -1,3 +1,4 @@
+import { replicaRoleChangeWire } from './events-fixtures.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
@@ -120,20 +121,11 @@ describe('WebhookSender delivery', () => {
       method: 'POST',
       path: '/hook',
       headers: { 'content-type': 'application/json' },
-      body: {
+      body: replicaRoleChangeWire({
         id: 'b0-1',
-        type: 'role_change',
         time: expect.any(String),
-        scope: 'demo',
-        member: 'pg1',
-        old_role: null,
-        new_role: 'replica',
-        old_leader: null,
-        new_leader: null,
-        timeline: null,
-        lsn: null,
         reason: { code: 'TEST', text: 'event 1' },
-      },
+      }),
     });
     expect(s.stats()).toEqual({ queued: 0, sent: 25, failedAttempts: 0, dropped: 0, rejected: 0 });
   });

@@ -318,21 +318,21 @@ describe('large files parse in linear time', () => {
     return lines.join('');
   }
 
-  // before: 18.4 s for 40 000 keys on the test machine (the yaml package's uniqueKeys check); after: ~0.6 s
-  it('40 000 keys load in well under 2 s (was 13-18 s)', () => {
+  // before: 18.4 s for 40 000 keys (the yaml package's uniqueKeys check, quadratic; 13-18 s);
+  // after: ~0.6 s idle, 3.1 s seen on a loaded CI machine. The bound only tells linear from
+  // quadratic, with room for load: speed itself is a benchmark's business.
+  it('40 000 keys load in well under the quadratic 13-18 s (bound 8 s)', () => {
     const text = manyKeys(40_000);
     const started = performance.now();
     const { config } = parseNodeConfig(text, { fileName: 'node.yaml' });
     const elapsedMs = performance.now() - started;
     expect(Object.keys(config.postgresql.parameters)).toHaveLength(40_000);
-    expect(elapsedMs).toBeLessThan(2000);
+    expect(elapsedMs).toBeLessThan(8000);
   });
 
   it('a duplicate key among 40 000 is still reported with its line and the first one', () => {
     const text = `${manyKeys(40_000)}    p17: again\n`;
-    const started = performance.now();
     const msg = messageOf(() => parseNodeConfig(text, { fileName: 'node.yaml' }));
-    expect(performance.now() - started).toBeLessThan(2000);
     expect(msg).toBe('node.yaml:40006:5: postgresql.parameters.p17: duplicate key (first set on line 23)');
   });
 
