@@ -76,9 +76,12 @@ describe('cascading replication (replicatefrom)', () => {
         )[0]!.n === 0,
       { timeoutMs: 10_000, what: 'no slot for node3 on the leader' },
     );
-    // what the agent says matches what streams
-    const status = (await cluster.api(node('node3'), '/patroni'))?.body as { status_reason?: string };
-    expect(JSON.stringify(status)).not.toContain('error');
+    // the member key says what streams (hactl topology draws it)
+    await waitFor(async () => (await store.readView()).members.get('node3')?.raw.streaming_from === 'node2', {
+      timeoutMs: 10_000,
+      what: "node3's member key: streaming_from node2",
+    });
+    expect((await store.readView()).members.get('node2')?.raw.streaming_from).toBe(leader.name);
   });
 
   it('node2 dies: node3 streams from the leader; node2 back: node3 returns to it', async () => {

@@ -42,7 +42,7 @@ import { CallbackRunner, localHooks } from './hooks/index.js';
 import { type EventInput, type EventJournal, type EventState, transitions } from './events/index.js';
 import { observe } from './loop/observer.js';
 import { viewChangeWakes } from './loop/wake.js';
-import { memberJson } from './member.js';
+import { memberJson, streamingFrom } from './member.js';
 import type { AgentMetrics } from './metrics.js';
 import { SafetyGuard } from './loop/safety-guard.js';
 import { SlotManager } from './duties/slots/index.js';
@@ -592,7 +592,16 @@ export class HaLoop {
 
   async #writeMember(pgObs: PgObservation): Promise<void> {
     try {
-      await this.#o.store.writeMember(memberJson(this.#o.config, pgObs, this.#snapshot, this.#o.version));
+      const from =
+        pgObs.inRecovery === true
+          ? streamingFrom(
+              this.#o.pg.lastStatus?.walReceiver ?? null,
+              this.#o.store.view()?.members.values() ?? [],
+            )
+          : null;
+      await this.#o.store.writeMember(
+        memberJson(this.#o.config, pgObs, this.#snapshot, this.#o.version, from),
+      );
     } catch (e) {
       this.#o.metrics.countDcsError();
       this.#log.warn({ err: errorText(e) }, 'could not write the member key');

@@ -1,6 +1,14 @@
-import { lsnToJson, maxLsn, type MemberJson, type NodeConfig, type PgObservation, tagFlag } from '@hapg/core';
+import {
+  lsnToJson,
+  maxLsn,
+  type Member,
+  type MemberJson,
+  type NodeConfig,
+  type PgObservation,
+  tagFlag,
+} from '@hapg/core';
 import type { NodeSnapshot } from './api/snapshot.js';
-import { formatApiUrl, formatConnUrl } from './conn.js';
+import { formatApiUrl, formatConnUrl, pgAddressOf } from './conn.js';
 
 /** The member JSON this node publishes at `members/<name>` (the Patroni contract). */
 export function memberJson(
@@ -8,6 +16,8 @@ export function memberJson(
   pg: PgObservation,
   snap: NodeSnapshot,
   version: string,
+  /** the member our WAL receiver streams from now (`streamingFrom`) */
+  streamingFrom: string | null = null,
 ): MemberJson {
   const pgAddr = config.postgresql.connectAddress;
   const api = config.restapi.connectAddress;
@@ -32,7 +42,26 @@ export function memberJson(
   }
   if (snap.paused) json.pause = true;
   if (snap.statusReason !== null) json.status_reason = snap.statusReason;
+  if (streamingFrom !== null) json.streaming_from = streamingFrom;
   return json;
+}
+
+/** The member whose `conn_url` is the sender our WAL receiver streams from; null when none is. */
+export function streamingFrom(
+  receiver: {
+    readonly status: string;
+    readonly senderHost: string | null;
+    readonly senderPort: number | null;
+  } | null,
+  members: Iterable<Member>,
+): string | null {
+  if (receiver === null || receiver.status !== 'streaming' || receiver.senderHost === null) return null;
+  for (const m of members) {
+    const addr = pgAddressOf(m);
+    if (addr !== null && addr.host === receiver.senderHost && addr.port === receiver.senderPort)
+      return m.name;
+  }
+  return null;
 }
 
 /** The boolean tags Patroni leaves out of what it publishes unless they are true. */

@@ -300,4 +300,45 @@ describe('topology', () => {
       ['node3', 'node2'],
     ]);
   });
+
+  it("draws what streams: the member key's streaming_from wins over the tag; a stopped upstream is not one", () => {
+    const rows = (members: Record<string, unknown>) =>
+      (
+        JSON.parse(
+          renderTopology(
+            viewOf({ initialize: '7', leader: 'node1', status: { optime: OPTIME }, ...members }),
+            'json',
+          ),
+        ) as { member: string; replicates_from: string | null }[]
+      ).map((n) => [n.member, n.replicates_from]);
+    const node1 = member(5432, { role: 'primary', timeline: 2, xlog_location: OPTIME });
+    // node3 wants node2, but its receiver is still connected to node1
+    expect(
+      rows({
+        'members/node1': node1,
+        'members/node2': member(5433, { timeline: 2 }),
+        'members/node3': member(5434, {
+          timeline: 2,
+          tags: { replicatefrom: 'node2' },
+          streaming_from: 'node1',
+        }),
+      }),
+    ).toEqual([
+      ['node1', null],
+      ['node2', 'node1'],
+      ['node3', 'node1'],
+    ]);
+    // no streaming_from published, node2 stopped: the rule says the leader
+    expect(
+      rows({
+        'members/node1': node1,
+        'members/node2': member(5433, { timeline: 2, state: 'stopped' }),
+        'members/node3': member(5434, { timeline: 2, tags: { replicatefrom: 'node2' } }),
+      }),
+    ).toEqual([
+      ['node1', null],
+      ['node2', 'node1'],
+      ['node3', 'node1'],
+    ]);
+  });
 });

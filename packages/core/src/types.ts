@@ -45,6 +45,12 @@ export interface MemberJson {
   pause?: boolean;
   /** hapg addition (Patroni ignores unknown fields): why a node is stopped, e.g. a failed rewind. */
   status_reason?: string;
+  /**
+   * hapg addition: the member this standby's WAL receiver streams from now (its
+   * `pg_stat_wal_receiver` sender matched to a member's `conn_url`); absent when not streaming
+   * or the sender is no member. `hactl topology` draws the tree from it.
+   */
+  streaming_from?: string;
 }
 
 /** A member as the agent reasons about it: parsed, typed, with etcd metadata. */

@@ -10,10 +10,11 @@ export interface TopologyNode {
 }
 
 /**
- * The cascade tree: the leader first, each member under the member it streams from by the
- * agents' own rule (core's `upstreamOf`: its `replicatefrom` member while that one runs,
- * else the leader; a cycle of tags goes to the leader), children by name. Every member
- * appears exactly once. Pure.
+ * The cascade tree: the leader first, each member under the member it streams from — what its
+ * WAL receiver is connected to, as its member key says (`streaming_from`), else by the agents'
+ * own rule (core's `upstreamOf`: its `replicatefrom` member while that one runs, else the
+ * leader) — children by name. Every member appears exactly once (a cycle hangs under the
+ * leader). Pure.
  */
 export function topology(view: ClusterView): TopologyNode[] {
   const rows = listRows(view);
@@ -21,7 +22,11 @@ export function topology(view: ClusterView): TopologyNode[] {
   const names = new Set(rows.map((r) => r.member));
   const upstream = (r: ListRow): string | null => {
     if (r.member === leader || leader === null || !names.has(leader)) return null;
-    const up = upstreamOf(view, r.member, leader);
+    const streaming = view.members.get(r.member)?.raw.streaming_from;
+    const up =
+      typeof streaming === 'string' && streaming !== r.member
+        ? streaming
+        : upstreamOf(view, r.member, leader);
     return names.has(up) ? up : leader;
   };
   const children = new Map<string | null, ListRow[]>();
