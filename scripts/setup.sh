@@ -16,6 +16,7 @@ as_root() {
 # --- system packages (Debian) ---------------------------------------------
 missing=()
 command -v etcd >/dev/null || missing+=(etcd-server)
+command -v etcdctl >/dev/null || missing+=(etcd-client) # e2e/rest-and-input.it.test.ts writes a key as an operator would
 command -v haproxy >/dev/null || missing+=(haproxy)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v flock >/dev/null || missing+=(util-linux)
