@@ -427,7 +427,7 @@ describe('Patroni compatibility', () => {
     const { config, warnings } = parseFile(file);
     expect(warnings).toEqual([
       `${file}: accepted but not acted on: log.traceback_level, log.format, ctl, ` +
-        'bootstrap.dcs.master_start_timeout, bootstrap.dcs.postgresql.recovery_conf, bootstrap.users, ' +
+        'bootstrap.dcs.master_start_timeout, bootstrap.dcs.failsafe_mode, bootstrap.dcs.postgresql.recovery_conf, bootstrap.users, ' +
         'bootstrap.post_bootstrap, postgresql.authentication.superuser.sslmode, ' +
         'postgresql.pg_ctl_timeout',
     ]);
@@ -437,6 +437,21 @@ describe('Patroni compatibility', () => {
     expect(config.bootstrap.dcs.ttlMs).toBe(30_000);
     expect(config.postgresql.basebackupArgs).toEqual(['--max-rate=100M', '--checkpoint=fast']);
     expect(config.tags.all.datacenter).toBe('west');
+    expect(config.tags.replicatefrom).toBe('postgresql1');
+    expect(config.postgresql.hooks).toEqual({
+      callbacks: {
+        on_role_change: '/usr/local/bin/on_role_change.sh',
+        on_stop: '/usr/local/bin/on_stop.sh --quiet',
+      },
+      callbackTimeoutMs: 60_000,
+      prePromote: '/usr/local/bin/fence_old_primary.sh',
+      prePromoteTimeoutMs: 30_000,
+      beforeStop: '/usr/local/bin/pause_pgbouncer.sh',
+      beforeStopTimeoutMs: 30_000,
+    });
+    expect(config.log).toMatchObject({ dir: '/var/log/patroni', fileNum: 10 });
+    expect(config.restapi.allowlistIncludeMembers).toBe(true);
+    expect(config.watchdog.mode).toBe('automatic');
     expect(config.postgresql.createReplicaMethods).toEqual(['wal_e', 'basebackup']);
     expect(config.postgresql.replicaMethods).toEqual({
       wal_e: {
