@@ -204,12 +204,36 @@ describe('synchronous mode', () => {
       await bringBack(primary);
       return;
     }
-    // the async replica is past the fork point: it rewinds (after ttl + loop_wait) and streams
+    // the async replica received WAL past the fork point: it streams from the new primary again,
+    // on its timeline, either after a rewind (it had replayed past the fork: after ttl + loop_wait)
+    // or at once (it had not replayed that far: Postgres itself then switches timelines and drops
+    // the unreplayed WAL of the old one — seen on a loaded CI machine)
+    const newTimeline = (await cluster.patroni(next)).timeline;
     await waitFor(
-      async () => (await cluster.api(async, '/replica?replication_state=streaming'))?.status === 200,
-      { timeoutMs: 60_000, what: `${async.name} streaming from ${next.name} again` },
+      async () => {
+        if ((await cluster.api(async, '/replica?replication_state=streaming'))?.status !== 200) return false;
+        const rows = await cluster.sql<{ tli: number }>(
+          async,
+          'SELECT received_tli AS tli FROM pg_stat_wal_receiver',
+        );
+        return rows[0]?.tli === newTimeline;
+      },
+      { timeoutMs: 60_000, what: `${async.name} streaming from ${next.name} on timeline ${newTimeline}` },
     );
-    expect(await readFile(async.logPath, 'utf8')).toContain(`past ${next.name}'s fork point`);
+    const rewound = (await readFile(async.logPath, 'utf8')).includes(`past ${next.name}'s fork point`);
+    console.log(
+      `${async.name} back on timeline ${newTimeline}: ${rewound ? 'rewound' : 'switched timelines without a rewind'}`,
+    );
+    // and it holds what the new primary holds: a write made now reaches it
+    await cluster.sql(next, 'CREATE TABLE IF NOT EXISTS hapg_after_fork (v int)');
+    await cluster.sql(next, 'INSERT INTO hapg_after_fork VALUES (7)');
+    await waitFor(
+      async () =>
+        (await cluster.sql<{ v: number }>(async, 'SELECT v FROM hapg_after_fork').catch(() => [])).some(
+          (r) => r.v === 7,
+        ),
+      { timeoutMs: 10_000, what: `a write on ${next.name} replayed on ${async.name}` },
+    );
     await bringBack(primary);
   });
 
