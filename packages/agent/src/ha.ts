@@ -13,7 +13,7 @@ import {
   InvariantViolation,
   isHapgError,
   leaderRenewIntervalMs,
-  maxLsn,
+  walPosition,
   type MemberName,
   type NodeConfig,
   type Observation,
@@ -566,7 +566,7 @@ export class HaLoop {
       syncStandbys: view?.sync?.syncStandbys ?? null,
       isLeader: s.holdsLeaderKey,
       timeline: pgObs.timeline,
-      lsn: pgObs.flushLsn ?? maxLsn(pgObs.receiveLsn, pgObs.replayLsn),
+      lsn: walPosition(pgObs),
       reason: { code: decision.reason.code, text: decision.reason.text },
     };
     for (const e of transitions(this.#eventState, next)) this.#o.events.emit(e);
@@ -586,7 +586,7 @@ export class HaLoop {
     this.#o.events?.emit({
       ...e,
       timeline: pg?.timeline ?? null,
-      lsn: pg === null ? null : (pg.flushLsn ?? maxLsn(pg.receiveLsn, pg.replayLsn)),
+      lsn: pg === null ? null : walPosition(pg),
     });
   }
 

@@ -1,6 +1,6 @@
 import {
   lsnToJson,
-  maxLsn,
+  walPosition,
   type Member,
   type MemberJson,
   type NodeConfig,
@@ -30,7 +30,7 @@ export function memberJson(
   };
   const tags = publishedTags(config.tags.all);
   if (Object.keys(tags).length > 0) json.tags = tags;
-  const xlog = pg.inRecovery === false ? pg.flushLsn : maxLsn(pg.receiveLsn, pg.replayLsn);
+  const xlog = walPosition(pg);
   if (xlog !== null) json.xlog_location = lsnToJson(xlog);
   if (pg.receiveLsn !== null) json.receive_lsn = lsnToJson(pg.receiveLsn);
   if (pg.replayLsn !== null) json.replay_lsn = lsnToJson(pg.replayLsn);

@@ -93,6 +93,7 @@ export {
   isIsolated,
   isRunningPrimary,
   isRunningReplica,
+  walPosition,
   lastKnownTimeline,
   type LeaderKeyFlaw,
   leaderKeyFlaw,

@@ -1,9 +1,10 @@
 import { parseTags } from '../cluster/tags.js';
-import { compareLsn, type Lsn, maxLsn, toLsn } from '../lsn.js';
+import { compareLsn, type Lsn, toLsn } from '../lsn.js';
 import { acksPerCommit } from '../sync/key.js';
 import { quorumPromotionSafe } from '../sync/quorum.js';
 import type { Timeline } from '../timeline.js';
 import { type ClusterView, type Member, type MemberName, malformedKey } from '../types.js';
+import { walPosition } from './lease.js';
 import type { DecideConfig, Observation, PeerStatus, ReasonCode } from './types.js';
 
 /** One member as an election sees it: this node from its probe, a peer from its REST status. */
@@ -50,7 +51,7 @@ export function selfCandidate(obs: Observation): Candidate {
   return {
     name: self.name,
     healthy: pg.process === 'running',
-    lsn: pg.inRecovery === false ? pg.flushLsn : maxLsn(pg.receiveLsn, pg.replayLsn),
+    lsn: walPosition(pg),
     timeline: pg.timeline,
     nofailover: self.nofailover,
     failoverPriority: self.failoverPriority,

@@ -1,4 +1,5 @@
 import { holdsLeaderKey } from '../cluster/leader-key.js';
+import { type Lsn, maxLsn } from '../lsn.js';
 import type { DcsObservation, Observation, PgObservation } from './types.js';
 
 /**
@@ -44,6 +45,16 @@ export function isIsolated(obs: Observation, nowMs: number): boolean {
 /** Postgres is up and accepting writes. */
 export function isRunningPrimary(pg: PgObservation): boolean {
   return pg.process === 'running' && pg.inRecovery === false;
+}
+
+/**
+ * Where this server's WAL is: the flush LSN of a primary, max(received, replayed) of a standby
+ * (Patroni's `xlog_location`). One reading for the election, the member key and the events.
+ */
+export function walPosition(
+  pg: Pick<PgObservation, 'inRecovery' | 'flushLsn' | 'receiveLsn' | 'replayLsn'>,
+): Lsn | null {
+  return pg.inRecovery === false ? pg.flushLsn : maxLsn(pg.receiveLsn, pg.replayLsn);
 }
 
 /** Postgres is up as a standby. */
