@@ -284,11 +284,15 @@ describe('REST status codes and bad input on a real cluster', () => {
 
       // fixed at run time: every agent takes the valid config at once
       await store.casConfig(original.value, rev);
+      // each agent applies it on its own next loop: wait for both, in either order
       await waitFor(async () => (await setting(late, 'wal_receiver_timeout')) === '5s', {
         timeoutMs: 15_000,
         what: `${late.name} on the fixed config`,
       });
-      expect(await setting(primary, 'wal_sender_timeout')).toBe('5s');
+      await waitFor(async () => (await setting(primary, 'wal_sender_timeout')) === '5s', {
+        timeoutMs: 15_000,
+        what: `${primary.name} on the fixed config`,
+      });
     } catch (e) {
       const now = await store.readView();
       await store.casConfig(original.value, now.config!.modRevision).catch(() => {});
