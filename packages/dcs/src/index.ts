@@ -37,6 +37,7 @@ export {
   parseConfig,
   type Parsed,
   parseFailover,
+  parseFailsafe,
   parseHistory,
   parseMember,
   parseStatus,
@@ -44,7 +45,9 @@ export {
 } from './parse.js';
 export {
   type FailoverValue,
+  type FailsafeMembers,
   serializeFailover,
+  serializeFailsafe,
   serializeHistory,
   serializeStatus,
   serializeSync,

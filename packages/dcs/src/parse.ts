@@ -1,5 +1,6 @@
 import {
   type FailoverRequest,
+  type FailsafeKey,
   parseZonedTimeMs,
   type HistoryEntry,
   type LeaderStatus,
@@ -202,5 +203,23 @@ export function parseStatus(text: string): Parsed<LeaderStatus> {
       throw new ParseError('retain_slots is not a list of strings');
     }
     return { optime: optInt(o.optime, 'optime'), slots, retainSlots: retain as string[] };
+  });
+}
+
+/**
+ * `failsafe`: Patroni's object of member name → `api_url` (`{"node1":"http://10.0.0.1:8008/patroni"}`),
+ * the members a primary cut off from etcd must reach (docs/failsafe.md). A value that is not such
+ * an object is malformed as a whole: a partial set would let a member missing from it be taken
+ * for one the leader left out (M5).
+ */
+export function parseFailsafe(text: string, meta: KeyMeta): Parsed<FailsafeKey> {
+  return guard(() => {
+    const o = object(json(text), 'failsafe');
+    const members = new Map<MemberName, string>();
+    for (const [name, apiUrl] of Object.entries(o)) {
+      if (typeof apiUrl !== 'string') throw new ParseError(`failsafe.${name} is not a string (an api_url)`);
+      members.set(name, apiUrl);
+    }
+    return { members, modRevision: meta.modRevision };
   });
 }

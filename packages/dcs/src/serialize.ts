@@ -1,4 +1,4 @@
-import type { FailoverRequest, HistoryEntry, LeaderStatus, SyncState } from '@hapg/core';
+import type { FailoverRequest, HistoryEntry, LeaderStatus, MemberName, SyncState } from '@hapg/core';
 
 /** The inverse of parse.ts: domain records to the JSON other tools (Patroni's) read. */
 
@@ -42,4 +42,19 @@ export function serializeStatus(v: LeaderStatus): string {
   o.slots = v.slots;
   if (v.retainSlots.length > 0) o.retain_slots = v.retainSlots;
   return JSON.stringify(o);
+}
+
+/** The failsafe key's members, as a map or a plain object of member name → `api_url`. */
+export type FailsafeMembers = ReadonlyMap<MemberName, string> | Readonly<Record<string, string>>;
+
+/**
+ * Patroni's compact JSON object, names sorted: the same set always gives the same bytes, so a
+ * reader (or a test) can compare values. Written by hand: a JS object would put names that look
+ * like integers first and turn a member called `__proto__` into a prototype.
+ */
+export function serializeFailsafe(members: FailsafeMembers): string {
+  const entries: [string, string][] =
+    members instanceof Map ? [...members.entries()] : Object.entries(members as Record<string, string>);
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([name, apiUrl]) => `${JSON.stringify(name)}:${JSON.stringify(apiUrl)}`).join(',')}}`;
 }

@@ -19,8 +19,10 @@ import { type Logger, silentLogger } from './logger.js';
 import { defaultCallTimeoutMs, withRetry } from './retry.js';
 import {
   type FailoverValue,
+  type FailsafeMembers,
   type SyncValue,
   serializeFailover,
+  serializeFailsafe,
   serializeHistory,
   serializeStatus,
   serializeSync,
@@ -216,16 +218,26 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
 
   // ---- leader lock ---------------------------------------------------------
 
-  /** txn `create_revision(leader) == 0` → put leader=name under our lease. True when we hold it. */
-  async acquireLeader(): Promise<boolean> {
+  /**
+   * txn `create_revision(leader) == 0` → put leader=name under our lease. True when we hold it.
+   * With `failsafeModRevision` (docs/failsafe.md M5) the txn also requires the failsafe key to be
+   * the one of the view the caller decided on: its mod revision, or absent when null. A watch that
+   * lags behind a new failsafe key (one that leaves us out) then cannot let us in. Without it the
+   * txn is the plain create-only one.
+   */
+  async acquireLeader(opts: { readonly failsafeModRevision?: string | null } = {}): Promise<boolean> {
     const name = this.#requireName();
     const leaseId = this.#requireLease();
     const leader = this.keys.leader;
+    const failsafe = this.#failsafeCompare(opts.failsafeModRevision);
     const res = await this.#txn(
       'acquire leader',
-      [{ key: leader, target: 'create', revision: '0' }],
+      [{ key: leader, target: 'create', revision: '0' }, ...failsafe],
       [{ op: 'put', key: leader, value: name, lease: leaseId }],
-      [{ op: 'get', key: leader }],
+      [
+        { op: 'get', key: leader },
+        ...(failsafe.length > 0 ? [{ op: 'get', key: this.keys.failsafe } as const] : []),
+      ],
     );
     if (res.succeeded) {
       // created now: its create revision is this txn's
@@ -235,7 +247,24 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     const holder = res.gets[0] ?? null;
     // ours already (an earlier attempt of this very call may have committed)
     if (holder?.value === name) return this.#rebind(holder, leaseId);
+    // no leader key, so the create compare held: only the failsafe compare can have failed
+    if (holder === null && failsafe.length > 0)
+      this.#log.info(
+        {
+          expectedModRevision: opts.failsafeModRevision ?? null,
+          foundModRevision: res.gets[1]?.modRevision ?? null,
+        },
+        'the failsafe key changed since the view the decision was made on: not taking the leader key',
+      );
     return false;
+  }
+
+  /** The failsafe key as the caller's view saw it: no compare when the caller gave no revision. */
+  #failsafeCompare(modRevision: string | null | undefined): Compare[] {
+    const key = this.keys.failsafe;
+    if (modRevision === undefined) return [];
+    if (modRevision === null) return [{ key, target: 'create', revision: '0' }];
+    return [{ key, target: 'mod', revision: modRevision }];
   }
 
   /**
@@ -492,6 +521,53 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
 
   deleteSync(expectedModRevision: string): Promise<void> {
     return this.casDelete(this.keys.sync, expectedModRevision, this.#leaderGuard());
+  }
+
+  /**
+   * Puts the failsafe key (docs/failsafe.md K1): compact JSON of member name → `api_url`, names
+   * sorted, a permanent key (no lease: it must outlive the leader's lease, that is its point),
+   * only while we hold the leader key under our lease. Resolves with the key's new mod revision;
+   * DCS_CAS_CONFLICT when we do not hold the leader key. Any other rejection (DCS_UNAVAILABLE after
+   * a timeout) leaves the outcome unknown: the caller must count the set as possibly written.
+   */
+  async writeFailsafe(members: FailsafeMembers): Promise<string> {
+    const key = this.keys.failsafe;
+    const value = serializeFailsafe(members);
+    const guard = this.#leaderGuard();
+    let attempts = 0;
+    // a put: a retry after an attempt that committed writes the same value again, harmlessly
+    const res = await this.#call('write failsafe', (limits) => {
+      attempts++;
+      return this.#backend.txn(guard, [{ op: 'put', key, value }], [{ op: 'get', key }], limits);
+    });
+    if (res.succeeded) return this.#afterWrite(res.revision);
+    // the leader key went between an earlier attempt (lost answer) and this one: if the key holds
+    // our value, that attempt may be what wrote it, so "not written" would be a lie
+    if (attempts > 1 && res.gets[0]?.value === value)
+      throw new HapgError(
+        'DCS_UNAVAILABLE',
+        `${key}: outcome unknown: an earlier attempt may have written it before we lost the leader key`,
+      );
+    throw new HapgError('DCS_CAS_CONFLICT', `${key} not written: we do not hold the leader key`);
+  }
+
+  /**
+   * Deletes the failsafe key (K2: `failsafe_mode` off) while we hold the leader key; resolves when
+   * it is absent, whoever holds the leader key (nothing to do). DCS_CAS_CONFLICT when the key
+   * exists and we do not hold the leader key.
+   */
+  async deleteFailsafe(): Promise<void> {
+    const key = this.keys.failsafe;
+    const guard = this.#leaderGuard();
+    const res = await this.#call('delete failsafe', (limits) =>
+      this.#backend.txn(guard, [{ op: 'delete', key }], [{ op: 'get', key }], limits),
+    );
+    // absent on a failed guard: gone already (perhaps by an earlier attempt of this call)
+    if (res.succeeded || res.gets[0] === null) {
+      this.#afterWrite(res.revision);
+      return;
+    }
+    throw new HapgError('DCS_CAS_CONFLICT', `${key} not deleted: we do not hold the leader key`);
   }
 
   #leaderGuard(): Compare[] {

@@ -1,7 +1,15 @@
 import type { ClusterView, LeaderRecord, MalformedKey, MalformedKind, Member, MemberName } from '@hapg/core';
 import type { Kv } from './backend.js';
 import { type ClusterKeys, classifyKey } from './keys.js';
-import { parseConfig, parseFailover, parseHistory, parseMember, parseStatus, parseSync } from './parse.js';
+import {
+  parseConfig,
+  parseFailover,
+  parseFailsafe,
+  parseHistory,
+  parseMember,
+  parseStatus,
+  parseSync,
+} from './parse.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -28,6 +36,7 @@ export function buildView(
     sync: null,
     history: null,
     status: null,
+    failsafe: null,
     malformed,
   };
   const bad = (kv: Kv, kind: MalformedKind, error: string) =>
@@ -79,8 +88,13 @@ export function buildView(
         else bad(kv, 'status', p.error);
         break;
       }
-      case 'failsafe':
-        break; // not part of the view yet
+      case 'failsafe': {
+        // malformed: recorded, and the view says there is none (M5: ignored with a warning, as Patroni does)
+        const p = parseFailsafe(kv.value, meta);
+        if (p.ok) view.failsafe = p.value;
+        else bad(kv, 'failsafe', p.error);
+        break;
+      }
     }
   }
   Object.freeze(malformed);
