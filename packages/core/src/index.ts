@@ -1,5 +1,6 @@
 export { assert, InvariantViolation, unreachable } from './assert.js';
 export { type Clock, ManualClock } from './clock.js';
+export { leaseMarginMs, MIN_MARGIN_MS } from './lease-margin.js';
 export {
   assertParameterWrite,
   BASEBACKUP_METHOD,
@@ -130,6 +131,7 @@ export {
 export { type Timeline, toTimeline } from './timeline.js';
 export {
   type ClusterView,
+  type FailsafeKey,
   EMPTY_REVISION,
   type FailoverRequest,
   type HistoryEntry,

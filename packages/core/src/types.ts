@@ -141,12 +141,23 @@ export interface ClusterView {
   readonly sync: SyncState | null;
   readonly history: { readonly entries: readonly HistoryEntry[]; readonly modRevision: string } | null;
   readonly status: LeaderStatus | null;
+  /**
+   * the `failsafe` key (docs/failsafe.md): member name → api_url, written by the leader; absent
+   * (undefined) in views built before it was read, null when there is none
+   */
+  readonly failsafe?: FailsafeKey | null;
   /** keys whose JSON could not be parsed: reported and otherwise ignored */
   readonly malformed: readonly MalformedKey[];
 }
 
+/** The `failsafe` key: the members a primary cut off from etcd must reach, each with its `api_url`. */
+export interface FailsafeKey {
+  readonly members: ReadonlyMap<MemberName, string>;
+  readonly modRevision: string;
+}
+
 /** Kinds of key whose value is parsed (the leader and initialize keys are plain strings). */
-export type MalformedKind = 'member' | 'config' | 'failover' | 'sync' | 'history' | 'status';
+export type MalformedKind = 'member' | 'config' | 'failover' | 'sync' | 'history' | 'status' | 'failsafe';
 
 /**
  * A key whose value could not be parsed. Its mod revision lets a writer replace or delete it

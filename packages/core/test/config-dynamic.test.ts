@@ -40,6 +40,8 @@ describe('parseDynamicConfig', () => {
       synchronousNodeCount: 1,
       checkTimeline: false,
       pause: false,
+      failsafeMode: false,
+      failsafeTimeoutMs: 2_000,
       memberSlotsTtlMs: 1_800_000,
       slots: {},
       ignoreSlots: [],
@@ -155,10 +157,35 @@ describe('toDecideConfig', () => {
       primaryIsolationTimeoutMs: 1_000,
       checkTimeline: true,
       pause: true,
+      failsafeMode: false,
       synchronousMode: 'on',
       synchronousModeStrict: true,
       usePgRewind: true,
     });
+  });
+});
+
+describe('failsafe_timeout', () => {
+  const problems = (raw: Record<string, unknown>) => {
+    try {
+      parseDynamicConfig(raw, SOURCE);
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  it('unset: 2 s, or (ttl − margin) / 2 when a short ttl leaves less room', () => {
+    expect(parseDynamicConfig({ ttl: 10 }, SOURCE).config.failsafeTimeoutMs).toBe(2_000);
+    expect(
+      parseDynamicConfig({ ttl: 4, loop_wait: 1, retry_timeout: 1 }, SOURCE).config.failsafeTimeoutMs,
+    ).toBe(1_500);
+  });
+  it('set: must leave room for two rounds before the failsafe deadline, with failsafe_mode on only', () => {
+    expect(problems({ failsafe_mode: true, failsafe_timeout: 4 })).toBeNull();
+    expect(problems({ failsafe_mode: true, failsafe_timeout: 4.5 })).toMatch(
+      /failsafe_timeout: must be more than 0 and at most \(ttl - margin\) \/ 2 = 4, got 4.5/,
+    );
+    expect(problems({ failsafe_mode: false, failsafe_timeout: 4.5 })).toBeNull();
   });
 });
 

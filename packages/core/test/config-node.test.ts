@@ -427,7 +427,7 @@ describe('Patroni compatibility', () => {
     const { config, warnings } = parseFile(file);
     expect(warnings).toEqual([
       `${file}: accepted but not acted on: log.traceback_level, log.format, ctl, ` +
-        'bootstrap.dcs.master_start_timeout, bootstrap.dcs.failsafe_mode, bootstrap.dcs.postgresql.recovery_conf, bootstrap.users, ' +
+        'bootstrap.dcs.master_start_timeout, bootstrap.dcs.postgresql.recovery_conf, bootstrap.users, ' +
         'bootstrap.post_bootstrap, postgresql.authentication.superuser.sslmode, ' +
         'postgresql.pg_ctl_timeout',
     ]);

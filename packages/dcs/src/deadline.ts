@@ -5,13 +5,9 @@
  * expiry on our clock; the margin absorbs clock-rate differences and the time
  * needed to act (demote) before the bound.
  */
+import { leaseMarginMs } from '@hapg/core';
 
-export const MIN_MARGIN_MS = 1000;
-
-/** Safety margin: max(1000 ms, ttl/5). */
-export function leaseMarginMs(ttlMs: number): number {
-  return Math.max(MIN_MARGIN_MS, Math.floor(ttlMs / 5));
-}
+export { leaseMarginMs, MIN_MARGIN_MS } from '@hapg/core';
 
 /** `sendMs + grantedTtlMs − margin`; `sendMs` is when the acked keepalive (or grant) was sent. */
 export function leaseDeadlineMs(sendMs: number, grantedTtlMs: number): number {

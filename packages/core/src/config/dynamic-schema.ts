@@ -4,6 +4,7 @@
  * bytes) outside; converted once into `DynamicConfig` (units in names).
  */
 import type { z } from 'zod';
+import { leaseMarginMs } from '../lease-margin.js';
 import { f, freeMap, listOf, section } from './fields.js';
 import type { KeyPattern } from './keys.js';
 import { type ParameterProblem, splitParameters } from './parameters.js';
@@ -46,6 +47,9 @@ export const dynamicConfigSchema = section({
   synchronous_node_count: f.int({ min: 1, max: 1000 }),
   check_timeline: f.flag(),
   pause: f.flag(),
+  failsafe_mode: f.flag(),
+  // hapg only: the bound on each POST /failsafe of a round (Patroni hard-codes 2 s)
+  failsafe_timeout: f.fractionalSeconds({ min: 0, max: SECONDS_MAX }),
   member_slots_ttl: f.duration(),
   slots: freeMap(slotSchema),
   ignore_slots: listOf(ignoreSlotSchema),
@@ -67,8 +71,6 @@ export type RawDynamicConfig = z.output<typeof dynamicConfigSchema>;
  */
 export const DYNAMIC_NOT_IMPLEMENTED: readonly KeyPattern[] = [
   ['standby_cluster'],
-  // hapg's fence and isolation rule take its place (docs/fence.md)
-  ['failsafe_mode'],
   ['max_timelines_history'],
   ['maximum_lag_on_syncnode'],
   ['primary_stop_timeout'],
@@ -113,6 +115,8 @@ export const DEFAULT_DYNAMIC_CONFIG = Object.freeze({
   synchronous_node_count: 1,
   check_timeline: false,
   pause: false,
+  failsafe_mode: false,
+  failsafe_timeout: 2,
   member_slots_ttl: '30min',
   slots: Object.freeze({}),
   ignore_slots: Object.freeze([]),
@@ -154,6 +158,10 @@ export interface DynamicConfig {
   readonly synchronousNodeCount: number;
   readonly checkTimeline: boolean;
   readonly pause: boolean;
+  /** keep a primary running through an etcd outage while every member answers (docs/failsafe.md) */
+  readonly failsafeMode: boolean;
+  /** the bound on each `POST /failsafe` of a round */
+  readonly failsafeTimeoutMs: number;
   readonly memberSlotsTtlMs: number;
   readonly slots: Readonly<Record<string, SlotConfig>>;
   readonly ignoreSlots: readonly IgnoreSlotRule[];
@@ -177,6 +185,14 @@ export interface DynamicConfig {
 }
 
 const D = DEFAULT_DYNAMIC_CONFIG;
+
+/**
+ * The most a `POST /failsafe` may take: (ttl − margin) / 2, so that a failed round and one
+ * more fit before the failsafe deadline (docs/failsafe.md).
+ */
+export function failsafeRoundRoomMs(ttlMs: number): number {
+  return Math.floor((ttlMs - leaseMarginMs(ttlMs)) / 2);
+}
 const sToMs = (s: number) => Math.round(s * 1000);
 
 /**
@@ -208,6 +224,12 @@ export function toDynamicConfig(
     synchronousNodeCount: raw.synchronous_node_count ?? D.synchronous_node_count,
     checkTimeline: raw.check_timeline ?? D.check_timeline,
     pause: raw.pause ?? D.pause,
+    failsafeMode: raw.failsafe_mode ?? D.failsafe_mode,
+    // unset: 2 s (Patroni's fixed value), or less where a short ttl leaves less room
+    failsafeTimeoutMs:
+      raw.failsafe_timeout === undefined
+        ? Math.min(sToMs(D.failsafe_timeout), failsafeRoundRoomMs(sToMs(raw.ttl ?? D.ttl)))
+        : sToMs(raw.failsafe_timeout),
     memberSlotsTtlMs: raw.member_slots_ttl ?? 30 * 60_000,
     slots: Object.fromEntries(
       Object.entries(raw.slots)

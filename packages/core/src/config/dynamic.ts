@@ -9,6 +9,7 @@ import {
   DYNAMIC_NOT_IMPLEMENTED,
   type DynamicConfig,
   dynamicConfigSchema,
+  failsafeRoundRoomMs,
   slotProblems,
   toDynamicConfig,
 } from './dynamic-schema.js';
@@ -33,7 +34,7 @@ const seconds = (ms: number) => ms / 1000;
  */
 export function validateDynamicConfig(cfg: DynamicConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const { ttlMs, loopWaitMs, retryTimeoutMs, primaryIsolationTimeoutMs } = cfg;
+  const { ttlMs, loopWaitMs, retryTimeoutMs, primaryIsolationTimeoutMs, failsafeTimeoutMs } = cfg;
   if (ttlMs < TTL_MIN_MS) {
     problems.push({
       path: ['ttl'],
@@ -62,6 +63,14 @@ export function validateDynamicConfig(cfg: DynamicConfig): ConfigProblem[] {
       message: `must be less than ttl (${seconds(ttlMs)}), got ${seconds(primaryIsolationTimeoutMs)}`,
     });
   }
+  // checked only where it is used: a short ttl without failsafe mode needs no room for rounds
+  const roundRoomMs = failsafeRoundRoomMs(ttlMs);
+  if (cfg.failsafeMode && (failsafeTimeoutMs <= 0 || failsafeTimeoutMs > roundRoomMs)) {
+    problems.push({
+      path: ['failsafe_timeout'],
+      message: `must be more than 0 and at most (ttl - margin) / 2 = ${seconds(roundRoomMs)}, got ${seconds(failsafeTimeoutMs)}`,
+    });
+  }
   return problems;
 }
 
@@ -76,6 +85,7 @@ export function toDecideConfig(dyn: DynamicConfig): DecideConfig {
     primaryIsolationTimeoutMs: dyn.primaryIsolationTimeoutMs,
     checkTimeline: dyn.checkTimeline,
     pause: dyn.pause,
+    failsafeMode: dyn.failsafeMode,
     synchronousMode: dyn.synchronousMode,
     synchronousModeStrict: dyn.synchronousModeStrict,
     usePgRewind: dyn.postgresql.usePgRewind,

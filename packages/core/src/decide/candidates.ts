@@ -90,13 +90,19 @@ export type Eligibility =
   | { readonly eligible: true }
   | {
       readonly eligible: false;
-      readonly code: 'POSTGRES_NOT_RUNNING' | 'NO_LEADER_NOT_ELIGIBLE' | 'LAG_TOO_HIGH';
+      readonly code: IneligibleCode;
       readonly text: string;
     };
 
 const ELIGIBLE: Eligibility = { eligible: true };
 
-function no(code: 'POSTGRES_NOT_RUNNING' | 'NO_LEADER_NOT_ELIGIBLE' | 'LAG_TOO_HIGH', text: string) {
+type IneligibleCode =
+  | 'POSTGRES_NOT_RUNNING'
+  | 'NO_LEADER_NOT_ELIGIBLE'
+  | 'LAG_TOO_HIGH'
+  | 'FAILSAFE_NOT_LISTED';
+
+function no(code: IneligibleCode, text: string) {
   return { eligible: false, code, text } as const;
 }
 
@@ -112,6 +118,10 @@ export function isEligible(c: Candidate, config: DecideConfig, view: ClusterView
   if (c.failoverPriority <= 0) return no('NO_LEADER_NOT_ELIGIBLE', `${c.name}: failover_priority is 0`);
   if (c.watchdogFailure) return no('NO_LEADER_NOT_ELIGIBLE', `${c.name}: ${c.watchdogFailure}`);
   if (c.prePromoteFailure) return no('NO_LEADER_NOT_ELIGIBLE', `${c.name}: ${c.prePromoteFailure}`);
+  // M5 (docs/failsafe.md): a primary cut off from etcd reaches only the members its key names;
+  // anyone else could lead while it still writes, so only they may take the key
+  if (!listedInFailsafeKey(c.name, view))
+    return no('FAILSAFE_NOT_LISTED', `${c.name}: the failsafe key does not name it`);
   if (config.synchronousMode !== 'off' && view !== null && view.sync === null && malformedKey(view, 'sync')) {
     // another tool's value: nobody can tell who holds every acknowledged commit (rule 4); the
     // leader rewrites its key at once, and without a leader nobody may guess
@@ -132,6 +142,12 @@ export function isEligible(c: Candidate, config: DecideConfig, view: ClusterView
   // lag would leave the cluster without a primary and gain nothing.
   if (config.synchronousMode !== 'off' && view?.sync?.syncStandbys.includes(c.name) === true) return ELIGIBLE;
   return checkLag(c, config, view);
+}
+
+/** No failsafe key, or one that names `name`. */
+export function listedInFailsafeKey(name: MemberName, view: ClusterView | null): boolean {
+  const key = view?.failsafe ?? null;
+  return key === null || key.members.has(name);
 }
 
 function checkLag(c: Candidate, config: DecideConfig, view: ClusterView | null): Eligibility {

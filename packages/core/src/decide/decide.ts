@@ -13,7 +13,14 @@ import {
 } from './candidates.js';
 import { cannotConnect } from './cannot-connect.js';
 import { type InvalidLeader, invalidLeader } from './leader-key.js';
-import { classifyLease, deadlinePassed, isIsolated, isRunningPrimary, isRunningReplica } from './lease.js';
+import {
+  classifyLease,
+  deadlinePassed,
+  isIsolated,
+  isRunningPrimary,
+  isRunningReplica,
+  onFailsafeDeadline,
+} from './lease.js';
 import type { Action, DecidedRole, Decision, Observation, ReasonCode } from './types.js';
 
 function decision(role: DecidedRole, actions: readonly Action[], code: ReasonCode, text: string): Decision {
@@ -43,7 +50,7 @@ export function decide(obs: Observation, nowMs: number): Decision {
   if (pg.connectFailure?.kind === 'rejected') return cannotConnect(obs, pg.connectFailure, nowMs);
   if (config.pause) return paused(obs);
   if (pg.rejoinFailure !== null) return decision('stopped', [], 'REJOIN_FAILED', pg.rejoinFailure);
-  if (view === null || !dcs.reachable) return dcsUnavailable(obs);
+  if (view === null || !dcs.reachable) return dcsUnavailable(obs, nowMs);
   if (pg.dataDir === 'empty') return emptyDataDir(obs, view);
   if (pg.process === 'starting' || pg.process === 'stopping') {
     const last = pg.connectFailure ? ` (last connection attempt: ${pg.connectFailure.text})` : '';
@@ -74,8 +81,16 @@ export function decide(obs: Observation, nowMs: number): Decision {
 export function safetyDemotion(obs: Observation, nowMs: number): Decision | null {
   if (!isRunningPrimary(obs.pg)) return null;
   const why = obs.config.pause ? ' (pause does not suspend this safety rule)' : '';
-  if (deadlinePassed(obs.dcs, nowMs))
+  const refused = obs.dcs.failsafeRefused ?? null;
+  if (refused !== null) return demoteNow('FAILSAFE_REFUSED', `demoting: ${refused}${why}`);
+  if (deadlinePassed(obs.dcs, nowMs)) {
+    if (obs.dcs.failsafeDeadlineMs != null)
+      return demoteNow(
+        'FAILSAFE_DEADLINE_PASSED',
+        `demoting: the lease and failsafe deadlines passed (a failsafe member stopped answering)${why}`,
+      );
     return demoteNow('LEASE_DEADLINE_PASSED', `demoting: the leader lease deadline passed${why}`);
+  }
   if (isIsolated(obs, nowMs))
     return demoteNow('ISOLATED', `demoting: renewals failing and no replica streaming from us${why}`);
   return null;
@@ -105,7 +120,16 @@ function paused(obs: Observation): Decision {
   return decision(currentRole(obs), [], 'PAUSED', 'maintenance mode: reporting only, no automatic action');
 }
 
-function dcsUnavailable(obs: Observation): Decision {
+function dcsUnavailable(obs: Observation, nowMs: number): Decision {
+  if (isRunningPrimary(obs.pg) && onFailsafeDeadline(obs.dcs, nowMs)) {
+    const leftMs = (obs.dcs.failsafeDeadlineMs ?? nowMs) - nowMs;
+    return decision(
+      'primary',
+      [],
+      'FAILSAFE_ACTIVE',
+      `etcd unreachable: every failsafe member answered, serving for ${leftMs} ms unless the next round completes`,
+    );
+  }
   const text = isRunningPrimary(obs.pg)
     ? 'etcd unreachable: serving until the lease deadline'
     : 'etcd unreachable: keeping the current state';
@@ -226,6 +250,16 @@ function asHolder(obs: Observation, view: ClusterView, nowMs: number): Decision 
   // another member could take over; otherwise restarting in place is the only way back (the
   // simulator found a cluster left leaderless: a crash during pause aged past the timeout,
   // and every replica was too far behind to be eligible).
+  const hold = self.failsafeHold ?? null;
+  if (hold !== null) {
+    // M3: a promise to a primary cut off from etcd outranks our key: hand it back unpromoted
+    return decision(
+      currentRole(obs),
+      [{ kind: 'releaseLeader' }],
+      hold.code,
+      `releasing the leader key: ${hold.text}`,
+    );
+  }
   const timedOut = pg.crashedAtMs !== null && nowMs - pg.crashedAtMs >= config.primaryStartTimeoutMs;
   if (timedOut && failoverPossible(obs, view)) {
     return decision(
@@ -470,6 +504,8 @@ function withoutLeader(obs: Observation, view: ClusterView, nowMs: number): Deci
       `${runningPrimary.name} still runs as primary and will re-acquire the key`,
     );
   }
+  const hold = self.failsafeHold ?? null;
+  if (hold !== null) return decision('candidate', [], hold.code, hold.text);
   const me = selfCandidate(obs);
   const mine = isEligible(me, config, view);
   const eligiblePeers = peers.map(peerCandidate).filter((c) => isEligible(c, config, view).eligible);

@@ -25,8 +25,28 @@ export function namesUsUnderOurLease(obs: Observation): boolean {
   return holdsLeaderKey(obs.dcs.view, obs.self.name, obs.dcs.leaseId);
 }
 
-/** No lease, or its local deadline is not strictly ahead of `nowMs`. */
+/**
+ * Until when this node may accept writes, W = max(L, F): the lease's local deadline L (while
+ * it has a lease), and in failsafe mode the deadline F of the last round every failsafe member
+ * answered (docs/failsafe.md). Each alone keeps every rival from leading; null: neither.
+ */
+export function writableUntilMs(dcs: DcsObservation): number | null {
+  const lease = dcs.leaseId === null ? null : dcs.leaseDeadlineMs;
+  const failsafe = dcs.failsafeDeadlineMs ?? null;
+  if (lease === null) return failsafe;
+  return failsafe === null ? lease : Math.max(lease, failsafe);
+}
+
+/** Neither deadline is strictly ahead of `nowMs`. */
 export function deadlinePassed(dcs: DcsObservation, nowMs: number): boolean {
+  const until = writableUntilMs(dcs);
+  return until === null || nowMs >= until;
+}
+
+/** The failsafe deadline, not the lease's, is what keeps us writable now. */
+export function onFailsafeDeadline(dcs: DcsObservation, nowMs: number): boolean {
+  const failsafe = dcs.failsafeDeadlineMs ?? null;
+  if (failsafe === null || nowMs >= failsafe) return false;
   return dcs.leaseId === null || dcs.leaseDeadlineMs === null || nowMs >= dcs.leaseDeadlineMs;
 }
 
@@ -39,6 +59,8 @@ export function isIsolated(obs: Observation, nowMs: number): boolean {
   const since = obs.dcs.renewFailingSinceMs;
   if (since === null) return false;
   if (obs.pg.streamingReplicas.length > 0) return false;
+  // P5: the failsafe set is us alone, so nobody else can take the key and lose our writes
+  if (obs.dcs.failsafeAlone === true) return false;
   return nowMs - since >= obs.config.primaryIsolationTimeoutMs;
 }
 

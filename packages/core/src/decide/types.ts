@@ -18,6 +18,8 @@ export interface DecideConfig {
   readonly primaryIsolationTimeoutMs: number;
   readonly checkTimeline: boolean;
   readonly pause: boolean;
+  /** `failsafe_mode`: a primary cut off from etcd may run on the failsafe deadline (docs/failsafe.md) */
+  readonly failsafeMode?: boolean;
   readonly synchronousMode: 'off' | 'on' | 'quorum';
   readonly synchronousModeStrict: boolean;
   readonly usePgRewind: boolean;
@@ -43,6 +45,16 @@ export interface SelfInfo {
    * deferring to it. Absent/null: fine.
    */
   readonly prePromoteFailure?: string | null;
+  /**
+   * failsafe mode: why this node may not take the leader key, promote or start as a primary
+   * now — a promise to a primary cut off from etcd (`FAILSAFE_PROMISED`), or the hold after the
+   * agent's start that outlasts any promise of an earlier run (`FAILSAFE_STARTUP_HOLD`).
+   * Absent/null: free. The executor enforces the same promise atomically (`beginLeadership`).
+   */
+  readonly failsafeHold?: {
+    readonly code: 'FAILSAFE_PROMISED' | 'FAILSAFE_STARTUP_HOLD';
+    readonly text: string;
+  } | null;
 }
 
 export type PgProcessState = 'running' | 'starting' | 'stopping' | 'stopped' | 'crashed';
@@ -139,6 +151,22 @@ export interface DcsObservation {
    * at any other revision it says nothing of where the last primary is.
    */
   readonly ownLeaderCreateRevision?: string | null;
+  /**
+   * failsafe mode, a primary whose renewals fail: monotonic ms until which the last complete
+   * round of `POST /failsafe` lets it write (F, docs/failsafe.md); the primary writes while
+   * now < max(lease deadline, F). Null/absent: no complete round, or not in failsafe.
+   */
+  readonly failsafeDeadlineMs?: number | null;
+  /**
+   * the failsafe set this primary must reach is itself alone: nobody else can take the key,
+   * so the isolation rule (no replica streaming) does not stop it (P5)
+   */
+  readonly failsafeAlone?: boolean;
+  /**
+   * failsafe mode: a member answered this primary's `POST /failsafe` that it runs as primary
+   * or holds the key (why, with its name): the primary stops writes at once (P3)
+   */
+  readonly failsafeRefused?: string | null;
 }
 
 /** A peer's status, read from its REST `/patroni` during an election. */
@@ -303,7 +331,20 @@ export type ReasonCode =
   | 'QUORUM_NOT_LISTED'
   | 'QUORUM_NO_GUARANTEE'
   | 'QUORUM_TOO_FEW_SEEN'
-  | 'QUORUM_NOT_AHEAD';
+  | 'QUORUM_NOT_AHEAD'
+  // added with failsafe mode (docs/failsafe.md):
+  /** etcd unreachable, and every failsafe member answered: running on the failsafe deadline */
+  | 'FAILSAFE_ACTIVE'
+  /** neither the lease deadline nor the failsafe deadline is ahead: stop writes */
+  | 'FAILSAFE_DEADLINE_PASSED'
+  /** a failsafe member answered that it runs as primary or holds the key: stop writes at once */
+  | 'FAILSAFE_REFUSED'
+  /** this member promised a primary cut off from etcd not to lead for a while */
+  | 'FAILSAFE_PROMISED'
+  /** the agent started less than the longest promise it ever gave ago */
+  | 'FAILSAFE_STARTUP_HOLD'
+  /** the failsafe key exists and does not name this member: it never leads */
+  | 'FAILSAFE_NOT_LISTED';
 
 export interface Decision {
   readonly role: DecidedRole;
