@@ -40,8 +40,15 @@ import {
 } from './loop/memory.js';
 import { CallbackRunner, localHooks } from './hooks/index.js';
 import { type EventInput, type EventJournal, type EventState, transitions } from './events/index.js';
+import {
+  AgentFailsafe,
+  type FailsafePromises,
+  httpFailsafePost,
+  type LongestPromiseFile,
+} from './failsafe/index.js';
 import { observe } from './loop/observer.js';
 import { viewChangeWakes } from './loop/wake.js';
+import { formatApiUrl, formatConnUrl } from './conn.js';
 import { memberJson, streamingFrom } from './member.js';
 import type { AgentMetrics } from './metrics.js';
 import { SafetyGuard } from './loop/safety-guard.js';
@@ -92,6 +99,8 @@ export interface HaOptions {
   readonly onInvariantViolation?: (e: InvariantViolation) => void;
   /** where the loop reports role changes, failovers, crashes... (`GET /events`, the webhook) */
   readonly events?: EventJournal;
+  /** failsafe mode's promises, and where the longest one is recorded (docs/failsafe.md M2–M4) */
+  readonly failsafe: { readonly promises: FailsafePromises; readonly promiseFile: LongestPromiseFile };
 }
 
 /**
@@ -150,6 +159,8 @@ export class HaLoop {
   readonly #callbacks: CallbackRunner;
   /** the executor's hooks: `pre_promote`, `before_stop`, the callbacks */
   readonly #hooks: HooksPort;
+  /** failsafe mode: promises, rounds, the failsafe key */
+  readonly failsafe: AgentFailsafe;
 
   constructor(o: HaOptions) {
     this.#o = o;
@@ -187,6 +198,34 @@ export class HaLoop {
       desiredSsn: (view, dyn) => this.#sync.desiredSsn(view, dyn),
       onReloaded: (role) => this.#callbacks.reloaded(role),
     });
+    this.failsafe = new AgentFailsafe({
+      name: o.config.name,
+      scope: o.config.scope,
+      store: o.store,
+      promises: o.failsafe.promises,
+      promiseFile: o.failsafe.promiseFile,
+      monotonicMs: () => o.clock.monotonicMs(),
+      post: httpFailsafePost(o.config.restapi.authentication),
+      log: o.log.child({ component: 'failsafe' }),
+      dyn: () => this.#dyn,
+      lastPg: () => this.#lastPg,
+      urls: () => {
+        const { postgresql, restapi } = this.#o.config;
+        return {
+          connUrl: formatConnUrl(postgresql.connectAddress.host, postgresql.connectAddress.port),
+          apiUrl: formatApiUrl(
+            restapi.connectAddress.host,
+            restapi.connectAddress.port,
+            restapi.certfile !== null,
+          ),
+        };
+      },
+      onExtended: () => {
+        void this.#rearmFence();
+        this.#publish(this.#o.store.view(), this.#lastPg ?? EMPTY_PG_OBSERVATION, this.#lastDecision);
+      },
+      onRefused: () => void this.#guard.tick(),
+    });
     this.#dynReader = new DynamicConfigReader({ log: this.#log, bootstrap: o.config.bootstrap.dcs });
     this.#dyn = this.#dynReader.read(o.store.view(), null);
     // nothing observed yet: no view, no probe, no lease
@@ -213,6 +252,7 @@ export class HaLoop {
           leaseId: o.store.leaseId(),
           leaseDeadlineMs: o.store.leaseDeadlineMs(),
           renewFailingSinceMs: o.store.renewFailingSinceMs(),
+          ...this.failsafe.observation(),
         }),
         sampleReplication: async (nowMs) => {
           const streaming = await o.pg.sampleReplication(nowMs);
@@ -283,12 +323,14 @@ export class HaLoop {
 
   start(): void {
     this.#guard.start();
+    this.failsafe.start();
     this.wake('start');
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#guard.stop();
+    this.failsafe.stop();
     if (this.#timer) clearTimeout(this.#timer);
     await this.#loopDone;
   }
@@ -392,7 +434,10 @@ export class HaLoop {
     this.#applyTiming();
     // a start or clone in this loop writes pg_hba.conf from the current dynamic config
     pg.node.setPgHba(effectivePgHba(config, this.#dyn));
-    const seen = await observe(this.#o, { config, dyn: this.#dyn, view, memory: this.#memory });
+    const seen = await observe(
+      { ...this.#o, failsafe: this.failsafe },
+      { config, dyn: this.#dyn, view, memory: this.#memory },
+    );
     this.#memory = seen.memory;
     const { obs } = seen;
     this.#lastPg = obs.pg;
@@ -446,8 +491,10 @@ export class HaLoop {
         status: pg.lastStatus,
         holdsLeaderKey: this.#holdsLeaderKey(store.view()),
         nowMs: clock.monotonicMs(),
+        syncFrozen: this.failsafe.syncFrozen(),
       },
     );
+    await this.failsafe.afterIteration(store.view(), after);
     this.#publish(store.view(), after, decision);
     await this.#writeMember(after);
   }
@@ -549,6 +596,7 @@ export class HaLoop {
       ...snapshot,
       ...(watchdogFailure === null ? {} : { watchdogFailed: true }),
       ...(prePromoteFailure === null ? {} : { prePromoteFailed: true }),
+      ...(this.failsafe.active() ? { failsafeActive: true } : {}),
     };
     this.#o.metrics.observeSnapshot(this.#snapshot);
     this.#o.onSnapshot?.(this.#snapshot);
@@ -620,10 +668,13 @@ export class HaLoop {
     await this.#armFence();
   }
 
-  /** Arms the fence with the lease deadline and the postmaster running *now*. */
+  /**
+   * Arms the fence with W (the lease deadline, or the failsafe deadline when later) and the
+   * postmaster running *now*.
+   */
   async #armFence(): Promise<void> {
-    const { store, pg, fence } = this.#o;
-    const deadline = store.leaseDeadlineMs();
+    const { pg, fence } = this.#o;
+    const deadline = this.failsafe.writableUntilMs();
     const pid = pg.node.pid;
     if (deadline === null || pid === null) return;
     await fence.arm(deadline, pid, pg.node.dataDir, this.#dyn.ttlMs);
@@ -638,6 +689,7 @@ export class HaLoop {
       fence: { arm: () => this.#armFence(), disarm: () => o.fence.disarm() },
       peers: restPeers,
       hooks: this.#hooks,
+      failsafe: this.failsafe.port,
       clock: this.#execClock,
       log: this.#log,
       view,

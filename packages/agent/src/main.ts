@@ -22,6 +22,7 @@ import { reloadNodeConfig } from './reload.js';
 import { retryForever } from './backoff.js';
 import { fenceAdapter } from './fence-adapter.js';
 import { FenceClient } from './fence/client.js';
+import { FailsafePromises, LongestPromiseFile } from './failsafe/index.js';
 import { HaLoop } from './ha.js';
 import { LocalPostgres } from './local-pg.js';
 import { createLogger, type Logger, openLogFiles } from './logger.js';
@@ -160,6 +161,7 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
   });
   const pg = new LocalPostgres(node, log.child({ component: 'postgres' }));
   await pg.load();
+  const failsafe = await openFailsafe(pgc.dataDir, log.child({ component: 'failsafe' }));
 
   const fenceLog = log.child({ component: 'fence' });
   const fenceClient = config.fence.enabled
@@ -193,6 +195,7 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
   const { events, webhook } = openEvents(config, log.child({ component: 'events' }));
   const ha = new HaLoop({
     events,
+    failsafe,
     config,
     store,
     pg,
@@ -237,6 +240,7 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
   });
   const api = buildApi({
     events,
+    failsafe: ha.failsafe,
     snapshot: () => ha.snapshot(),
     metrics,
     log,
@@ -244,7 +248,15 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
     // restapi.allowlist(_include_members) of the running config (reloadable), members from etcd
     allowlist: configuredAllowList({
       config: () => running.restapi,
-      memberApiUrls: () => [...(store.view()?.members.values() ?? [])].map((m) => m.apiUrl),
+      // and the failsafe key's: a primary cut off from etcd loses its member key, not its place
+      // there (Patroni #3096), and only a leader writes that key
+      memberApiUrls: () => {
+        const view = store.view();
+        return [
+          ...[...(view?.members.values() ?? [])].map((m) => m.apiUrl),
+          ...(view?.failsafe?.members.values() ?? []),
+        ];
+      },
       log: log.child({ component: 'api' }),
     }),
     ...(config.restapi.certfile && config.restapi.keyfile ? { https: await tlsOptions(config) } : {}),
@@ -267,6 +279,29 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
   await webhook?.close();
   return 0;
 }
+
+/**
+ * Failsafe promises outlive the process (M4): the longest one any run gave is read back, and
+ * the loop takes no key until that long after this process started. An unreadable record
+ * counts as a five-minute promise (a real one lasts the ttl): refusing to lead for a while
+ * beats two primaries.
+ */
+async function openFailsafe(
+  dataDir: string,
+  log: Logger,
+): Promise<{ promises: FailsafePromises; promiseFile: LongestPromiseFile }> {
+  const promiseFile = new LongestPromiseFile(dataDir);
+  const longestPromiseMs = await promiseFile.load(UNREADABLE_PROMISE_MS);
+  const startedAtMs = systemClock.monotonicMs() - process.uptime() * 1000;
+  if (longestPromiseMs > 0)
+    log.info(
+      { longestPromiseMs, file: promiseFile.path },
+      'failsafe: holding off the leader key after start for the longest promise given',
+    );
+  return { promises: new FailsafePromises({ startedAtMs, longestPromiseMs }), promiseFile };
+}
+
+const UNREADABLE_PROMISE_MS = 300_000;
 
 /** The event journal (`GET /events`) and, with `events.webhook.url`, its webhook sender. */
 function openEvents(

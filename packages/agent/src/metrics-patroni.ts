@@ -158,11 +158,10 @@ export const PATRONI_METRICS: readonly PatroniMetric[] = [
     value: (s) => flag(s.clusterUnlocked),
   },
   {
-    // hapg has no failsafe mode: its fence and the isolation rule take that role (docs/fence.md)
     name: 'patroni_failsafe_mode_is_active',
     help: 'Value is 1 if failsafe mode is active, 0 if inactive.',
     type: 'gauge',
-    value: () => 0,
+    value: (s) => flag(s.failsafeActive === true),
   },
   {
     name: 'patroni_postgres_timeline',

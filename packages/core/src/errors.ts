@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   PG_BINARIES_NOT_FOUND: { retryable: false, text: 'PostgreSQL server binaries not found' },
   TIMEOUT: { retryable: true, text: 'the operation timed out' },
   HOOK_FAILED: { retryable: false, text: 'an operator script (pre_promote) failed' },
+  FAILSAFE_PROMISED: { retryable: false, text: 'a failsafe promise or the startup hold forbids leading now' },
   INTERNAL: { retryable: false, text: 'internal error' },
 } as const;
 

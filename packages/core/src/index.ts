@@ -82,6 +82,8 @@ export {
   compareCandidates,
   type DcsObservation,
   deadlinePassed,
+  onFailsafeDeadline,
+  writableUntilMs,
   decide,
   type DecideConfig,
   type DecidedRole,

@@ -6,6 +6,7 @@ import type { ActionReply } from '../cluster-ops/reply.js';
 import { configBody, failoverBody, reinitializeBody, restartBody, switchoverBody } from './action-schemas.js';
 import type { AllowList } from './allowlist.js';
 import { AUTH_REALM, type BasicAuth, basicAuthMatches, UNSAFE_METHODS } from './auth.js';
+import type { FailsafeApi } from './failsafe-api.js';
 import type { ApiActions, RestartRequest } from './local-actions.js';
 
 export type { ApiActions, LocalActions, RestartRequest } from './local-actions.js';
@@ -22,6 +23,8 @@ export interface ActionsPluginOptions {
   readonly requireClientCertForUnsafe?: boolean;
   /** wall clock for `schedule` checks */
   readonly wallNowMs?: () => number;
+  /** `POST /failsafe`; absent: 502, as with failsafe mode off */
+  readonly failsafe?: Pick<FailsafeApi, 'answer'>;
 }
 
 /**
@@ -49,6 +52,20 @@ export const actionsPlugin: FastifyPluginAsync<ActionsPluginOptions> = async (ap
   const send = (reply: FastifyReply, r: ActionReply) => reply.code(r.status).send(r.body);
   const unavailable = (reply: FastifyReply, what: string) =>
     reply.code(503).send({ code: 'NOT_AVAILABLE', error: `${what} is not available on this node` });
+
+  // A primary cut off from etcd asks for a promise (docs/failsafe.md M1); Patroni's answers,
+  // plain text: `Accepted` with an `lsn` header, `Running as a leader`, or 502 with the mode off.
+  app.post(
+    '/failsafe',
+    { schema: { summary: 'Failsafe mode: promise a primary cut off from etcd not to lead' } },
+    async (req, reply) => {
+      if (opts.failsafe === undefined)
+        return reply.code(502).type('text/plain').send('failsafe_mode is off here');
+      const r = await opts.failsafe.answer(req.body);
+      if (r.lsn !== undefined) reply.header('lsn', r.lsn);
+      return reply.code(r.status).type('text/plain').send(r.body);
+    },
+  );
 
   app.post('/reload', { schema: { summary: 'Re-read the configuration file' } }, async (_req, reply) => {
     if (actions === undefined) return unavailable(reply, 'reload');

@@ -38,6 +38,8 @@ export function statusBody(s: NodeSnapshot): Record<string, unknown> {
   if (s.watchdogFailed === true) body.watchdog_failed = true;
   // hapg's: a failed pre_promote keeps this node out of elections for ttl (peers skip it)
   if (s.prePromoteFailed === true) body.pre_promote_failed = true;
+  // Patroni's, present only while true
+  if (s.failsafeActive === true) body.failsafe_mode_is_active = true;
   if (s.syncStandby) body.sync_standby = true;
   if (s.quorumStandby) body.quorum_standby = true;
   if (s.paused) body.pause = true;

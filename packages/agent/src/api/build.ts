@@ -14,6 +14,7 @@ import { registerOpenApi } from './openapi.js';
 import { roleRoutes } from './role-routes.js';
 import { formatSchemaErrors } from './schema-errors.js';
 import type { NodeSnapshot } from './snapshot.js';
+import type { FailsafeApi } from './failsafe-api.js';
 
 export interface ApiOptions {
   /** the last loop iteration's snapshot; called once per request, must not do I/O */
@@ -39,6 +40,8 @@ export interface ApiOptions {
   readonly clock?: Clock;
   /** the agent's recent events, for `GET /events`; absent: no such endpoint */
   readonly events?: EventJournal;
+  /** failsafe mode (`GET` and `POST /failsafe`); absent: both answer 502, as with the mode off */
+  readonly failsafe?: FailsafeApi;
 }
 
 export interface ApiTlsOptions {
@@ -103,7 +106,11 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
 
   const clock = opts.clock ?? systemClock;
   app.register(roleRoutes, { snapshot: opts.snapshot, clock });
-  app.register(infoRoutes, { snapshot: opts.snapshot, metrics: opts.metrics });
+  app.register(infoRoutes, {
+    snapshot: opts.snapshot,
+    metrics: opts.metrics,
+    ...(opts.failsafe === undefined ? {} : { failsafe: opts.failsafe }),
+  });
   if (opts.events !== undefined) app.register(eventRoutes, { journal: opts.events });
   const actionsOptions: ActionsPluginOptions = {
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),
@@ -111,6 +118,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     ...(opts.clusterOps === undefined ? {} : { clusterOps: opts.clusterOps }),
     ...(allowlist === undefined ? {} : { allowlist }),
     requireClientCertForUnsafe: opts.https?.verifyClient === 'optional',
+    ...(opts.failsafe === undefined ? {} : { failsafe: opts.failsafe }),
     wallNowMs: () => clock.wallMs(),
   };
   app.register(actionsPlugin, actionsOptions);

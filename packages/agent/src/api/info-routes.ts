@@ -1,11 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { AgentMetrics } from '../metrics.js';
 import { clusterBody, historyBody, statusBody } from './bodies.js';
+import type { FailsafeApi } from './failsafe-api.js';
 import type { NodeSnapshot } from './snapshot.js';
 
 export interface InfoRoutesOptions {
   readonly snapshot: () => NodeSnapshot;
   readonly metrics: AgentMetrics;
+  readonly failsafe?: Pick<FailsafeApi, 'key'>;
 }
 
 /** Read-only information endpoints; HEAD answers the same code without a body. */
@@ -25,6 +27,11 @@ export const infoRoutes: FastifyPluginAsync<InfoRoutesOptions> = async (app, opt
   get('/patroni', () => ({ code: 200, body: statusBody(opts.snapshot()) }));
   get('/cluster', () => ({ code: 200, body: clusterBody(opts.snapshot()) }));
   get('/history', () => ({ code: 200, body: historyBody(opts.snapshot()) }));
+  // Patroni: the failsafe key as last read (or written), 502 when there is none
+  get('/failsafe', () => {
+    const key = opts.failsafe?.key() ?? null;
+    return key === null ? { code: 502, body: { error: 'no failsafe key' } } : { code: 200, body: key };
+  });
   get('/config', () => {
     const config = opts.snapshot().dynamicConfig;
     return config === null

@@ -55,6 +55,8 @@ export interface NodeSnapshot {
   readonly watchdogFailed?: boolean;
   /** its `pre_promote` failed less than ttl ago: it is no candidate (`/patroni` `pre_promote_failed`) */
   readonly prePromoteFailed?: boolean;
+  /** failsafe mode: we run on the failsafe deadline, or keep a promise (`failsafe_mode_is_active`) */
+  readonly failsafeActive?: boolean;
   readonly systemIdentifier: string | null;
   /** `server_version_num`, e.g. 150013 */
   readonly serverVersion: number | null;

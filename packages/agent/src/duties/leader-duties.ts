@@ -22,6 +22,11 @@ export interface LeaderDutyInput {
   readonly status: PgStatus | null;
   readonly holdsLeaderKey: boolean;
   readonly nowMs: number;
+  /**
+   * failsafe mode, writable on the failsafe deadline only: `synchronous_standby_names` and the
+   * `sync` key stay as they are (docs/failsafe.md P6; rule 4 needs etcd around every change)
+   */
+  readonly syncFrozen?: boolean;
 }
 
 /**
@@ -57,7 +62,7 @@ export async function runLeaderDuties(deps: LeaderDutyDeps, input: LeaderDutyInp
     deps.log.info({ created: r.created, dropped: r.dropped }, 'replication slots changed');
   }
   if (!leading) return;
-  await syncDuty(deps.sync, syncInput, deps.log);
+  if (input.syncFrozen !== true) await syncDuty(deps.sync, syncInput, deps.log);
   if (pg.flushLsn === null) return;
   try {
     await deps.store.putStatus({

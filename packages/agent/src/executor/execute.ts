@@ -22,6 +22,7 @@ import type {
   ExecClock,
   ExecLog,
   FencePort,
+  FailsafePort,
   HooksPort,
   PeerPort,
   PostgresControl,
@@ -40,6 +41,8 @@ export interface ExecContext {
   readonly peers: PeerPort;
   /** `pre_promote`, `before_stop` and the callbacks */
   readonly hooks: HooksPort;
+  /** failsafe mode's promises; absent: none are ever given (the simulator without failsafe) */
+  readonly failsafe?: FailsafePort;
   readonly clock: ExecClock;
   readonly log: ExecLog;
   /** the view the decision was made on */
@@ -125,7 +128,8 @@ export const HANDLERS: ActionHandlers = {
   bootstrap: (_a, ctx) => bootstrap(ctx),
   clone: (a, ctx) => clone(ctx, a.from ?? a.leader, a.leader),
   acquireLeader: async (a, ctx, run) => {
-    if (!(await ctx.store.acquireLeader()))
+    beginLeadership(ctx);
+    if (!(await ctx.store.acquireLeader({ failsafeModRevision: failsafeRevisionOf(ctx.view) })))
       throw new ActionFailed(a, 'the leader key is held by another member');
     run.keyConfirmed = true;
   },
@@ -165,6 +169,22 @@ export const HANDLERS: ActionHandlers = {
     await reclone(ctx, a.leader);
   },
 };
+
+/** M3: refused while we promised a primary cut off from etcd not to lead (FAILSAFE_PROMISED). */
+function beginLeadership(ctx: ExecContext): void {
+  const refusal = ctx.failsafe?.beginLeadership() ?? null;
+  if (refusal !== null) throw new HapgError('FAILSAFE_PROMISED', refusal);
+}
+
+/**
+ * M5: the acquire compares the failsafe key with the view decided on, so that a member a newer
+ * key leaves out never takes the leader key on a stale view. An unparsable key counts as its
+ * revision (it is ignored, as Patroni ignores one), and no key as its absence.
+ */
+function failsafeRevisionOf(view: ClusterView | null): string | null | undefined {
+  if (view?.failsafe === undefined) return undefined;
+  return view.failsafe?.modRevision ?? malformedKey(view, 'failsafe')?.modRevision ?? null;
+}
 
 /** Never writable without etcd's word in this very run that the key is ours (design rule 1). */
 function assertKeyConfirmed(run: RunState, what: string): void {
@@ -227,6 +247,7 @@ async function bootstrap(ctx: ExecContext): Promise<void> {
     log.info({}, 'another member won the bootstrap race; will clone from it');
     return;
   }
+  beginLeadership(ctx);
   log.info({}, 'won the bootstrap race: running initdb');
   await pg.initdb();
   // Take the leader key before Postgres can accept a write (rule 1).
@@ -281,6 +302,7 @@ async function promote(
 ): Promise<void> {
   const { pg, store, view } = ctx;
   assertKeyConfirmed(run, 'promote');
+  beginLeadership(ctx);
   await prePromote(ctx, run);
   const before = pg.lastPositions();
   // after the hook, which may have taken a while: the lease must still be ahead
@@ -414,7 +436,10 @@ async function startPostgres(
   follow: MemberName | null,
 ): Promise<void> {
   const { pg } = ctx;
-  if (as === 'primary') assertKeyConfirmed(run, 'startPostgres as primary');
+  if (as === 'primary') {
+    assertKeyConfirmed(run, 'startPostgres as primary');
+    beginLeadership(ctx);
+  }
   const restart = pg.running();
   if (restart) {
     await ctx.hooks.beforeStop();

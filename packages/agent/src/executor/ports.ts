@@ -95,6 +95,15 @@ export interface ExecClock {
   sleep(ms: number): Promise<void>;
 }
 
+/**
+ * Failsafe mode's promises (docs/failsafe.md M3): the first step of taking the key, promoting
+ * or starting as a primary. Returns why it is refused now (a promise to a primary cut off from
+ * etcd, or the startup hold); null: go on, and no promise is given until we lead no more.
+ */
+export interface FailsafePort {
+  beginLeadership(): string | null;
+}
+
 /** The fence: a primary must be fenced, with the deadline of the lease it runs under. */
 export interface FencePort {
   /** arms the fence with the current lease deadline and the *current* postmaster */

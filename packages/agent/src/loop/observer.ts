@@ -10,6 +10,7 @@ import {
 import type { EtcdStore } from '@hapg/dcs';
 import type { LocalPostgres } from '../local-pg.js';
 import { fetchPeerStatuses } from '../peers.js';
+import type { AgentFailsafe } from '../failsafe/index.js';
 import { type AgentMemory, observed, prePromoteFailure } from './memory.js';
 
 export interface ObserverDeps {
@@ -23,6 +24,8 @@ export interface ObserverDeps {
   readonly fence?: {
     watchdogFailure?(timing: { readonly ttlMs: number; readonly loopWaitMs: number }): Promise<string | null>;
   };
+  /** failsafe mode: our promises (`failsafeHold`) and the deadline of our rounds */
+  readonly failsafe?: Pick<AgentFailsafe, 'hold' | 'observation'>;
 }
 
 /**
@@ -62,6 +65,7 @@ export async function observe(
       failoverPriority: config.tags.failoverPriority,
       ...(watchdogFailure === null ? {} : { watchdogFailure }),
       prePromoteFailure: prePromoteFailure(seen.memory, clock.monotonicMs(), dyn.ttlMs),
+      failsafeHold: deps.failsafe?.hold(clock.monotonicMs()) ?? null,
     },
     config: toDecideConfig(dyn),
     pg: seen.pg,
@@ -74,6 +78,7 @@ export async function observe(
       releasedLeaderAtMs: seen.memory.releasedLeaderAtMs,
       flawedLeaderSinceMs: seen.memory.flawedLeader?.sinceMs ?? null,
       ownLeaderCreateRevision: store.ownLeaderCreateRevision(),
+      ...deps.failsafe?.observation(),
     },
     peers,
     wallNowMs: clock.wallMs(),
