@@ -84,4 +84,5 @@ export const UNSAFE_ENDPOINTS: readonly ['POST' | 'PUT' | 'PATCH' | 'DELETE', st
   ['POST', '/reinitialize', { force: true }],
   ['PATCH', '/config', { pause: true }],
   ['PUT', '/config', { ttl: 30, loop_wait: 10 }],
+  ['POST', '/failsafe', { name: 'node2' }],
 ];
