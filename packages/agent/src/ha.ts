@@ -283,8 +283,8 @@ export class HaLoop {
       const crash = o.pg.onExit(exit.expected || duringStart, o.clock.monotonicMs());
       if (crash) {
         this.#log.warn({ ...exit }, 'Postgres exited unexpectedly');
-        // the fence kills a primary whose lease deadline passed: that is the fence firing
-        const deadline = o.store.leaseDeadlineMs();
+        // the fence kills a primary whose deadline (lease or failsafe) passed: that is the fence firing
+        const deadline = this.failsafe.writableUntilMs();
         const fenced =
           this.#lastPg?.inRecovery === false && (deadline === null || o.clock.monotonicMs() >= deadline);
         const role = this.#lastPg?.inRecovery === false ? 'primary' : 'replica';

@@ -359,3 +359,12 @@ describe('GET and POST /failsafe', () => {
     expect(off.statusCode).toBe(502);
   });
 });
+
+describe('a restarted agent over a running primary', () => {
+  it('rebinds its key through the startup hold: nothing it promised can still run', () => {
+    const p = new FailsafePromises({ startedAtMs: 0, longestPromiseMs: 10_000 });
+    expect(p.beginLeadership(5_000)?.code).toBe('FAILSAFE_STARTUP_HOLD');
+    expect(p.beginLeadership(5_000, { writable: true })).toBeNull();
+    expect(p.accept('b', 10_000, 5_001).ok).toBe(false);
+  });
+});

@@ -81,7 +81,8 @@ export class AgentFailsafe {
 
   /** The executor's port: M3's leadership step. */
   readonly port: FailsafePort = {
-    beginLeadership: () => this.#d.promises.beginLeadership(this.#d.monotonicMs())?.text ?? null,
+    beginLeadership: () =>
+      this.#d.promises.beginLeadership(this.#d.monotonicMs(), { writable: this.#writable() })?.text ?? null,
   };
 
   /** `SelfInfo.failsafeHold` */
@@ -126,10 +127,7 @@ export class AgentFailsafe {
       monotonicMs: d.monotonicMs,
       failsafeMode: () => d.dyn().failsafeMode,
       ttlMs: () => d.dyn().ttlMs,
-      writable: () => {
-        const pg = d.lastPg();
-        return pg !== null && pg.process === 'running' && pg.inRecovery === false;
-      },
+      writable: () => this.#writable(),
       freshView: () => (d.store.reachable() ? d.store.view() : null),
       walPosition: () => {
         const pg = d.lastPg();
@@ -166,6 +164,12 @@ export class AgentFailsafe {
   syncFrozen(): boolean {
     const dcs = { ...this.#lease(), ...this.observation(), view: null, reachable: false };
     return onFailsafeDeadline(dcs, this.#d.monotonicMs());
+  }
+
+  /** the last probe saw our Postgres accepting writes */
+  #writable(): boolean {
+    const pg = this.#d.lastPg();
+    return pg !== null && pg.process === 'running' && pg.inRecovery === false;
   }
 
   #lease(): Pick<DcsObservation, 'leaseId' | 'leaseDeadlineMs' | 'renewFailingSinceMs'> {

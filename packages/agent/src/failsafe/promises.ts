@@ -64,10 +64,12 @@ export class FailsafePromises {
   /**
    * First step of taking the key, promoting or starting as a primary: refused (with the reason)
    * while a promise or the startup hold runs; once it succeeded, no promise is given until
-   * `endLeadership`.
+   * `endLeadership`. `writable`: our Postgres already accepts writes (a restarted agent
+   * rebinding its key): no promise can be running then (none is given while writable), and
+   * any of an earlier run ended before this server was promoted, so nothing holds it back.
    */
-  beginLeadership(nowMs: number): FailsafeHold | null {
-    const hold = this.hold(nowMs);
+  beginLeadership(nowMs: number, opts: { readonly writable?: boolean } = {}): FailsafeHold | null {
+    const hold = opts.writable === true ? null : this.hold(nowMs);
     if (hold !== null) return hold;
     this.#leading = true;
     return null;
