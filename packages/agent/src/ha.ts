@@ -597,6 +597,7 @@ export class HaLoop {
       ...(watchdogFailure === null ? {} : { watchdogFailed: true }),
       ...(prePromoteFailure === null ? {} : { prePromoteFailed: true }),
       ...(this.failsafe.active() ? { failsafeActive: true } : {}),
+      failsafeDeadlineMs: this.failsafe.observation().failsafeDeadlineMs ?? null,
     };
     this.#o.metrics.observeSnapshot(this.#snapshot);
     this.#o.onSnapshot?.(this.#snapshot);

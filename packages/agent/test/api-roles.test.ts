@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildApi } from '../src/api/build.js';
 import type { NodeSnapshot } from '../src/api/snapshot.js';
 import { createMetrics } from '../src/metrics.js';
-import { clockAtNow, type SnapshotName, snapshots } from './api-fixtures.js';
+import { clockAtNow, NOW_MS, type SnapshotName, snapshots } from './api-fixtures.js';
 
 const ENDPOINTS = [
   '/',
@@ -181,6 +181,18 @@ describe('role endpoints', () => {
     expect(res.headers['x-hapg-reason']).toBe('leader lease deadline passed');
     const ok = await apiFor(snapshots.primaryHealthy).app.inject({ method: 'GET', url: '/primary' });
     expect(ok.headers['x-hapg-reason']).toBeUndefined();
+  });
+
+  it('failsafe: a primary past its lease deadline stays /primary while the failsafe deadline is ahead', async () => {
+    const { app, clock } = apiFor({
+      ...snapshots.primaryLeaseExpired,
+      failsafeDeadlineMs: NOW_MS + 3_000,
+    });
+    expect((await app.inject({ method: 'GET', url: '/primary' })).statusCode).toBe(200);
+    clock.advance(3_000);
+    const after = await app.inject({ method: 'GET', url: '/primary' });
+    expect(after.statusCode).toBe(503);
+    expect(after.headers['x-hapg-reason']).toBe('leader lease deadline passed');
   });
 
   it('judges the lease deadline at request time, not at snapshot time', async () => {

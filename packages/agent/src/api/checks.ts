@@ -132,6 +132,8 @@ export function leaseValid(s: NodeSnapshot, nowMs: number): boolean {
 }
 
 function leaderKeyCheck(s: NodeSnapshot, nowMs: number): CheckResult {
+  // failsafe mode: every member promised not to lead until past F (Patroni keeps is_leader)
+  if (s.failsafeDeadlineMs != null && nowMs < s.failsafeDeadlineMs) return OK;
   if (!s.holdsLeaderKey) return fail('does not hold the leader key');
   return leaseValid(s, nowMs) ? OK : fail('leader lease deadline passed');
 }

@@ -57,6 +57,11 @@ export interface NodeSnapshot {
   readonly prePromoteFailed?: boolean;
   /** failsafe mode: we run on the failsafe deadline, or keep a promise (`failsafe_mode_is_active`) */
   readonly failsafeActive?: boolean;
+  /**
+   * failsafe mode: the deadline F of this primary's last round every member answered (monotonic
+   * ms); while it is ahead the primary is the leader without etcd, and `/primary` says so
+   */
+  readonly failsafeDeadlineMs?: number | null;
   readonly systemIdentifier: string | null;
   /** `server_version_num`, e.g. 150013 */
   readonly serverVersion: number | null;
