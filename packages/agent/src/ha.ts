@@ -205,7 +205,7 @@ export class HaLoop {
       promises: o.failsafe.promises,
       promiseFile: o.failsafe.promiseFile,
       monotonicMs: () => o.clock.monotonicMs(),
-      post: httpFailsafePost(o.config.restapi.authentication),
+      post: httpFailsafePost(() => this.#o.config.restapi.authentication),
       log: o.log.child({ component: 'failsafe' }),
       dyn: () => this.#dyn,
       lastPg: () => this.#lastPg,
@@ -271,6 +271,7 @@ export class HaLoop {
       void this.#rearmFence();
     });
     o.store.on('granted', () => this.wake('new lease'));
+    o.store.on('lease-lost', () => this.failsafe.leaseLost());
     o.store.on('change', (view) => {
       const prev = this.#prevView;
       this.#prevView = view;
@@ -586,6 +587,7 @@ export class HaLoop {
       status: pg.lastStatus,
       decision,
       holdsLeaderKey: this.#holdsLeaderKey(view),
+      leaderWithoutEtcd: this.failsafe.deadlineAhead(),
       leaseDeadlineMs: store.leaseDeadlineMs(),
       dcsReachable: store.reachable(),
       dcsLastSeenS: this.#dcsLastSeenS,

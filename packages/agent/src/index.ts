@@ -39,3 +39,20 @@ export {
   prePromoteFailure,
   released,
 } from './loop/memory.js';
+export type { FailsafePort } from './executor/ports.js';
+export {
+  type AnswerDeps,
+  answerFailsafe,
+  type FailsafeAnswer,
+  type FailsafeHold,
+  failsafeKeyDuty,
+  failsafeMembers,
+  FailsafePromises,
+  type FailsafeReply,
+  type FailsafeRequest,
+  type FailsafeRoundPorts,
+  FailsafeRounds,
+  type RoundInput,
+  type RoundOutcome,
+  roundIntervalMs,
+} from './failsafe/index.js';

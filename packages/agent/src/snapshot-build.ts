@@ -25,6 +25,11 @@ export interface SnapshotInputs {
   readonly status: PgStatus | null;
   readonly decision: Decision | null;
   readonly holdsLeaderKey: boolean;
+  /**
+   * failsafe mode: we run on the failsafe deadline, the leader without etcd, key or no key (a
+   * lease that expired in the outage leaves none until we re-acquire it): role `primary`
+   */
+  readonly leaderWithoutEtcd?: boolean;
   readonly leaseDeadlineMs: number | null;
   readonly dcsReachable: boolean;
   readonly dcsLastSeenS: number | null;
@@ -112,7 +117,7 @@ export function buildSnapshot(i: SnapshotInputs): NodeSnapshot {
   const sync = view?.sync ?? null;
   const syncStandbys = sync?.syncStandbys ?? [];
   const leaderOptime = view?.status?.optime ?? null;
-  const role = nodeRole(pg, i.holdsLeaderKey);
+  const role = nodeRole(pg, i.holdsLeaderKey || i.leaderWithoutEtcd === true);
   return {
     version: i.version,
     name: i.config.name,

@@ -101,7 +101,7 @@ const key = (...names: string[]) => new Map(names.map((n) => [n, `http://${n}:80
 describe('FailsafeRounds (P1–P3)', () => {
   it('a round every member answered extends F to t0 + ttl − margin, t0 read before any request', async () => {
     const r = roundsWith({ b: 'accepted', c: 'accepted' });
-    r.rounds.keyWritten(key('a', 'b', 'c'), 'acknowledged');
+    r.rounds.keyAt(key('a', 'b', 'c'), '1');
     const out = await r.rounds.round(r.input());
     expect(out).toEqual({ kind: 'extended', deadlineMs: 1_000 + 10_000 - 2_000 });
     expect(r.sent.map((s) => s.body.hapg.to).sort()).toEqual(['b', 'c']);
@@ -113,7 +113,7 @@ describe('FailsafeRounds (P1–P3)', () => {
   it('one member missing extends nothing; a later complete round does; F never moves back', async () => {
     const answers: Record<string, FailsafeAnswer> = { b: 'accepted', c: 'failed' };
     const r = roundsWith(answers);
-    r.rounds.keyWritten(key('a', 'b', 'c'), 'acknowledged');
+    r.rounds.keyAt(key('a', 'b', 'c'), '2');
     expect(await r.rounds.round(r.input())).toEqual({ kind: 'incomplete', missing: ['c'] });
     expect(r.rounds.deadlineMs()).toBeNull();
     answers.c = 'accepted';
@@ -126,7 +126,7 @@ describe('FailsafeRounds (P1–P3)', () => {
 
   it('a round ending after W came too late and extends nothing (P2)', async () => {
     const r = roundsWith({ b: 'accepted' }, 500);
-    r.rounds.keyWritten(key('a', 'b'), 'acknowledged');
+    r.rounds.keyAt(key('a', 'b'), '3');
     expect((await r.rounds.round(r.input(1_200))).kind).toBe('incomplete');
     expect(r.rounds.deadlineMs()).toBeNull();
   });
@@ -134,7 +134,7 @@ describe('FailsafeRounds (P1–P3)', () => {
   it('a member that answers it leads ends the failsafe deadline and is reported (P3)', async () => {
     const answers: Record<string, FailsafeAnswer> = { b: 'accepted' };
     const r = roundsWith(answers);
-    r.rounds.keyWritten(key('a', 'b'), 'acknowledged');
+    r.rounds.keyAt(key('a', 'b'), '4');
     await r.rounds.round(r.input());
     answers.b = 'leader';
     expect(await r.rounds.round(r.input())).toEqual({ kind: 'refused', by: 'b' });
@@ -145,19 +145,28 @@ describe('FailsafeRounds (P1–P3)', () => {
   it('no key naming us: no round', async () => {
     const r = roundsWith({});
     expect((await r.rounds.round(r.input())).kind).toBe('not-listed');
-    r.rounds.keyWritten(key('b', 'c'), 'acknowledged');
+    r.rounds.keyAt(key('b', 'c'), '5');
     expect((await r.rounds.round(r.input())).kind).toBe('not-listed');
+  });
+
+  it('a value at an older revision (a lagging view) does not replace a newer one', () => {
+    const r = roundsWith({});
+    r.rounds.keyAt(key('a', 'b'), '20');
+    r.rounds.keyAt(key('a', 'c'), '19');
+    expect([...r.rounds.failsafeSet()!.keys()]).toEqual(['a', 'b']);
+    r.rounds.keyAt(key('a', 'c'), '21');
+    expect([...r.rounds.failsafeSet()!.keys()]).toEqual(['a', 'c']);
   });
 
   it('FS: the last acknowledged value plus every write of unknown outcome; us alone answers by itself', async () => {
     const r = roundsWith({ b: 'accepted', c: 'accepted' });
-    r.rounds.keyWritten(key('a', 'b'), 'acknowledged');
-    r.rounds.keyWritten(key('a', 'c'), 'unknown');
+    r.rounds.keyAt(key('a', 'b'), '6');
+    r.rounds.keyMaybeWritten(key('a', 'c'));
     expect([...r.rounds.failsafeSet()!.keys()].sort()).toEqual(['a', 'b', 'c']);
-    r.rounds.keyWritten(key('a'), 'acknowledged');
+    r.rounds.keyAt(key('a'), '7');
     expect([...r.rounds.failsafeSet()!.keys()].sort()).toEqual(['a', 'c']); // c may still be in etcd
     r.rounds.leadershipEnded();
-    r.rounds.keyWritten(key('a'), 'acknowledged');
+    r.rounds.keyAt(key('a'), '8');
     expect(r.rounds.alone('a')).toBe(true);
     expect((await r.rounds.round(r.input())).kind).toBe('extended');
     expect(r.sent).toHaveLength(0);
@@ -266,6 +275,7 @@ describe('failsafeKeyDuty (K1, K2)', () => {
         ['noapi', m('noapi', { apiUrl: '' })],
       ]),
       failsafe,
+      malformed: [],
     }) as unknown as ClusterView;
   const run = async (v: ClusterView, failsafeMode: boolean, write: () => Promise<string>) => {
     const calls: string[] = [];
@@ -305,6 +315,24 @@ describe('failsafeKeyDuty (K1, K2)', () => {
       throw new HapgError('DCS_CAS_CONFLICT', 'not the leader');
     });
     expect(refused.set).toBeNull();
+  });
+
+  it("FS starts from the previous leader's value in the view until our write is acknowledged", async () => {
+    const old = { members: key('a', 'c'), modRevision: '4' };
+    const lost = await run(view(old), true, async () => {
+      throw new HapgError('DCS_UNAVAILABLE', 'timeout');
+    });
+    expect([...lost.set!.keys()].sort()).toEqual(['a', 'b', 'c']);
+    const written = await run(view(old), true, async () => '9');
+    expect([...written.set!.keys()]).toEqual(['a', 'b']);
+  });
+
+  it('with the mode off an unparsable key is deleted too', async () => {
+    const v = {
+      ...view(null),
+      malformed: [{ key: '/service/demo/failsafe', kind: 'failsafe', error: 'x', modRevision: '3' }],
+    };
+    expect((await run(v as unknown as ClusterView, false, async () => '9')).calls).toEqual(['delete']);
   });
 
   it('an unchanged key is not rewritten, and is FS; with the mode off the key is deleted', async () => {

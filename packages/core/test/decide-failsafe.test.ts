@@ -148,6 +148,12 @@ describe('who may take the key', () => {
     expect(formatActions(d.actions)).toBe('acquireLeader promote(failover)');
   });
 
+  it('an empty failsafe key names nobody and is ignored, as Patroni ignores it', () => {
+    expect(decide(electionObs({ view: { failsafe: failsafeKey() } }), NOW_MS).reason.code).toBe(
+      'NO_LEADER_TAKING_OVER',
+    );
+  });
+
   it('no failsafe key: the election as before', () => {
     expect(decide(electionObs({ view: { failsafe: null } }), NOW_MS).reason.code).toBe(
       'NO_LEADER_TAKING_OVER',

@@ -19,6 +19,14 @@ import type { FailsafeHold, FailsafePromises } from './promises.js';
 import { type FailsafeRoundPorts, FailsafeRounds } from './rounds.js';
 import { FailsafeRunner } from './runner.js';
 
+/** What failsafe mode adds to (and, for an unbound lease, overrides in) core's `DcsObservation`. */
+export type FailsafeObservation = Pick<
+  DcsObservation,
+  'failsafeDeadlineMs' | 'failsafeAlone' | 'failsafeRefused'
+> & {
+  readonly leaseDeadlineMs?: null;
+};
+
 export interface AgentFailsafeDeps {
   readonly name: MemberName;
   readonly scope: string;
@@ -57,6 +65,12 @@ export class AgentFailsafe {
   readonly #d: AgentFailsafeDeps;
   readonly #rounds: FailsafeRounds;
   readonly #runner: FailsafeRunner;
+  /**
+   * P7: the lease the key was bound to expired while we ran on F; the lease granted since is
+   * bound to no key of ours, so its deadline keeps nobody out and must not keep us writable
+   * (nor move the fence) until etcd shows the key under it
+   */
+  #leaseUnbound = false;
 
   constructor(deps: AgentFailsafeDeps) {
     this.#d = deps;
@@ -64,6 +78,7 @@ export class AgentFailsafe {
     this.#runner = new FailsafeRunner({
       rounds: this.#rounds,
       log: deps.log,
+      monotonicMs: deps.monotonicMs,
       ttlMs: () => deps.dyn().ttlMs,
       due: () => this.#due(),
       onExtended: deps.onExtended,
@@ -90,9 +105,26 @@ export class AgentFailsafe {
     return this.#d.promises.hold(nowMs);
   }
 
-  /** The failsafe fields of core's `DcsObservation`. */
-  observation(): Pick<DcsObservation, 'failsafeDeadlineMs' | 'failsafeAlone' | 'failsafeRefused'> {
+  /** etcd said the lease is gone (`lease-lost`): if we were running on F, see `#leaseUnbound`. */
+  leaseLost(): void {
+    if (this.#rounds.deadlineMs() !== null) {
+      this.#leaseUnbound = true;
+      this.#d.log.warn(
+        {},
+        'failsafe: our lease expired during the outage; writable on the failsafe deadline only until the key is ours again',
+      );
+    }
+  }
+
+  /**
+   * The failsafe fields of core's `DcsObservation`, and the lease deadline to use instead of
+   * the store's while the lease is unbound (P7).
+   */
+  observation(): FailsafeObservation {
+    const { store, name } = this.#d;
+    if (this.#leaseUnbound && holdsLeaderKey(store.view(), name, store.leaseId())) this.#leaseUnbound = false;
     return {
+      ...(this.#leaseUnbound ? { leaseDeadlineMs: null } : {}),
       failsafeDeadlineMs: this.#rounds.deadlineMs(),
       failsafeAlone: this.#d.dyn().failsafeMode && this.#rounds.alone(this.#d.name),
       failsafeRefused: this.#rounds.refused(),
@@ -102,6 +134,12 @@ export class AgentFailsafe {
   /** W: the fence's deadline (the lease's, or the failsafe deadline when that is later). */
   writableUntilMs(): number | null {
     return writableUntilMs({ ...this.#lease(), ...this.observation(), view: null, reachable: false });
+  }
+
+  /** F is ahead: every member promised not to lead before it, so we are the leader without etcd. */
+  deadlineAhead(): boolean {
+    const f = this.#rounds.deadlineMs();
+    return f !== null && this.#d.monotonicMs() < f;
   }
 
   /** `failsafe_mode_is_active`: we run on the failsafe deadline, or keep a promise. */
@@ -149,6 +187,7 @@ export class AgentFailsafe {
     if (store.reachable() && view !== null && !holds && !writable) {
       this.#d.promises.endLeadership();
       this.#rounds.leadershipEnded();
+      this.#leaseUnbound = false;
     }
     if (holds && store.reachable() && view !== null && store.renewFailingSinceMs() === null) {
       // the lease carries us again (P7): F is no longer needed
@@ -176,7 +215,7 @@ export class AgentFailsafe {
     const { store } = this.#d;
     return {
       leaseId: store.leaseId(),
-      leaseDeadlineMs: store.leaseDeadlineMs(),
+      leaseDeadlineMs: this.#leaseUnbound ? null : store.leaseDeadlineMs(),
       renewFailingSinceMs: store.renewFailingSinceMs(),
     };
   }

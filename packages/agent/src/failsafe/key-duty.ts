@@ -1,4 +1,4 @@
-import { type ClusterView, errorText, isHapgError, type MemberName } from '@hapg/core';
+import { type ClusterView, errorText, isHapgError, malformedKey, type MemberName } from '@hapg/core';
 import type { EtcdStore } from '@hapg/dcs';
 import type { Logger } from '../logger.js';
 import type { FailsafeRounds } from './rounds.js';
@@ -24,8 +24,11 @@ export async function failsafeKeyDuty(
 ): Promise<void> {
   const { store, rounds, log } = deps;
   const current = input.view.failsafe ?? null;
+  // the view is etcd's word at a revision where we hold the key, and only we write it: FS
+  // starts from it (the previous leader's value, which our acquire compared, until we write)
+  if (current !== null) rounds.keyAt(current.members, current.modRevision);
   if (!input.failsafeMode) {
-    if (current === null) return;
+    if (current === null && malformedKey(input.view, 'failsafe') === null) return;
     try {
       await store.deleteFailsafe();
       log.info({}, 'failsafe_mode is off: deleted the failsafe key');
@@ -35,18 +38,13 @@ export async function failsafeKeyDuty(
     return;
   }
   const wanted = failsafeMembers(input.view, input.self, input.selfApiUrl);
-  if (current !== null && sameMembers(current.members, wanted)) {
-    // the view is etcd's word at a revision where we hold the key, and only we write it
-    if (rounds.failsafeSet() === null) rounds.keyWritten(wanted, 'acknowledged');
-    return;
-  }
+  if (current !== null && sameMembers(current.members, wanted)) return;
   try {
-    await store.writeFailsafe(wanted);
-    rounds.keyWritten(wanted, 'acknowledged');
+    rounds.keyAt(wanted, await store.writeFailsafe(wanted));
     log.info({ members: [...wanted.keys()] }, 'wrote the failsafe key');
   } catch (e) {
     // not the leader (the guard failed): nothing written; anything else may have committed
-    if (!isHapgError(e, 'DCS_CAS_CONFLICT')) rounds.keyWritten(wanted, 'unknown');
+    if (!isHapgError(e, 'DCS_CAS_CONFLICT')) rounds.keyMaybeWritten(wanted);
     log.warn({ err: errorText(e) }, 'could not write the failsafe key');
   }
 }

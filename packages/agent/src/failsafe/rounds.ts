@@ -46,8 +46,12 @@ export type RoundOutcome =
  */
 export class FailsafeRounds {
   readonly #p: FailsafeRoundPorts;
-  /** the value of our last acknowledged write of the key in this leadership */
-  #acked: ReadonlyMap<MemberName, string> | null = null;
+  /**
+   * the newest value etcd is known to hold for the key in this leadership, with its mod
+   * revision: our last acknowledged write, or what a view at a revision where we held the
+   * leader key showed (only the leader writes the key)
+   */
+  #acked: { readonly members: ReadonlyMap<MemberName, string>; readonly revision: bigint } | null = null;
   /** members of every write of unknown outcome in this leadership: it may have committed */
   #unknown = new Map<MemberName, string>();
   #deadlineMs: number | null = null;
@@ -57,16 +61,25 @@ export class FailsafeRounds {
     this.#p = ports;
   }
 
-  /** FS: every value etcd may hold for the key since we took the leader key; null: none written. */
+  /** FS: every value etcd may hold for the key since we took the leader key; null: none known. */
   failsafeSet(): ReadonlyMap<MemberName, string> | null {
     if (this.#acked === null && this.#unknown.size === 0) return null;
-    return new Map([...this.#unknown, ...(this.#acked ?? [])]);
+    return new Map([...this.#unknown, ...(this.#acked?.members ?? [])]);
   }
 
-  /** The leader wrote the key: `acknowledged`, or `unknown` when the write may have committed. */
-  keyWritten(members: ReadonlyMap<MemberName, string>, outcome: 'acknowledged' | 'unknown'): void {
-    if (outcome === 'acknowledged') this.#acked = new Map(members);
-    else for (const [n, url] of members) this.#unknown.set(n, url);
+  /**
+   * The key holds `members` at `modRevision`: we wrote it, or a view where we hold the leader
+   * key shows it. An older revision than the one known changes nothing (a lagging view).
+   */
+  keyAt(members: ReadonlyMap<MemberName, string>, modRevision: string): void {
+    const revision = BigInt(modRevision);
+    if (this.#acked !== null && revision < this.#acked.revision) return;
+    this.#acked = { members: new Map(members), revision };
+  }
+
+  /** A write of the key whose outcome is unknown: it may have committed, now or later. */
+  keyMaybeWritten(members: ReadonlyMap<MemberName, string>): void {
+    for (const [n, url] of members) this.#unknown.set(n, url);
   }
 
   /** F; null: no complete round since the lease was last confirmed. */

@@ -10,6 +10,8 @@ export function roundIntervalMs(ttlMs: number): number {
 export interface RunnerDeps {
   readonly rounds: FailsafeRounds;
   readonly log: Logger;
+  /** rounds are spaced on the monotonic clock: a wall-clock step must not delay one */
+  readonly monotonicMs: () => number;
   /** the round to run now (P1's conditions hold), or null: none */
   readonly due: () => RoundInput | null;
   readonly ttlMs: () => number;
@@ -50,7 +52,7 @@ export class FailsafeRunner {
   }
 
   async #tick(): Promise<void> {
-    const started = Date.now();
+    const started = this.#d.monotonicMs();
     const interval = roundIntervalMs(this.#d.ttlMs());
     try {
       const input = this.#d.due();
@@ -65,7 +67,7 @@ export class FailsafeRunner {
     } catch (e) {
       this.#d.log.warn({ err: errorText(e) }, 'failsafe round failed');
     }
-    this.#schedule(Math.max(0, interval - (Date.now() - started)));
+    this.#schedule(Math.max(0, interval - (this.#d.monotonicMs() - started)));
   }
 
   #note(kind: string, outcome: RoundOutcome | null): void {
@@ -102,12 +104,16 @@ export class FailsafeRunner {
  * `scheme://host:port/failsafe` of the member's `api_url` (Patroni's `get_endpoint_url`).
  * Patroni's primary counts a member only on 200 with the body `Accepted`.
  */
-export function httpFailsafePost(auth: { username: string; password: string | null } | null) {
-  const authorization =
-    auth === null
-      ? null
-      : `Basic ${Buffer.from(`${auth.username}:${auth.password ?? ''}`).toString('base64')}`;
+export function httpFailsafePost(
+  /** read per request: a reloaded YAML may change the credentials the members check */
+  auth: () => { username: string; password: string | null } | null,
+) {
   return async (apiUrl: string, body: FailsafeRequest, timeoutMs: number): Promise<FailsafeAnswer> => {
+    const credentials = auth();
+    const authorization =
+      credentials === null
+        ? null
+        : `Basic ${Buffer.from(`${credentials.username}:${credentials.password ?? ''}`).toString('base64')}`;
     let url: URL;
     try {
       url = new URL('/failsafe', apiUrl);

@@ -144,10 +144,10 @@ export function isEligible(c: Candidate, config: DecideConfig, view: ClusterView
   return checkLag(c, config, view);
 }
 
-/** No failsafe key, or one that names `name`. */
+/** No failsafe key (an empty one is none, as for Patroni), or one that names `name`. */
 export function listedInFailsafeKey(name: MemberName, view: ClusterView | null): boolean {
   const key = view?.failsafe ?? null;
-  return key === null || key.members.has(name);
+  return key === null || key.members.size === 0 || key.members.has(name);
 }
 
 function checkLag(c: Candidate, config: DecideConfig, view: ClusterView | null): Eligibility {
