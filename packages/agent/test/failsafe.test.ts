@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type ClusterView, HapgError, type Member } from '@hapg/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  AgentFailsafe,
   answerFailsafe,
   type AnswerDeps,
   type FailsafeAnswer,
@@ -394,5 +395,82 @@ describe('a restarted agent over a running primary', () => {
     expect(p.beginLeadership(5_000)?.code).toBe('FAILSAFE_STARTUP_HOLD');
     expect(p.beginLeadership(5_000, { writable: true })).toBeNull();
     expect(p.accept('b', 10_000, 5_001).ok).toBe(false);
+  });
+});
+
+describe('AgentFailsafe: the glue the agent runs', () => {
+  /** A primary whose renewals fail: view shows our key under lease `L1`, members b and c. */
+  function rig() {
+    const state = {
+      leaseId: 'L1' as string | null,
+      leaseDeadlineMs: performance.now() + 1_000,
+      keyLease: 'L1',
+      reachable: false,
+      failingSinceMs: 0 as number | null,
+    };
+    const view = () =>
+      ({
+        leader: { name: 'a', leaseId: state.keyLease, modRevision: '5', createRevision: '5' },
+        members: new Map(),
+        failsafe: { members: key('a', 'b', 'c'), modRevision: '7' },
+        malformed: [],
+      }) as unknown as ClusterView;
+    const pg = { process: 'running', inRecovery: false, flushLsn: 1n } as never;
+    const f = new AgentFailsafe({
+      name: 'a',
+      scope: 'demo',
+      store: {
+        view,
+        reachable: () => state.reachable,
+        leaseId: () => state.leaseId,
+        leaseDeadlineMs: () => state.leaseDeadlineMs,
+        renewFailingSinceMs: () => state.failingSinceMs,
+        writeFailsafe: async () => '8',
+        deleteFailsafe: async () => {},
+      },
+      promises: new FailsafePromises({ startedAtMs: 0, longestPromiseMs: 0 }),
+      promiseFile: { save: async () => {} },
+      monotonicMs: () => performance.now(),
+      post: async () => 'accepted',
+      log: silent,
+      dyn: () => ({ failsafeMode: true, ttlMs: 2_000, failsafeTimeoutMs: 400 }) as never,
+      lastPg: () => pg,
+      urls: () => ({ connUrl: 'postgres://a:5432/postgres', apiUrl: 'http://a:8008/patroni' }),
+      onExtended: () => {},
+      onRefused: () => {},
+    });
+    return { f, state, view };
+  }
+
+  it('rounds extend F while renewals fail; after the lease is lost, the new lease counts only once the key is under it (G1)', async () => {
+    const { f, state, view } = rig();
+    // FS comes from the view while we hold the key (the key duty, etcd reachable, renewing)
+    Object.assign(state, { reachable: true, failingSinceMs: null });
+    await f.afterIteration(view(), { process: 'running', inRecovery: false } as never);
+    Object.assign(state, { reachable: false, failingSinceMs: 0 });
+    f.start();
+    try {
+      await new Promise((r) => setTimeout(r, 350));
+      const fDeadline = f.observation().failsafeDeadlineMs;
+      expect(fDeadline).not.toBeNull();
+      expect(f.deadlineAhead()).toBe(true);
+      // etcd back without the old lease: a new one, ahead, bound to no key of ours
+      f.leaseLost();
+      state.leaseId = 'L2';
+      state.leaseDeadlineMs = performance.now() + 60_000;
+      expect(f.observation().leaseDeadlineMs).toBeNull();
+      expect(f.writableUntilMs()).toBeLessThan(state.leaseDeadlineMs);
+      // the key re-acquired under the new lease: L counts again
+      state.keyLease = 'L2';
+      expect(f.observation()).not.toHaveProperty('leaseDeadlineMs');
+      expect(f.writableUntilMs()).toBe(state.leaseDeadlineMs);
+    } finally {
+      f.stop();
+    }
+  });
+
+  it('the executor port: refused while a promise runs; a running primary passes the startup hold', () => {
+    const { f } = rig();
+    expect(f.port.beginLeadership()).toBeNull(); // writable primary, no promise
   });
 });
