@@ -435,6 +435,7 @@ describe('Patroni compatibility', () => {
     expect(config.scope).toBe('batman');
     expect(config.namespace).toBe('service');
     expect(config.bootstrap.dcs.ttlMs).toBe(30_000);
+    expect(config.bootstrap.dcs.failsafeMode).toBe(true);
     expect(config.postgresql.basebackupArgs).toEqual(['--max-rate=100M', '--checkpoint=fast']);
     expect(config.tags.all.datacenter).toBe('west');
     expect(config.tags.replicatefrom).toBe('postgresql1');
