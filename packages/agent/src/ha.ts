@@ -13,7 +13,6 @@ import {
   InvariantViolation,
   isHapgError,
   leaderRenewIntervalMs,
-  walPosition,
   type MemberName,
   type NodeConfig,
   type Observation,
@@ -39,7 +38,7 @@ import {
   released,
 } from './loop/memory.js';
 import { CallbackRunner, localHooks } from './hooks/index.js';
-import { type EventInput, type EventJournal, type EventState, transitions } from './events/index.js';
+import { type EventJournal, LoopEvents } from './events/index.js';
 import {
   AgentFailsafe,
   type FailsafePromises,
@@ -147,14 +146,8 @@ export class HaLoop {
   readonly #slots: SlotManager;
   readonly #sync: SyncManager;
   readonly #guard: SafetyGuard;
-  /** what the last published status said, for the events between two of them */
-  #eventState: EventState | null = null;
-  /**
-   * the last other member seen holding the leader key as a running primary (its member key
-   * says so): a promotion's `old_leader` (the key is gone by then); a member that held the key
-   * for a moment without promoting (a failed pre_promote) is not one
-   */
-  #lastOtherLeader: MemberName | null = null;
+  /** role changes, promotions, crashes... as events (`GET /events`, the webhook) */
+  readonly #events: LoopEvents;
   /** `postgresql.callbacks`, run in the background */
   readonly #callbacks: CallbackRunner;
   /** the executor's hooks: `pre_promote`, `before_stop`, the callbacks */
@@ -165,6 +158,7 @@ export class HaLoop {
   constructor(o: HaOptions) {
     this.#o = o;
     this.#log = o.log.child({ component: 'ha' });
+    this.#events = new LoopEvents(o.events, o.config.name);
     this.#slots = new SlotManager({
       name: o.config.name,
       log: o.log.child({ component: 'slots' }),
@@ -289,17 +283,20 @@ export class HaLoop {
         const fenced =
           this.#lastPg?.inRecovery === false && (deadline === null || o.clock.monotonicMs() >= deadline);
         const role = this.#lastPg?.inRecovery === false ? 'primary' : 'replica';
-        this.#report({
-          type: fenced ? 'fence_fired' : 'postgres_crash',
-          oldRole: role,
-          newRole: null,
-          reason: {
-            code: fenced ? 'LEASE_DEADLINE_PASSED' : 'POSTGRES_CRASHED',
-            text: fenced
-              ? 'the fence stopped Postgres: the lease deadline passed'
-              : `Postgres exited unexpectedly (${exit.signal ?? `code ${exit.code}`})`,
+        this.#events.report(
+          {
+            type: fenced ? 'fence_fired' : 'postgres_crash',
+            oldRole: role,
+            newRole: null,
+            reason: {
+              code: fenced ? 'LEASE_DEADLINE_PASSED' : 'POSTGRES_CRASHED',
+              text: fenced
+                ? 'the fence stopped Postgres: its deadline (the lease, or in failsafe mode the failsafe deadline) passed'
+                : `Postgres exited unexpectedly (${exit.signal ?? `code ${exit.code}`})`,
+            },
           },
-        });
+          this.#lastPg,
+        );
       }
       if (!duringStart) this.wake('postgres exited');
     });
@@ -455,13 +452,19 @@ export class HaLoop {
         await runActions(decision.actions, this.#execContext(view, obs.pg), async (kind) => {
           if (kind === 'rejoin') {
             const leader = view?.leader?.name ?? null;
-            this.#report({
-              type: 'rejoin',
-              oldRole: 'demoted',
-              newRole: 'replica',
-              newLeader: leader,
-              reason: { code: decision.reason.code, text: `rejoined ${leader ?? 'the leader'} as a replica` },
-            });
+            this.#events.report(
+              {
+                type: 'rejoin',
+                oldRole: 'demoted',
+                newRole: 'replica',
+                newLeader: leader,
+                reason: {
+                  code: decision.reason.code,
+                  text: `rejoined ${leader ?? 'the leader'} as a replica`,
+                },
+              },
+              this.#lastPg,
+            );
           }
           if (PUBLISH_AFTER.has(kind))
             this.#publish(store.view(), await pg.observe(clock.monotonicMs()), decision);
@@ -603,42 +606,7 @@ export class HaLoop {
     };
     this.#o.metrics.observeSnapshot(this.#snapshot);
     this.#o.onSnapshot?.(this.#snapshot);
-    this.#reportTransitions(view, pgObs, decision);
-  }
-
-  /** Role changes, pause and the synchronous standbys, as events (events/transitions.ts). */
-  #reportTransitions(view: ClusterView | null, pgObs: PgObservation, decision: Decision | null): void {
-    if (this.#o.events === undefined || decision === null) return;
-    const s = this.#snapshot;
-    const next: EventState = {
-      role: s.role,
-      leader: view?.leader?.name ?? null,
-      paused: s.paused,
-      syncStandbys: view?.sync?.syncStandbys ?? null,
-      isLeader: s.holdsLeaderKey,
-      timeline: pgObs.timeline,
-      lsn: walPosition(pgObs),
-      reason: { code: decision.reason.code, text: decision.reason.text },
-    };
-    for (const e of transitions(this.#eventState, next)) this.#o.events.emit(e);
-    this.#eventState = next;
-    const leader = next.leader === null ? undefined : view?.members.get(next.leader);
-    if (
-      leader !== undefined &&
-      leader.name !== this.#o.config.name &&
-      (leader.role === 'primary' || leader.role === 'master')
-    )
-      this.#lastOtherLeader = leader.name;
-  }
-
-  /** An event the loop saw happen (a promotion, a rejoin, a crash), with where Postgres is now. */
-  #report(e: Omit<EventInput, 'timeline' | 'lsn'>): void {
-    const pg = this.#lastPg;
-    this.#o.events?.emit({
-      ...e,
-      timeline: pg?.timeline ?? null,
-      lsn: pg === null ? null : walPosition(pg),
-    });
+    this.#events.published(this.#snapshot, view, pgObs, decision);
   }
 
   async #writeMember(pgObs: PgObservation): Promise<void> {
@@ -714,15 +682,7 @@ export class HaLoop {
       onPromoted: (reason) => {
         if (reason === 'switchover') o.metrics.countSwitchover();
         else o.metrics.countFailover();
-        const oldLeader = this.#lastOtherLeader;
-        this.#report({
-          type: reason === 'switchover' ? 'switchover' : 'failover',
-          oldRole: 'replica',
-          newRole: 'primary',
-          oldLeader,
-          newLeader: o.config.name,
-          reason: { code: reason.toUpperCase(), text: `promoted (${reason})` },
-        });
+        this.#events.promoted(reason, this.#lastPg);
       },
     };
   }

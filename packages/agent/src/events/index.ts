@@ -36,3 +36,4 @@ export {
   type WebhookStats,
 } from './webhook.js';
 export { type EventState, transitions } from './transitions.js';
+export { LoopEvents } from './loop-events.js';
