@@ -32,6 +32,16 @@ export interface EtcdSnapshot {
   readonly pause: boolean;
   /** the `sync` key in Patroni's layout (quorum = N − k), with its mod revision; null when absent */
   readonly sync: SyncState | null;
+  /** the `failsafe` key (a permanent key: no lease), member name → api_url; null when absent */
+  readonly failsafe: SimFailsafeKey | null;
+  /** `failsafe_mode` in the `config` key */
+  readonly failsafeMode: boolean;
+}
+
+/** The `failsafe` key as the model etcd stores it. */
+export interface SimFailsafeKey {
+  readonly members: ReadonlyMap<string, string>;
+  readonly modRevision: string;
 }
 
 /**
@@ -41,11 +51,30 @@ export interface EtcdSnapshot {
  */
 export class SimEtcd {
   readonly #leases = new Map<string, number>(); // id → expiresAtMs
+  /** each lease's granted ttl: etcd refreshes every lease to it when it comes back up */
+  readonly #ttls = new Map<string, number>();
   #nextLeaseId = 100;
   #snapshots: EtcdSnapshot[];
+  /** etcd itself is down (not partitioned): nothing expires, nobody is served */
+  #down = false;
 
-  constructor(initial: Omit<EtcdSnapshot, 'atMs' | 'revision' | 'sync'>) {
-    this.#snapshots = [{ ...initial, sync: null, atMs: 0, revision: 1 }];
+  constructor(initial: Omit<EtcdSnapshot, 'atMs' | 'revision' | 'sync' | 'failsafe' | 'failsafeMode'>) {
+    this.#snapshots = [{ ...initial, sync: null, failsafe: null, failsafeMode: false, atMs: 0, revision: 1 }];
+  }
+
+  get down(): boolean {
+    return this.#down;
+  }
+
+  /**
+   * etcd stops (every member at once) or comes back. While down no lease expires (no leader
+   * to expire them); a new etcd leader refreshes every lease to its full ttl (etcd's lessor
+   * `Promote`), so after a full restart the old leases usually still exist.
+   */
+  setDown(down: boolean, nowMs: number): void {
+    if (this.#down && !down)
+      for (const id of this.#leases.keys()) this.#leases.set(id, nowMs + this.#ttls.get(id)!);
+    this.#down = down;
   }
 
   get current(): EtcdSnapshot {
@@ -69,6 +98,7 @@ export class SimEtcd {
   grant(nowMs: number, ttlMs: number): string {
     const id = String(this.#nextLeaseId++);
     this.#leases.set(id, nowMs + ttlMs);
+    this.#ttls.set(id, ttlMs);
     return id;
   }
 
@@ -81,9 +111,13 @@ export class SimEtcd {
 
   /** Expire due leases and delete their keys, as etcd does. */
   expire(nowMs: number): void {
+    if (this.#down) return;
     const dead = [...this.#leases].filter(([, at]) => at <= nowMs).map(([id]) => id);
     if (dead.length === 0) return;
-    for (const id of dead) this.#leases.delete(id);
+    for (const id of dead) {
+      this.#leases.delete(id);
+      this.#ttls.delete(id);
+    }
     const cur = this.current;
     const leader = cur.leader !== null && dead.includes(cur.leader.leaseId ?? '') ? null : cur.leader;
     const members = new Map([...cur.members].filter(([, m]) => !dead.includes(m.leaseId)));
@@ -93,12 +127,27 @@ export class SimEtcd {
   /**
    * txn create_revision == 0 → put leader bound to lease; rebinds our own name, unless it is
    * bound to no lease on a key we did not create (`ownCreateRevision`: store.ts `#rebind`).
+   * `failsafeModRevision` (store.ts, docs/failsafe.md M5): the create also compares the
+   * failsafe key's mod revision with it, or its absence when null; undefined: no compare. As in
+   * the store, the rebind of a key that already names us does not compare it.
    */
-  acquire(name: string, leaseId: string, nowMs: number, ownCreateRevision: string | null = null): boolean {
+  acquire(
+    name: string,
+    leaseId: string,
+    nowMs: number,
+    ownCreateRevision: string | null = null,
+    failsafeModRevision?: string | null,
+  ): boolean {
     const cur = this.current;
     if (!this.#leases.has(leaseId)) return false;
     const l = cur.leader;
     if (l !== null && (l.name !== name || (l.leaseId === null && l.createRevision !== ownCreateRevision)))
+      return false;
+    if (
+      l === null &&
+      failsafeModRevision !== undefined &&
+      (cur.failsafe?.modRevision ?? null) !== failsafeModRevision
+    )
       return false;
     const rev = String(cur.revision + 1);
     this.#commit(nowMs, {
@@ -167,6 +216,34 @@ export class SimEtcd {
     return holdsLeaderKey(this.current, holder.name, holder.leaseId);
   }
 
+  /**
+   * The store's writeFailsafe (K1): put the failsafe key, guarded by the leader key (value =
+   * our name, lease = our lease). Returns the new mod revision, or null when the guard failed.
+   */
+  writeFailsafe(
+    members: ReadonlyMap<string, string>,
+    holder: { readonly name: string; readonly leaseId: string | null },
+    nowMs: number,
+  ): string | null {
+    if (!this.holdsLeader(holder)) return null;
+    const modRevision = String(this.current.revision + 1);
+    this.#commit(nowMs, { failsafe: { members: new Map(members), modRevision } });
+    return modRevision;
+  }
+
+  /** The store's deleteFailsafe (K2): true when the key is absent now, false when the guard failed. */
+  deleteFailsafe(holder: { readonly name: string; readonly leaseId: string | null }, nowMs: number): boolean {
+    if (this.current.failsafe === null) return true;
+    if (!this.holdsLeader(holder)) return false;
+    this.#commit(nowMs, { failsafe: null });
+    return true;
+  }
+
+  /** `hactl edit-config -s failsafe_mode=…` */
+  setFailsafeMode(on: boolean, nowMs: number): void {
+    if (this.current.failsafeMode !== on) this.#commit(nowMs, { failsafeMode: on });
+  }
+
   putMember(m: SimMemberRecord, nowMs: number): void {
     if (!this.#leases.has(m.leaseId)) return;
     const prev = this.current.members.get(m.name);
@@ -230,11 +307,15 @@ export function toClusterView(s: EtcdSnapshot): ClusterView {
     initialize: 'sim-sysid',
     leader: s.leader,
     members,
-    config: { value: { pause: s.pause }, modRevision: '1' },
+    config: { value: { pause: s.pause, failsafe_mode: s.failsafeMode }, modRevision: '1' },
     failover: s.failover,
     sync: s.sync,
     history: { entries: s.history, modRevision: '1' },
     status: s.optime === null ? null : { optime: s.optime, slots: {}, retainSlots: [] },
+    failsafe:
+      s.failsafe === null
+        ? null
+        : { members: new Map(s.failsafe.members), modRevision: s.failsafe.modRevision },
     malformed: [],
   };
 }

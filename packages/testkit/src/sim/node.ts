@@ -43,6 +43,14 @@ export interface NodeFaults {
   etcdCutUntilMs: number;
   fullCutUntilMs: number;
   renewalsLostUntilMs: number;
+  /** the agent's process is down (restarting): loops stop, its REST API refuses connections */
+  agentDownUntilMs: number;
+  /** messages from this node to the named one are lost until then (a node↔node cut, one direction) */
+  readonly cutTo: Map<string, number>;
+  /** the watch delivers nothing until then: the view stays as it was (requests still work) */
+  watchStalledUntilMs: number;
+  /** the stall freezes the view at the next revision without a leader key, not at once */
+  watchStallAtNoLeader: boolean;
 }
 
 export interface SimTiming {
@@ -83,7 +91,20 @@ export class SimNode {
     etcdCutUntilMs: 0,
     fullCutUntilMs: 0,
     renewalsLostUntilMs: 0,
+    agentDownUntilMs: 0,
+    cutTo: new Map(),
+    watchStalledUntilMs: 0,
+    watchStallAtNoLeader: false,
   };
+  /** the instant of the etcd state a stalled watch left the view at; null: not stalled */
+  watchFrozenAtMs: number | null = null;
+  /**
+   * The fence's deadline when the agent arms it (ha.ts `#armFence`): the lease deadline, or in
+   * failsafe mode W = max(lease deadline, failsafe deadline) (set by the simulator).
+   */
+  fenceDeadline: () => number | null = () => this.deadlineMs;
+  /** the store's `lease-lost` event: a keepalive found the lease gone (set by the simulator in failsafe mode) */
+  onLeaseLost: (() => void) | null = null;
 
   constructor(
     readonly name: string,
@@ -98,7 +119,18 @@ export class SimNode {
     return this.pg.process === 'running' && this.pg.primary;
   }
   agentPaused(nowMs: number): boolean {
-    return nowMs < this.faults.agentPausedUntilMs;
+    return nowMs < this.faults.agentPausedUntilMs || nowMs < this.faults.agentDownUntilMs;
+  }
+  agentDown(nowMs: number): boolean {
+    return nowMs < this.faults.agentDownUntilMs;
+  }
+  /** messages from this node reach `to` (no one-way cut, neither fully cut off) */
+  sendsTo(to: SimNode, nowMs: number): boolean {
+    return nowMs >= (this.faults.cutTo.get(to.name) ?? 0) && !this.fullyCut(nowMs) && !to.fullyCut(nowMs);
+  }
+  /** a connection between the two works (both directions) */
+  linked(other: SimNode, nowMs: number): boolean {
+    return this.sendsTo(other, nowMs) && other.sendsTo(this, nowMs);
   }
   fullyCut(nowMs: number): boolean {
     return nowMs < this.faults.fullCutUntilMs;
@@ -111,7 +143,7 @@ export class SimNode {
   status(nowMs: number, from: SimNode): PeerStatus {
     return {
       name: this.name,
-      reachable: !this.agentPaused(nowMs) && !this.fullyCut(nowMs) && !from.fullyCut(nowMs),
+      reachable: !this.agentPaused(nowMs) && this.linked(from, nowMs),
       xlogLocation: toLsn(this.pg.lsn),
       timeline: toTimeline(this.pg.timeline),
       role: this.writable() ? 'primary' : 'replica',
@@ -130,36 +162,23 @@ export class SimNode {
       return;
     }
     if (this.leaseId === null || !etcd.keepAlive(this.leaseId, nowMs, timing.ttlMs)) {
+      if (this.leaseId !== null) this.onLeaseLost?.();
       this.leaseId = etcd.grant(nowMs, timing.ttlMs);
     }
     this.lastRenewedMs = nowMs;
     this.deadlineMs = nowMs + timing.ttlMs - timing.leaseMarginMs;
     this.renewFailingSinceMs = null;
     // ha.ts #rearmFence: each renewal moves the fence of a primary, armed with the current postmaster
-    if (this.lastSawPrimary && this.pg.process === 'running')
-      this.fence = { deadlineMs: this.deadlineMs, incarnation: this.pg.incarnation };
+    const deadlineMs = this.fenceDeadline();
+    if (this.lastSawPrimary && this.pg.process === 'running' && deadlineMs !== null)
+      this.fence = { deadlineMs, incarnation: this.pg.incarnation };
   }
 
-  observe(
-    etcd: SimEtcd,
-    nowMs: number,
-    watchDelayMs: number,
-    config: DecideConfig,
-    peers: SimNode[],
-  ): Observation {
-    this.reachable = this.etcdConnected(nowMs);
-    if (this.reachable) this.cachedView = toClusterView(etcd.readAt(nowMs - watchDelayMs));
-    const view = this.cachedView;
-    const paused = view?.config?.value.pause === true;
+  /** A probe of the model Postgres, as `LocalPostgres.observe` reads it (changes nothing). */
+  probe(): PgObservation {
     const pg = this.pg;
     const running = pg.process === 'running';
-    // as LocalPostgres.observe: a running primary is no longer crashed, and must rewind one day
-    this.lastSawPrimary = running && pg.primary;
-    if (this.lastSawPrimary) {
-      pg.crashedAtMs = null;
-      pg.wasPrimary = true;
-    }
-    const pgObs: PgObservation = {
+    return {
       dataDir: 'initialized',
       systemId: 'sim-sysid',
       process: pg.process,
@@ -175,6 +194,47 @@ export class SimNode {
       streamingReplicas: pg.streamingReplicas,
       rejoinFailure: pg.rejoinFailure,
     };
+  }
+
+  /**
+   * The agent's process restarted: what it held in memory is gone (its lease id, its view, its
+   * memory); Postgres, the fence (armed with its last deadline) and the files survive.
+   */
+  agentRestarted(): void {
+    this.leaseId = null;
+    this.ownLeaderCreateRevision = null;
+    this.deadlineMs = null;
+    this.renewFailingSinceMs = null;
+    this.lastRenewedMs = null;
+    this.memory = FRESH_MEMORY;
+    this.prePromoteFailure = null;
+    this.lastSawPrimary = false;
+    this.cachedView = null;
+    this.reachable = false;
+    this.lastDecision = null;
+  }
+
+  observe(
+    etcd: SimEtcd,
+    nowMs: number,
+    watchDelayMs: number,
+    config: DecideConfig,
+    peers: SimNode[],
+  ): Observation {
+    this.reachable = this.etcdConnected(nowMs);
+    if (this.reachable)
+      this.cachedView = toClusterView(etcd.readAt(this.watchFrozenAtMs ?? nowMs - watchDelayMs));
+    const view = this.cachedView;
+    const paused = view?.config?.value.pause === true;
+    const pg = this.pg;
+    const running = pg.process === 'running';
+    // as LocalPostgres.observe: a running primary is no longer crashed, and must rewind one day
+    this.lastSawPrimary = running && pg.primary;
+    if (this.lastSawPrimary) {
+      pg.crashedAtMs = null;
+      pg.wasPrimary = true;
+    }
+    const pgObs = this.probe();
     // the agent's own memory rules (loop/memory.ts): flawed-key sightings, down under the key
     const seen = observed(this.memory, {
       view,

@@ -9,6 +9,7 @@ import type {
   SyncPostgres,
 } from '@hapg/agent';
 import { type ClusterView, HapgError, toLsn, toTimeline } from '@hapg/core';
+import type { EtcdStore } from '@hapg/dcs';
 import type { FollowTarget } from '@hapg/postgres';
 import { type SimEtcd, toClusterView } from './etcd.js';
 import type { SimNode } from './node.js';
@@ -66,11 +67,17 @@ export function simStore(world: SimWorld, node: SimNode): ClusterStorePort {
     if (!node.etcdConnected(world.nowMs())) unavailable();
   };
   return {
-    acquireLeader: async () => {
+    acquireLeader: async (opts = {}) => {
       up();
       if (
         node.leaseId === null ||
-        !etcd.acquire(node.name, node.leaseId, world.nowMs(), node.ownLeaderCreateRevision)
+        !etcd.acquire(
+          node.name,
+          node.leaseId,
+          world.nowMs(),
+          node.ownLeaderCreateRevision,
+          opts.failsafeModRevision,
+        )
       )
         return false;
       node.ownLeaderCreateRevision = etcd.current.leader?.createRevision ?? null;
@@ -122,6 +129,43 @@ export function simStore(world: SimWorld, node: SimNode): ClusterStorePort {
   };
 }
 
+/**
+ * The failsafe key writes of one node's store (dcs store.ts `writeFailsafe`/`deleteFailsafe`),
+ * guarded by the leader key. `lostAnswer()` models a request whose answer never came back:
+ * 'committed' (it committed before the answer was lost) or 'lost' (it never reached etcd);
+ * either way the caller sees DCS_UNAVAILABLE, an outcome it cannot know.
+ */
+export function simFailsafeStore(
+  world: SimWorld,
+  node: SimNode,
+  lostAnswer: () => 'committed' | 'lost' | null,
+): Pick<EtcdStore, 'writeFailsafe' | 'deleteFailsafe'> {
+  const { etcd } = world;
+  const up = () => {
+    if (!node.etcdConnected(world.nowMs())) unavailable();
+  };
+  const unknown = (): never => {
+    throw new HapgError('DCS_UNAVAILABLE', 'the model etcd did not answer (outcome unknown)');
+  };
+  return {
+    writeFailsafe: async (value) => {
+      up();
+      const members = value instanceof Map ? value : new Map(Object.entries(value));
+      const lost = lostAnswer();
+      if (lost === 'lost') unknown();
+      const rev = etcd.writeFailsafe(members, node, world.nowMs());
+      if (lost === 'committed') unknown();
+      if (rev === null) throw new HapgError('DCS_CAS_CONFLICT', 'failsafe not written: leader key not ours');
+      return rev;
+    },
+    deleteFailsafe: async () => {
+      up();
+      if (!etcd.deleteFailsafe(node, world.nowMs()))
+        throw new HapgError('DCS_CAS_CONFLICT', 'failsafe not deleted: leader key not ours');
+    },
+  };
+}
+
 /** The node another one's `primary_conninfo` names: member conn_urls carry the member name as host. */
 function sourceOf(world: SimWorld, target: FollowTarget): SimNode {
   const n = world.byName.get(target.host);
@@ -129,9 +173,9 @@ function sourceOf(world: SimWorld, target: FollowTarget): SimNode {
   return n;
 }
 
-/** A connection between two nodes' Postgres works unless either is fully cut off. */
+/** A connection between two nodes' Postgres works unless either is fully cut off, or a node↔node cut separates them. */
 function reachable(world: SimWorld, a: SimNode, b: SimNode): boolean {
-  return !a.fullyCut(world.nowMs()) && !b.fullyCut(world.nowMs());
+  return a.linked(b, world.nowMs());
 }
 
 /** One node's Postgres control over its model. */
@@ -256,8 +300,9 @@ export function simFence(node: SimNode): FencePort {
   return {
     // as the agent's: nothing to arm without a deadline or a postmaster
     arm: async () => {
-      if (node.deadlineMs === null || node.pg.process !== 'running') return;
-      node.fence = { deadlineMs: node.deadlineMs, incarnation: node.pg.incarnation };
+      const deadlineMs = node.fenceDeadline();
+      if (deadlineMs === null || node.pg.process !== 'running') return;
+      node.fence = { deadlineMs, incarnation: node.pg.incarnation };
     },
     disarm: async () => {
       node.fence = null;

@@ -1,10 +1,14 @@
 import {
   type ActionHandlers,
   type ExecContext,
+  type FailsafePromises,
+  type FailsafeRoundPorts,
+  type FailsafeRounds,
   HANDLERS,
   prePromoteFailed,
   released,
   restartInPlaceActions,
+  roundIntervalMs,
   runActions,
   SyncManager,
   type SyncPlanner,
@@ -27,6 +31,7 @@ import {
 import type { ReplicationRow } from '@hapg/postgres';
 import { AckLedger, releasedLsn } from './commits.js';
 import { SimEtcd, toClusterView } from './etcd.js';
+import { EventQueue, hostOf, NodeClock, overTheWire, answerOf, SimFailsafe } from './failsafe.js';
 import { type PgModel, SimNode, type SimTiming } from './node.js';
 import {
   canStream,
@@ -36,6 +41,7 @@ import {
   simFence,
   simHooks,
   simPeers,
+  simFailsafeStore,
   simPostgres,
   simStore,
   simSyncPostgres,
@@ -94,6 +100,109 @@ export interface SimOptions {
    * draw, so the seeds of the other runs keep their schedule.
    */
   readonly prePromoteFailRate?: number;
+  /**
+   * Failsafe mode (docs/failsafe.md): `failsafe_mode` on, the agent's failsafe modules on
+   * every node (promises, rounds of `POST /failsafe` over a modelled network, the failsafe key),
+   * and the failsafe faults mixed with the others: etcd down for everyone, etcd cut off from
+   * everyone, node↔node cuts, agent restarts and host reboots. Off by default, so the seeds of
+   * the other runs keep their schedule.
+   */
+  readonly failsafe?: boolean;
+  /** failsafe tuning and mutants (only with `failsafe`) */
+  readonly failsafeOptions?: SimFailsafeOptions;
+  /** faults at given instants (directed scenarios), besides the random ones (`faultRate`) */
+  readonly schedule?: readonly ScheduledFault[];
+  /** called at the end of every step, for scenario assertions */
+  readonly onStep?: (step: SimStep) => void;
+}
+
+export interface SimFailsafeOptions {
+  /** the rounds implementation (default: the agent's `FailsafeRounds`); mutants */
+  readonly rounds?: (ports: FailsafeRoundPorts) => FailsafeRounds;
+  /** the promises implementation (default: the agent's `FailsafePromises`); mutants */
+  readonly promises?: (opts: { startedAtMs: number; longestPromiseMs: number }) => FailsafePromises;
+  /** one-way latency of a `POST /failsafe` or its answer (default: seeded, mostly 1–40 ms, sometimes up to 1.5 s) */
+  readonly latencyMs?: (from: string, to: string, nowMs: number) => number;
+  /** clock rates are drawn within 1 ± ρ (default 0.05) */
+  readonly clockRho?: number;
+  /** `failsafe_timeout` in ms (default 1000, the most (ttl − margin)/2 allows at ttl 3 s) */
+  readonly timeoutMs?: number;
+  /** the most a loop's actions run after its decision (default 90 ms; promises can be given in between) */
+  readonly decideToActMs?: number;
+  /** probability that a failsafe key write's answer is lost (default 0.05) */
+  readonly lostAnswerRate?: number;
+  /** clock rates by node name (default: drawn within 1 ± ρ) */
+  readonly clockRates?: Readonly<Record<string, number>>;
+  /**
+   * Mutant: etcd's word that the lease is gone changes nothing (agent-failsafe.ts `leaseLost`
+   * ignored), so the renewals of a lease granted after the one the key was bound to count in
+   * W and move the fence (docs/failsafe.md P7, G1).
+   */
+  readonly unboundLeaseCounts?: boolean;
+}
+
+/** A fault at a given instant (names are node names: `n0` is the first primary). */
+export type SimFault =
+  | {
+      readonly kind: 'etcd-cut' | 'full-cut' | 'agent-pause' | 'renewals-lost';
+      readonly node: string;
+      readonly forMs: number;
+    }
+  | { readonly kind: 'etcd-down' | 'etcd-cut-all'; readonly forMs: number }
+  | {
+      readonly kind: 'node-cut';
+      readonly from: string;
+      readonly to: string;
+      readonly forMs: number;
+      /** only messages from `from` to `to` are lost */
+      readonly oneWay?: boolean;
+    }
+  | { readonly kind: 'agent-restart' | 'reboot'; readonly node: string; readonly downMs: number }
+  | {
+      readonly kind: 'watch-stall';
+      readonly node: string;
+      readonly forMs: number;
+      /** freeze the view at the next revision without a leader key (a watch that stalls right after delivering it) */
+      readonly atNoLeader?: boolean;
+    }
+  | { readonly kind: 'pg-crash'; readonly node: string }
+  | { readonly kind: 'switchover'; readonly to: string }
+  | { readonly kind: 'failsafe-mode' | 'pause'; readonly on: boolean };
+
+export interface ScheduledFault {
+  readonly atMs: number;
+  readonly fault: SimFault;
+}
+
+/** The state at the end of a step, for scenario assertions. */
+export interface SimStep {
+  readonly nowMs: number;
+  /** nodes whose Postgres accepts writes */
+  readonly writable: readonly string[];
+  /** the leader key: its value and whether its lease is alive */
+  readonly leader: { readonly name: string; readonly leaseId: string | null } | null;
+  readonly failsafeKey: readonly string[] | null;
+  /** each node's last decided reason code */
+  readonly codes: Readonly<Record<string, string>>;
+  /** each node's WAL position */
+  readonly lsn: Readonly<Record<string, bigint>>;
+  /** each node's W (failsafe mode), in the model's time */
+  readonly writableUntil: Readonly<Record<string, number | null>>;
+  readonly fenceStops: number;
+}
+
+/** What failsafe mode did in one run. */
+export interface SimFailsafeStats {
+  rounds: number;
+  extended: number;
+  incomplete: number;
+  refused: number;
+  notListed: number;
+  posts: number;
+  accepted: number;
+  /** steps during which a writable primary ran on F (its lease deadline passed or its key gone) */
+  stepsOnF: number;
+  restarts: number;
 }
 
 export interface SimResult {
@@ -117,6 +226,8 @@ export interface SimResult {
     ackedAfterHeal: number;
     /** how often each reason code was decided: shows which branches a run exercised */
     codes: Record<string, number>;
+    /** failsafe mode only */
+    failsafe?: SimFailsafeStats;
   };
   /** the last `traceLines` events, for a human reading a failure */
   readonly trace: readonly string[];
@@ -144,6 +255,21 @@ const FAULTS = [
 const HOSTILE_FAULTS = ['ghost-leader', 'leased-ghost', 'member-key-deleted'] as const;
 
 const OPERATOR_FAULTS = ['rest-restart', 'rest-restart', 'rest-reinit'] as const;
+
+/** The primary's etcd cut and node↔node cuts appear twice: they are what failsafe mode is about. */
+const FAILSAFE_FAULTS = [
+  'etcd-down',
+  'etcd-cut-all',
+  'primary-etcd-cut',
+  'primary-etcd-cut',
+  'node-cut',
+  'node-cut',
+  'peers-cut',
+  'agent-restart',
+  'reboot',
+  'failsafe-toggle',
+  'watch-stall',
+] as const;
 
 const TIMING: SimTiming = { ttlMs: 3_000, leaseMarginMs: 500, maxWatchDelayMs: 300 };
 
@@ -204,7 +330,34 @@ class Simulation {
     | (typeof FAULTS)[number]
     | (typeof HOSTILE_FAULTS)[number]
     | (typeof OPERATOR_FAULTS)[number]
+    | (typeof FAILSAFE_FAULTS)[number]
   )[];
+  /** failsafe mode: each agent process's failsafe glue (a restart makes a new one) */
+  readonly failsafeOn: boolean;
+  readonly fsOpts: SimFailsafeOptions;
+  readonly fsOf = new Map<SimNode, SimFailsafe>();
+  /** each host's monotonic clock (a reboot resets its origin) */
+  readonly clocks = new Map<SimNode, NodeClock>();
+  /** each node's state file (the longest promise it recorded): survives restarts */
+  readonly stateFiles = new Map<SimNode, { longestPromiseMs: number }>();
+  /** each node's agent process generation: events of an earlier process are dropped */
+  readonly generation = new Map<SimNode, number>();
+  readonly queue = new EventQueue();
+  readonly fsStats: SimFailsafeStats = {
+    rounds: 0,
+    extended: 0,
+    incomplete: 0,
+    refused: 0,
+    notListed: 0,
+    posts: 0,
+    accepted: 0,
+    stepsOnF: 0,
+    restarts: 0,
+  };
+  readonly lastRoundOutcome = new Map<SimNode, string>();
+  etcdDownUntilMs = 0;
+  readonly schedule: ScheduledFault[];
+  readonly onStep: ((step: SimStep) => void) | undefined;
   /**
    * Primaries whose leader key another tool overwrote: writable without the key until they
    * notice (nothing can prevent that), so only the two-primaries check applies to them.
@@ -235,10 +388,15 @@ class Simulation {
     this.sync = opts.sync ?? null;
     this.syncPlan = opts.syncPlan;
     this.handlers = opts.handlers ?? HANDLERS;
+    this.failsafeOn = opts.failsafe === true;
+    this.fsOpts = opts.failsafeOptions ?? {};
+    this.schedule = [...(opts.schedule ?? [])].sort((a, b) => a.atMs - b.atMs);
+    this.onStep = opts.onStep;
     this.faultKinds = [
       ...FAULTS,
       ...(opts.hostileKeys === true ? HOSTILE_FAULTS : []),
       ...(opts.operatorRequests === true ? OPERATOR_FAULTS : []),
+      ...(this.failsafeOn ? FAILSAFE_FAULTS : []),
     ];
     const n = opts.nodes ?? this.rng.int(2, 5);
     this.config = {
@@ -283,6 +441,8 @@ class Simulation {
       synchronousMode: this.sync?.mode ?? 'off',
       synchronousModeStrict: this.sync?.strict ?? false,
       synchronousNodeCount: this.sync?.nodeCount ?? 1,
+      failsafeMode: this.failsafeOn,
+      failsafeTimeoutMs: this.fsOpts.timeoutMs ?? 1_000,
     };
     this.world = {
       etcd: this.etcd,
@@ -292,6 +452,17 @@ class Simulation {
       syncModel: this.sync !== null,
     };
     for (const node of this.nodes) this.agents.set(node, this.agentFor(node));
+    if (this.failsafeOn) {
+      this.etcd.setFailsafeMode(true, 0);
+      const rho = this.fsOpts.clockRho ?? 0.05;
+      for (const node of this.nodes) {
+        const rate = 1 - rho + 2 * rho * this.rng.next();
+        const offset = this.rng.int(0, 1_000_000);
+        this.clocks.set(node, new NodeClock(this.fsOpts.clockRates?.[node.name] ?? rate, offset));
+        this.stateFiles.set(node, { longestPromiseMs: 0 });
+        this.startFailsafe(node, 0);
+      }
+    }
     this.etcd.acquire('n0', this.nodes[0]!.leaseId!, 0);
     this.nodes[0]!.ownLeaderCreateRevision = this.etcd.current.leader?.createRevision ?? null;
     const n0 = this.nodes[0]!;
@@ -349,7 +520,15 @@ class Simulation {
   async run(): Promise<SimResult> {
     const total = this.faultSteps + this.healSteps;
     for (let step = 0; step < total; step++) {
+      // failsafe mode: what happened between the steps (rounds, messages, deferred actions)
+      await this.queue.runUntil(step * this.stepMs, (ms) => {
+        this.nowMs = ms;
+      });
       this.nowMs = step * this.stepMs;
+      if (this.etcd.down && this.nowMs >= this.etcdDownUntilMs) this.etcdUp();
+      if (this.failsafeOn) this.watches();
+      while (this.schedule.length > 0 && this.schedule[0]!.atMs <= this.nowMs)
+        await this.applyFault(this.schedule.shift()!.fault);
       if (step < this.faultSteps && this.rng.chance(this.faultRate)) await this.injectFault();
       if (step === this.faultSteps) this.heal();
       this.etcd.expire(this.nowMs);
@@ -357,12 +536,14 @@ class Simulation {
       this.replicate();
       this.wakeOnWatch();
       for (const node of this.loopOrder()) await this.loop(node);
+      if (this.failsafeOn) this.countOnF();
+      this.onStep?.(this.stepView());
     }
     return {
       seed: this.seed,
       violations: this.violations,
       live: this.oneLeader(),
-      stats: this.stats,
+      stats: this.failsafeOn ? { ...this.stats, failsafe: this.fsStats } : this.stats,
       trace: this.trace,
       final: {
         syncKey: this.etcd.current.sync,
@@ -415,7 +596,7 @@ class Simulation {
       const source = pg.upstream === null ? undefined : this.byName.get(pg.upstream);
       pg.streaming = false;
       if (source === undefined || pg.process !== 'running' || pg.primary || !source.writable()) continue;
-      if (r.fullyCut(this.nowMs) || source.fullyCut(this.nowMs) || !canStream(pg, source.pg)) continue;
+      if (!r.linked(source, this.nowMs) || !canStream(pg, source.pg)) continue;
       pg.streaming = true;
       const behind = source.pg.lsn - pg.lsn;
       // synchronous mode: a seeded per-step bandwidth, so standbys lag and commits wait
@@ -474,17 +655,44 @@ class Simulation {
     node.renew(this.etcd, this.nowMs, TIMING);
     const peers = this.nodes.filter((p) => p !== node);
     const watchDelayMs = this.rng.int(0, TIMING.maxWatchDelayMs);
-    const obs = node.observe(this.etcd, this.nowMs, watchDelayMs, this.config, peers);
+    let obs = node.observe(this.etcd, this.nowMs, watchDelayMs, this.config, peers);
     if (node.reachable) this.viewAtMs.set(node, this.nowMs - watchDelayMs);
+    const fs = this.fsOf.get(node) ?? null;
+    if (fs !== null) {
+      // observer.ts: our promises and the deadline of our rounds
+      fs.lastPg = obs.pg;
+      obs = {
+        ...obs,
+        self: { ...obs.self, failsafeHold: fs.hold() },
+        dcs: { ...obs.dcs, ...fs.observation() },
+      };
+    }
     const d = this.decideFn(obs, this.nowMs);
     this.stats.codes[d.reason.code] = (this.stats.codes[d.reason.code] ?? 0) + 1;
     if (d.actions.length > 0 || d.reason.code !== node.lastDecision?.reason.code) {
       this.log(`${node.name} ${d.reason.code} [${d.actions.map((a) => a.kind).join(',')}] ${d.reason.text}`);
     }
     node.lastDecision = d;
-    await this.execute(node, d.actions, obs);
-    await this.syncDuty(this.agents.get(node)!);
-    this.publish(node);
+    if (fs === null) {
+      await this.execute(node, d.actions, obs);
+      await this.syncDuty(this.agents.get(node)!);
+      this.publish(node);
+      return;
+    }
+    // the actions run a little after the decision: a `POST /failsafe` may be accepted in between (M3)
+    const delay = this.rng.int(0, Math.min(this.fsOpts.decideToActMs ?? 90, this.stepMs - 10));
+    const gen = this.generation.get(node);
+    const act = async () => {
+      if (this.generation.get(node) !== gen) return; // the agent restarted meanwhile
+      await this.execute(node, d.actions, obs);
+      // ha.ts: the last probe is the one after the actions, when there were any
+      fs.lastPg = d.actions.length > 0 ? node.probe() : obs.pg;
+      await this.syncDuty(this.agents.get(node)!, fs.syncFrozen());
+      await fs.afterIteration(node.cachedView, fs.lastPg);
+      this.publish(node);
+    };
+    if (delay === 0) await act();
+    else this.queue.at(this.nowMs + delay, act);
   }
 
   /**
@@ -501,8 +709,10 @@ class Simulation {
       wasWritable = node.writable();
       this.checkSafety(`${node.name} ${kind}`);
     };
+    const fs = this.fsOf.get(node);
     const ctx: ExecContext = {
       ...agent.ctx,
+      ...(fs === undefined ? {} : { failsafe: fs.port }),
       view: obs?.dcs.view ?? node.cachedView,
       streamingReplicas: obs?.pg.streamingReplicas ?? node.pg.streamingReplicas,
     };
@@ -521,7 +731,7 @@ class Simulation {
    * `SyncManager`. The view is the watch-fed cache: it may lag, but never goes back past what
    * this node already saw.
    */
-  async syncDuty(agent: SimAgent): Promise<void> {
+  async syncDuty(agent: SimAgent, frozen = false): Promise<void> {
     const node = agent.node;
     if (node.etcdConnected(this.nowMs)) {
       const atMs = Math.max(
@@ -529,11 +739,13 @@ class Simulation {
         this.nowMs - this.rng.int(0, TIMING.maxWatchDelayMs),
       );
       this.viewAtMs.set(node, atMs);
-      node.cachedView = toClusterView(this.etcd.readAt(atMs));
+      node.cachedView = toClusterView(this.etcd.readAt(node.watchFrozenAtMs ?? atMs));
     }
     const view = node.cachedView;
     if (this.dyn.synchronousMode !== 'off') node.pg.ssn = agent.sync.desiredSsn(view, this.dyn);
     const before = `${node.pg.ssn}|${JSON.stringify(this.etcd.current.sync)}`;
+    // leader-duties.ts: while W rests on F the leader's sync duty changes nothing (P6)
+    if (frozen && node.writable() && holdsLeaderKey(view, node.name, node.leaseId)) return;
     try {
       await syncDuty(
         agent.sync,
@@ -601,8 +813,11 @@ class Simulation {
     for (const name of this.keyTakenFrom)
       if (!this.byName.get(name)!.writable()) this.keyTakenFrom.delete(name);
     for (const n of writable) {
-      if (n.name !== holder && !this.keyTakenFrom.has(n.name))
-        this.fail(`${n.name} writable without the leader key (holder ${holder}) after ${where}`);
+      if (n.name === holder || this.keyTakenFrom.has(n.name)) continue;
+      // failsafe mode: a primary runs on without its key (gone with its lease) while every
+      // member promised not to take it; never while another member holds it
+      if (this.failsafeOn && holder === null) continue;
+      this.fail(`${n.name} writable without the leader key (holder ${holder}) after ${where}`);
     }
   }
 
@@ -658,8 +873,383 @@ class Simulation {
       case 'rest-reinit':
         await this.operatorRequest(node, fault);
         return;
+      case 'etcd-down':
+      case 'etcd-cut-all':
+        await this.applyFault({ kind: fault, forMs: untilMs - this.nowMs });
+        return;
+      case 'primary-etcd-cut': {
+        const primary = this.nodes.find((n) => n.writable()) ?? node;
+        await this.applyFault({ kind: 'etcd-cut', node: primary.name, forMs: untilMs - this.nowMs });
+        return;
+      }
+      case 'node-cut': {
+        // mostly between the primary and another member: the cut that fails rounds
+        const primary = this.nodes.find((n) => n.writable());
+        const from = primary !== undefined && this.rng.chance(0.7) ? primary : node;
+        const others = this.nodes.filter((n) => n !== from);
+        if (others.length === 0) return;
+        const to = this.rng.pick(others);
+        const oneWay = this.rng.chance(0.4);
+        const [a, b] = this.rng.chance(0.5) ? [from, to] : [to, from];
+        await this.applyFault({
+          kind: 'node-cut',
+          from: a.name,
+          to: b.name,
+          forMs: untilMs - this.nowMs,
+          oneWay,
+        });
+        return;
+      }
+      case 'peers-cut':
+        // a member cut off from every other member, still reaching etcd
+        for (const other of this.nodes)
+          if (other !== node)
+            await this.applyFault({
+              kind: 'node-cut',
+              from: node.name,
+              to: other.name,
+              forMs: untilMs - this.nowMs,
+            });
+        return;
+      case 'agent-restart':
+      case 'reboot':
+        await this.applyFault({
+          kind: fault,
+          node: node.name,
+          downMs: this.rng.int(1, fault === 'reboot' ? 30 : 15) * this.stepMs,
+        });
+        return;
+      case 'failsafe-toggle':
+        await this.applyFault({ kind: 'failsafe-mode', on: !this.etcd.current.failsafeMode });
+        return;
+      case 'watch-stall':
+        await this.applyFault({ kind: 'watch-stall', node: node.name, forMs: untilMs - this.nowMs });
+        return;
     }
     this.log(`FAULT ${fault} on ${node.name} until ${untilMs}`);
+  }
+
+  /** One fault, now: the scheduled ones, and the failsafe ones of the random mix. */
+  async applyFault(f: SimFault): Promise<void> {
+    const now = this.nowMs;
+    const named = (name: string): SimNode => {
+      const n = this.byName.get(name);
+      if (n === undefined) throw new Error(`no node ${name}`);
+      return n;
+    };
+    switch (f.kind) {
+      case 'etcd-cut':
+        named(f.node).faults.etcdCutUntilMs = Math.max(named(f.node).faults.etcdCutUntilMs, now + f.forMs);
+        break;
+      case 'full-cut':
+        named(f.node).faults.fullCutUntilMs = Math.max(named(f.node).faults.fullCutUntilMs, now + f.forMs);
+        break;
+      case 'agent-pause':
+        named(f.node).faults.agentPausedUntilMs = Math.max(
+          named(f.node).faults.agentPausedUntilMs,
+          now + f.forMs,
+        );
+        break;
+      case 'renewals-lost':
+        named(f.node).faults.renewalsLostUntilMs = Math.max(
+          named(f.node).faults.renewalsLostUntilMs,
+          now + f.forMs,
+        );
+        break;
+      case 'etcd-down':
+      case 'etcd-cut-all':
+        for (const n of this.nodes)
+          n.faults.etcdCutUntilMs = Math.max(n.faults.etcdCutUntilMs, now + f.forMs);
+        if (f.kind === 'etcd-down') {
+          this.etcd.setDown(true, now);
+          this.etcdDownUntilMs = Math.max(this.etcdDownUntilMs, now + f.forMs);
+        }
+        this.log(`FAULT ${f.kind} until ${now + f.forMs}`);
+        return;
+      case 'node-cut': {
+        const from = named(f.from);
+        const to = named(f.to);
+        const until = now + f.forMs;
+        from.faults.cutTo.set(to.name, Math.max(from.faults.cutTo.get(to.name) ?? 0, until));
+        if (f.oneWay !== true)
+          to.faults.cutTo.set(from.name, Math.max(to.faults.cutTo.get(from.name) ?? 0, until));
+        this.log(`FAULT node-cut ${f.from} ${f.oneWay === true ? '→' : '↔'} ${f.to} until ${until}`);
+        return;
+      }
+      case 'agent-restart':
+      case 'reboot':
+        this.restartAgent(named(f.node), f.downMs, f.kind === 'reboot');
+        return;
+      case 'pg-crash':
+        this.crash(named(f.node));
+        return;
+      case 'watch-stall': {
+        const n = named(f.node);
+        n.faults.watchStalledUntilMs = Math.max(n.faults.watchStalledUntilMs, now + f.forMs);
+        n.faults.watchStallAtNoLeader = f.atNoLeader === true;
+        if (f.atNoLeader !== true) n.watchFrozenAtMs ??= this.viewAtMs.get(n) ?? now;
+        this.log(
+          `FAULT watch of ${f.node} stalls until ${now + f.forMs}${f.atNoLeader === true ? ' (at the next revision without a leader key)' : ''}`,
+        );
+        return;
+      }
+      case 'switchover': {
+        const leader = this.etcd.current.leader?.name ?? null;
+        if (leader === null) return;
+        this.etcd.setFailover({ leader, member: f.to, scheduledAt: null, modRevision: '0' }, now);
+        this.log(`FAULT switchover requested ${leader} → ${f.to}`);
+        return;
+      }
+      case 'failsafe-mode':
+        this.etcd.setFailsafeMode(f.on, now);
+        this.log(`FAULT failsafe_mode = ${f.on}`);
+        return;
+      case 'pause':
+        this.etcd.setPause(f.on, now);
+        this.log(`FAULT cluster pause = ${f.on}`);
+        return;
+    }
+    this.log(`FAULT ${f.kind} on ${f.node} for ${f.forMs} ms`);
+  }
+
+  /** Stalled watches: frozen at the next revision without a leader key when so armed; resumed when over. */
+  watches(): void {
+    for (const n of this.nodes) {
+      const f = n.faults;
+      if (this.nowMs >= f.watchStalledUntilMs) {
+        if (n.watchFrozenAtMs !== null) this.log(`${n.name} watch resumes`);
+        n.watchFrozenAtMs = null;
+        f.watchStallAtNoLeader = false;
+      } else if (f.watchStallAtNoLeader && n.watchFrozenAtMs === null && this.etcd.current.leader === null) {
+        n.watchFrozenAtMs = this.nowMs;
+        this.log(`${n.name} watch stalled at t=${this.nowMs} (no leader key)`);
+      }
+    }
+  }
+
+  /** etcd is back (every member restarted): every lease is refreshed to its full ttl. */
+  etcdUp(): void {
+    this.etcd.setDown(false, this.nowMs);
+    this.log('etcd up again: leases refreshed');
+  }
+
+  /**
+   * The agent's process restarts (a reboot: the host, so Postgres stops and the monotonic
+   * clock starts again). Its memory is lost; the state file (the longest promise) survives;
+   * the new process starts `downMs` later.
+   */
+  restartAgent(node: SimNode, downMs: number, reboot: boolean): void {
+    if (!this.failsafeOn) return;
+    this.fsStats.restarts++;
+    const startAt = this.nowMs + downMs;
+    if (reboot) {
+      this.crash(node);
+      node.fence = null;
+      const old = this.clocks.get(node)!;
+      // CLOCK_MONOTONIC starts near zero again after a boot
+      this.clocks.set(node, new NodeClock(old.rate, -old.rate * startAt + this.rng.int(1_000, 60_000)));
+    }
+    node.agentRestarted();
+    node.faults.agentPausedUntilMs = 0;
+    node.faults.agentDownUntilMs = startAt;
+    node.nextLoopAtMs = startAt;
+    this.agents.set(node, this.agentFor(node));
+    this.startFailsafe(node, startAt);
+    this.log(`FAULT ${reboot ? 'reboot of' : 'agent restart on'} ${node.name}: up again at ${startAt}`);
+  }
+
+  /** A new agent process's failsafe glue on `node`, its runner's first tick at `startAt`. */
+  startFailsafe(node: SimNode, startAt: number): void {
+    const gen = (this.generation.get(node) ?? 0) + 1;
+    this.generation.set(node, gen);
+    const clock = this.clocks.get(node)!;
+    const lostRate = this.fsOpts.lostAnswerRate ?? 0.05;
+    const fs = new SimFailsafe({
+      node,
+      clock,
+      scope: 'sim',
+      nowMs: () => this.nowMs,
+      dyn: () => this.dynOf(node),
+      store: simFailsafeStore(this.world, node, () =>
+        this.rng.chance(lostRate) ? this.rng.pick(['committed', 'lost'] as const) : null,
+      ),
+      post: (apiUrl, body, timeoutMs) => this.post(node, gen, apiUrl, body, timeoutMs),
+      stateFile: this.stateFiles.get(node)!,
+      startedAtNodeMs: clock.toNode(startAt),
+      ...(this.fsOpts.rounds === undefined ? {} : { rounds: this.fsOpts.rounds }),
+      ...(this.fsOpts.promises === undefined ? {} : { promises: this.fsOpts.promises }),
+      unboundLeaseCounts: this.fsOpts.unboundLeaseCounts === true,
+    });
+    this.fsOf.set(node, fs);
+    node.fenceDeadline = () => fs.writableUntilMs();
+    node.onLeaseLost = () => fs.leaseLost();
+    this.lastRoundOutcome.delete(node);
+    this.queue.at(startAt, () => this.roundTick(node, gen));
+  }
+
+  /** This node's dynamic config: `failsafe_mode` as it last read the config key (the bootstrap value before). */
+  dynOf(node: SimNode): DynamicConfig {
+    const v = node.cachedView?.config?.value.failsafe_mode;
+    return { ...this.dyn, failsafeMode: typeof v === 'boolean' ? v : this.dyn.failsafeMode };
+  }
+
+  /**
+   * runner.ts `FailsafeRunner.#tick`: a round when one is due (P1), one at a time, the next
+   * ttl/10 after this one started or as soon as it ended if it took longer. A frozen agent's
+   * timer fires when it resumes.
+   */
+  async roundTick(node: SimNode, gen: number): Promise<void> {
+    if (this.generation.get(node) !== gen) return;
+    if (node.agentPaused(this.nowMs)) {
+      const resume = Math.max(node.faults.agentPausedUntilMs, node.faults.agentDownUntilMs);
+      this.queue.at(resume, () => this.roundTick(node, gen), this.nowMs);
+      return;
+    }
+    const fs = this.fsOf.get(node)!;
+    const started = this.nowMs;
+    const interval = roundIntervalMs(this.dynOf(node).ttlMs);
+    const input = fs.due();
+    if (input === null) {
+      this.queue.at(started + interval, () => this.roundTick(node, gen));
+      return;
+    }
+    this.fsStats.rounds++;
+    fs.pending = 0;
+    const task = (async () => {
+      const outcome = await fs.rounds.round(input);
+      if (this.generation.get(node) !== gen) return;
+      fs.task = null;
+      this.fsStats[outcome.kind === 'not-listed' ? 'notListed' : outcome.kind]++;
+      const key = outcome.kind === 'incomplete' ? `incomplete:${outcome.missing.join(',')}` : outcome.kind;
+      if (this.lastRoundOutcome.get(node) !== key) {
+        this.lastRoundOutcome.set(node, key);
+        const detail =
+          outcome.kind === 'extended' ? ` F=${Math.round(fs.clock.toReal(outcome.deadlineMs))}` : '';
+        const set = [...(fs.rounds.failsafeSet()?.keys() ?? [])].join(',');
+        this.log(`${node.name} failsafe round: ${key}${detail} (FS ${set})`);
+      }
+      if (outcome.kind === 'extended') this.rearmFence(node, fs);
+      // the safety guard demotes at once: the loop runs now
+      if (outcome.kind === 'refused') node.nextLoopAtMs = Math.min(node.nextLoopAtMs, this.nowMs);
+      this.queue.at(Math.max(this.nowMs, started + interval), () => this.roundTick(node, gen));
+    })();
+    fs.task = task;
+    if (fs.pending === 0) await task;
+  }
+
+  /** ha.ts `#rearmFence`: a complete round moves the fence of a running primary to W. */
+  rearmFence(node: SimNode, fs: SimFailsafe): void {
+    const last = fs.lastPg;
+    if (last === null || last.inRecovery === true) return;
+    if (
+      last.inRecovery === null &&
+      !(node.pg.process === 'running' && holdsLeaderKey(node.cachedView, node.name, node.leaseId))
+    )
+      return;
+    const deadlineMs = fs.writableUntilMs();
+    if (deadlineMs === null || node.pg.process !== 'running') return;
+    node.fence = { deadlineMs, incarnation: node.pg.incarnation };
+  }
+
+  /**
+   * `POST /failsafe` from `from` to the member `apiUrl` names, over the modelled network: the
+   * request is lost while a cut separates them (or either is cut off from everything), takes
+   * its latency, waits while the member's agent is frozen, is refused while it restarts; the
+   * answer travels back the same way. Nothing in time: 'failed' at `timeoutMs`. The sender's
+   * side runs when its agent can (frozen: on resume; restarted: never).
+   */
+  post(
+    from: SimNode,
+    gen: number,
+    apiUrl: string,
+    body: Parameters<typeof overTheWire>[0],
+    timeoutMs: number,
+  ) {
+    this.fsStats.posts++;
+    const fs = this.fsOf.get(from)!;
+    fs.pending++;
+    return new Promise<'accepted' | 'leader' | 'failed'>((resolve) => {
+      let done = false;
+      const sentAt = this.nowMs;
+      // runs on the sender's side: its agent must be alive and running to see it
+      const atSender = (dueMs: number, fn: () => Promise<void>): Promise<void> | void => {
+        if (this.generation.get(from) !== gen) return;
+        if (from.agentPaused(this.nowMs)) {
+          this.queue.at(from.faults.agentPausedUntilMs, () => atSender(dueMs, fn), dueMs);
+          return;
+        }
+        return fn();
+      };
+      const finish = async (answer: 'accepted' | 'leader' | 'failed') => {
+        if (done) return;
+        done = true;
+        resolve(answer);
+        fs.pending--;
+        if (fs.pending === 0 && fs.task !== null) await fs.task;
+      };
+      this.queue.at(sentAt + timeoutMs, () => atSender(sentAt + timeoutMs, () => finish('failed')));
+      const to = this.byName.get(hostOf(apiUrl));
+      if (to === undefined) return;
+      const deliver = async (): Promise<void> => {
+        if (done) return;
+        if (!from.sendsTo(to, this.nowMs)) return; // lost
+        if (to.agentDown(this.nowMs))
+          return this.reply(from, to, () => atSender(this.nowMs, () => finish('failed')));
+        if (to.agentPaused(this.nowMs)) {
+          // the request waits in the frozen agent's socket
+          this.queue.at(to.faults.agentPausedUntilMs, deliver, this.nowMs);
+          return;
+        }
+        const reply = await this.fsOf.get(to)!.answer(overTheWire(body));
+        const answer = answerOf(reply);
+        if (answer === 'accepted') this.fsStats.accepted++;
+        else this.log(`${to.name} answered POST /failsafe from ${from.name}: ${reply.status} ${reply.body}`);
+        this.reply(from, to, () => atSender(this.nowMs, () => finish(answer)));
+      };
+      this.queue.at(sentAt + this.latency(from, to), deliver);
+    });
+  }
+
+  /** The answer from `to` travels back to `from`. */
+  reply(from: SimNode, to: SimNode, arrive: () => Promise<void> | void): void {
+    const at = this.nowMs + this.latency(to, from);
+    this.queue.at(at, () => {
+      if (to.sendsTo(from, this.nowMs)) return arrive();
+    });
+  }
+
+  /** One-way latency of a failsafe message. */
+  latency(from: SimNode, to: SimNode): number {
+    const fixed = this.fsOpts.latencyMs?.(from.name, to.name, this.nowMs);
+    if (fixed !== undefined) return fixed;
+    return this.rng.chance(0.05) ? this.rng.int(200, 1_500) : this.rng.int(1, 40);
+  }
+
+  /** Failsafe stats: a writable primary whose lease deadline passed or whose key went runs on F. */
+  countOnF(): void {
+    const holder = this.etcd.current.leader;
+    for (const n of this.nodes) {
+      if (!n.writable()) continue;
+      if (holder?.name !== n.name || n.deadlineMs === null || this.nowMs >= n.deadlineMs)
+        this.fsStats.stepsOnF++;
+    }
+  }
+
+  stepView(): SimStep {
+    const l = this.etcd.current.leader;
+    return {
+      nowMs: this.nowMs,
+      writable: this.nodes.filter((n) => n.writable()).map((n) => n.name),
+      leader: l === null ? null : { name: l.name, leaseId: l.leaseId },
+      failsafeKey:
+        this.etcd.current.failsafe === null ? null : [...this.etcd.current.failsafe.members.keys()],
+      codes: Object.fromEntries(this.nodes.map((n) => [n.name, n.lastDecision?.reason.code ?? 'none'])),
+      lsn: Object.fromEntries(this.nodes.map((n) => [n.name, n.pg.lsn])),
+      writableUntil: Object.fromEntries(
+        this.nodes.map((n) => [n.name, this.fsOf.get(n)?.writableUntilMs() ?? null]),
+      ),
+      fenceStops: this.stats.fenceStops,
+    };
   }
 
   /**
@@ -730,7 +1320,11 @@ class Simulation {
       node.faults.etcdCutUntilMs = 0;
       node.faults.fullCutUntilMs = 0;
       node.faults.renewalsLostUntilMs = 0;
+      node.faults.cutTo.clear();
+      node.faults.watchStalledUntilMs = 0;
     }
+    if (this.etcd.down) this.etcdUp();
+    if (this.failsafeOn) this.etcd.setFailsafeMode(true, this.nowMs);
     this.etcd.setPause(false, this.nowMs);
     this.log('HEAL all faults cleared');
   }
