@@ -401,6 +401,24 @@ describe('failsafe mutants: the simulator finds each', () => {
     expect(caught).toBeGreaterThan(0);
   });
 
+  it("has teeth: clock rates outside the margin's assumption (1 ∓ 0.25: 2ρ·ttl > margin) let a promise end before F", async () => {
+    // not a mutant of the code: the model's clocks break the safety argument's assumption, and
+    // the unmutated code then gives two primaries (the simulator's clocks matter)
+    let caught = 0;
+    for (let cut = 12_000; cut < 13_000; cut += 100) {
+      const schedule: ScheduledFault[] = [
+        ...primaryEtcdCut,
+        { atMs: cut, fault: { kind: 'node-cut', from: 'n0', to: 'n1', forMs: 10_000, oneWay: true } },
+        { atMs: cut, fault: { kind: 'node-cut', from: 'n1', to: 'n2', forMs: 10_000 } },
+      ];
+      const { r } = await scenario(schedule, {
+        failsafeOptions: { clockRates: { n0: 0.75, n1: 1.25, n2: 1 } },
+      });
+      if (r.violations.length > 0) caught++;
+    }
+    expect(caught).toBeGreaterThan(0);
+  });
+
   it('has teeth: a replica that ignores its promise takes the key while the frozen primary still writes', async () => {
     const { r } = await scenario(primaryFrozen, promiseIgnored);
     expect(r.violations.join('\n')).toMatch(/two writable primaries/);

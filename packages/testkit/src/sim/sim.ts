@@ -1050,6 +1050,9 @@ class Simulation {
       this.clocks.set(node, new NodeClock(old.rate, -old.rate * startAt + this.rng.int(1_000, 60_000)));
     }
     node.agentRestarted();
+    // the new process lists etcd afresh and watches from there: a stall was the old watch's
+    node.faults.watchStalledUntilMs = 0;
+    node.watchFrozenAtMs = null;
     node.faults.agentPausedUntilMs = 0;
     node.faults.agentDownUntilMs = startAt;
     node.nextLoopAtMs = startAt;
