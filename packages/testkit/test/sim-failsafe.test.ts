@@ -179,6 +179,13 @@ const primaryEtcdCut: ScheduledFault[] = [
   { atMs: 5_000, fault: { kind: 'etcd-cut', node: 'n0', forMs: 15_000 } },
 ];
 
+/** etcd cut for the primary, then at `cut` n1 (the slow answerer) loses n0 one way and n2 both ways */
+const slowMemberCut = (cut: number): ScheduledFault[] => [
+  ...primaryEtcdCut,
+  { atMs: cut, fault: { kind: 'node-cut', from: 'n0', to: 'n1', forMs: 10_000, oneWay: true } },
+  { atMs: cut, fault: { kind: 'node-cut', from: 'n1', to: 'n2', forMs: 10_000 } },
+];
+
 /**
  * Scenario 3b: as 2, and the replica n1 cut off from n0 (and from n2, which still streams from
  * n0: n0 is not isolated) at 10 s; n1 still sees etcd.
@@ -386,11 +393,7 @@ describe('failsafe mutants: the simulator finds each', () => {
     };
     let caught = 0;
     for (let cut = 12_000; cut < 13_000; cut += 100) {
-      const schedule: ScheduledFault[] = [
-        ...primaryEtcdCut,
-        { atMs: cut, fault: { kind: 'node-cut', from: 'n0', to: 'n1', forMs: 10_000, oneWay: true } },
-        { atMs: cut, fault: { kind: 'node-cut', from: 'n1', to: 'n2', forMs: 10_000 } },
-      ];
+      const schedule = slowMemberCut(cut);
       safe((await scenario(schedule, opts)).r);
       const m = await scenario(schedule, {
         ...opts,
@@ -406,11 +409,7 @@ describe('failsafe mutants: the simulator finds each', () => {
     // the unmutated code then gives two primaries (the simulator's clocks matter)
     let caught = 0;
     for (let cut = 12_000; cut < 13_000; cut += 100) {
-      const schedule: ScheduledFault[] = [
-        ...primaryEtcdCut,
-        { atMs: cut, fault: { kind: 'node-cut', from: 'n0', to: 'n1', forMs: 10_000, oneWay: true } },
-        { atMs: cut, fault: { kind: 'node-cut', from: 'n1', to: 'n2', forMs: 10_000 } },
-      ];
+      const schedule = slowMemberCut(cut);
       const { r } = await scenario(schedule, {
         failsafeOptions: { clockRates: { n0: 0.75, n1: 1.25, n2: 1 } },
       });
