@@ -2,7 +2,7 @@ import { errorText, type NodeConfig } from '@hapg/core';
 import type { FenceClient } from './fence/client.js';
 import { perfMsToMonoNs } from './fence/mono.js';
 import { assessWatchdog, expectedWatchdogTimeoutMs } from './fence/watchdog-policy.js';
-import type { Fence } from './ha.js';
+import type { Fence } from './loop/fence-arming.js';
 import type { Logger } from './logger.js';
 
 /** The HA loop's view of the fence: deadlines in the loop's monotonic ms, failures logged, never thrown. */

@@ -7,9 +7,7 @@ import {
   type DynamicConfig,
   decide,
   effectivePgHba,
-  errorText,
   evidenceBoundsFor,
-  holdsLeaderKey,
   InvariantViolation,
   isHapgError,
   leaderRenewIntervalMs,
@@ -21,42 +19,39 @@ import {
 } from '@hapg/core';
 import type { EtcdStore } from '@hapg/dcs';
 import type { NodeSnapshot } from './api/snapshot.js';
+import { formatApiUrl, formatConnUrl } from './conn.js';
 import { runLeaderDuties } from './duties/leader-duties.js';
-import { type ParameterInput, ParameterDuty } from './duties/parameters.js';
+import { ParameterDuty, type ParameterInput } from './duties/parameters.js';
+import { SlotManager } from './duties/slots/index.js';
+import { SyncManager } from './duties/sync/sync-manager.js';
+import { sqlSyncPostgres } from './duties/sync/sync-postgres.js';
 import { DynamicConfigReader } from './dynamic-config.js';
+import { type EventJournal, LoopEvents } from './events/index.js';
 import { ActionFailed, type ExecContext, runActions } from './executor/execute.js';
 import { localPostgresControl, realExecClock, restPeers } from './executor/local-ports.js';
 import type { ExecClock, HooksPort, PostgresControl } from './executor/ports.js';
 import { restartInPlaceActions } from './executor/requests.js';
-import type { LocalPostgres } from './local-pg.js';
-import type { Logger } from './logger.js';
-import {
-  type AgentMemory,
-  FRESH_MEMORY,
-  prePromoteFailed,
-  prePromoteFailure as prePromoteFailureOf,
-  released,
-} from './loop/memory.js';
-import { CallbackRunner, localHooks } from './hooks/index.js';
-import { type EventJournal, LoopEvents } from './events/index.js';
 import {
   AgentFailsafe,
   type FailsafePromises,
   httpFailsafePost,
   type LongestPromiseFile,
 } from './failsafe/index.js';
+import { CallbackRunner, localHooks } from './hooks/index.js';
+import type { LocalPostgres } from './local-pg.js';
+import type { Logger } from './logger.js';
+import { type Fence, FenceArming } from './loop/fence-arming.js';
+import { type AgentMemory, FRESH_MEMORY, prePromoteFailed, released } from './loop/memory.js';
 import { observe } from './loop/observer.js';
-import { viewChangeWakes } from './loop/wake.js';
-import { formatApiUrl, formatConnUrl } from './conn.js';
-import { memberJson, streamingFrom } from './member.js';
-import type { AgentMetrics } from './metrics.js';
+import { StatusPublisher } from './loop/publisher.js';
 import { SafetyGuard } from './loop/safety-guard.js';
-import { SlotManager } from './duties/slots/index.js';
-import { EMPTY_PG_OBSERVATION, buildSnapshot, joinReasons } from './snapshot-build.js';
-import { SyncManager } from './duties/sync/sync-manager.js';
-import { sqlSyncPostgres } from './duties/sync/sync-postgres.js';
+import { LoopScheduler } from './loop/scheduler.js';
+import { viewChangeWakes } from './loop/wake.js';
+import { EMPTY_PG_OBSERVATION } from './snapshot-build.js';
+import type { AgentMetrics } from './metrics.js';
 
-const MAX_FOLLOW_UPS = 3;
+export type { Fence } from './loop/fence-arming.js';
+
 /**
  * Steps after which the REST status is published at once, mid-run: peers read it during
  * elections (a switchover target must not see us as a running primary once we stopped), and
@@ -69,15 +64,6 @@ const PUBLISH_AFTER: ReadonlySet<Action['kind']> = new Set([
   'startPostgres',
   'acquireLeader',
 ]);
-
-/** Arms/disarms the fence; never throws (a fence failure is logged and shown, not fatal). */
-export interface Fence {
-  /** `ttlMs`: the lease ttl, for the watchdog's expected timeout (ttl − safety_margin) */
-  arm(deadlineMs: number, pid: number, dataDir: string, ttlMs?: number): Promise<boolean>;
-  disarm(): Promise<void>;
-  /** `watchdog.mode: required`: why this node may not lead (`Observation.self.watchdogFailure`); null: fine */
-  watchdogFailure?(timing: { readonly ttlMs: number; readonly loopWaitMs: number }): Promise<string | null>;
-}
 
 export interface HaOptions {
   readonly config: NodeConfig;
@@ -103,42 +89,34 @@ export interface HaOptions {
 }
 
 /**
- * The scheduler of observe → decide → act → duties. Runs every `loop_wait` and at once on an
- * etcd event that matters (leader key gone, failover/config change), on the lease deadline,
- * and on the Postgres child's exit; operator requests run between iterations, never beside
- * them. One iteration at a time; a wake-up during an iteration runs another right after it.
+ * The HA loop: one iteration is operator requests, observe, decide, act, duties, publish. It
+ * runs every `loop_wait` and at once on an etcd event that matters (leader key gone,
+ * failover/config change), on the lease deadline, and on the Postgres child's exit.
  *
- * The parts live elsewhere: `loop/observer.ts` builds the Observation, core's `decide` decides,
- * `executor/` carries out the actions (the simulator runs the same executor), `duties/` renders
- * parameters and runs the slot, sync and status duties, `loop/memory.ts` is what the agent
- * remembers, and `safety-guard.ts` re-checks a primary between iterations.
+ * This file wires the parts and runs the iteration; the parts live elsewhere:
+ * `loop/scheduler.ts` decides when an iteration runs, `loop/observer.ts` builds the
+ * Observation, core's `decide` decides, `executor/` carries out the actions (the simulator
+ * runs the same executor), `duties/` renders parameters and runs the slot, sync and status
+ * duties, `loop/memory.ts` is what the agent remembers, `loop/publisher.ts` publishes the
+ * status and the member key, `loop/fence-arming.ts` moves the fence with W, and
+ * `loop/safety-guard.ts` re-checks a primary between iterations.
  */
 export class HaLoop {
   #o: HaOptions;
   readonly #log: Logger;
-  #snapshot: NodeSnapshot;
   #dyn: DynamicConfig;
   readonly #dynReader: DynamicConfigReader;
   #memory: AgentMemory = FRESH_MEMORY;
-  #lastDecision: Decision | null = null;
   /** what the last iteration decided on (the safety guard re-checks it with fresh evidence) */
   #lastObs: Observation | null = null;
   #lastPg: PgObservation | null = null;
   #prevView: ClusterView | null = null;
-  #dcsLastSeenS: number | null = null;
-  // scheduling
-  #running = false;
-  #rerun = false;
-  #stopped = false;
-  #timer: NodeJS.Timeout | null = null;
-  #loopDone: Promise<void> = Promise.resolve();
-  /** immediate follow-up iterations after successful actions, bounded so a decision cannot spin */
-  #followUps = 0;
-  /** operator requests (restart, reinit) run by the loop between iterations, never beside them */
-  readonly #exclusive: (() => Promise<void>)[] = [];
   /** the silent synchronous standbys the loop was last woken for (once per change, not per sample) */
   #syncGoneWoken = '';
   // the parts
+  readonly #scheduler: LoopScheduler;
+  readonly #publisher: StatusPublisher;
+  readonly #fence: FenceArming;
   readonly #pgControl: PostgresControl;
   /** the executor's and the sync duty's clock: the agent's, with real sleeps */
   readonly #execClock: ExecClock;
@@ -158,6 +136,17 @@ export class HaLoop {
   constructor(o: HaOptions) {
     this.#o = o;
     this.#log = o.log.child({ component: 'ha' });
+    this.#scheduler = new LoopScheduler({
+      iteration: () => this.#iteration(),
+      loopWaitMs: () => this.#dyn.loopWaitMs,
+      monotonicMs: () => o.clock.monotonicMs(),
+      log: this.#log,
+      onRunSeconds: (s) => o.metrics.observeLoopDurationSeconds(s),
+      onInvariantViolation: (e) => {
+        this.#guard.stop();
+        this.#o.onInvariantViolation?.(e);
+      },
+    });
     this.#events = new LoopEvents(o.events, o.config.name);
     this.#slots = new SlotManager({
       name: o.config.name,
@@ -203,39 +192,40 @@ export class HaLoop {
       log: o.log.child({ component: 'failsafe' }),
       dyn: () => this.#dyn,
       lastPg: () => this.#lastPg,
-      urls: () => {
-        const { postgresql, restapi } = this.#o.config;
-        return {
-          connUrl: formatConnUrl(postgresql.connectAddress.host, postgresql.connectAddress.port),
-          apiUrl: formatApiUrl(
-            restapi.connectAddress.host,
-            restapi.connectAddress.port,
-            restapi.certfile !== null,
-          ),
-        };
-      },
+      urls: () => ownUrls(this.#o.config),
       onExtended: () => {
-        void this.#rearmFence();
-        this.#publish(this.#o.store.view(), this.#lastPg ?? EMPTY_PG_OBSERVATION, this.#lastDecision);
+        void this.#fence.deadlineMoved();
+        this.#publish(o.store.view(), this.#lastPg);
       },
       onRefused: () => void this.#guard.tick(),
     });
     this.#dynReader = new DynamicConfigReader({ log: this.#log, bootstrap: o.config.bootstrap.dcs });
     this.#dyn = this.#dynReader.read(o.store.view(), null);
-    // nothing observed yet: no view, no probe, no lease
-    this.#snapshot = buildSnapshot({
+    this.#publisher = new StatusPublisher({
       version: o.version,
-      config: o.config,
-      dyn: this.#dyn,
-      view: null,
-      pg: EMPTY_PG_OBSERVATION,
-      status: null,
-      decision: null,
-      holdsLeaderKey: false,
-      leaseDeadlineMs: null,
-      dcsReachable: false,
-      dcsLastSeenS: null,
-      nowMonotonicMs: o.clock.monotonicMs(),
+      store: o.store,
+      pg: o.pg,
+      clock: o.clock,
+      metrics: o.metrics,
+      log: this.#log,
+      events: this.#events,
+      failsafe: this.failsafe,
+      ...(o.onSnapshot === undefined ? {} : { onSnapshot: o.onSnapshot }),
+      state: () => ({
+        config: this.#o.config,
+        dyn: this.#dyn,
+        memory: this.#memory,
+        watchdogFailure: this.#lastObs?.self.watchdogFailure ?? null,
+        parameterProblem: this.#params.problem,
+      }),
+    });
+    this.#fence = new FenceArming({
+      pg: o.pg,
+      fence: o.fence,
+      writableUntilMs: () => this.failsafe.writableUntilMs(),
+      ttlMs: () => this.#dyn.ttlMs,
+      holdsLeaderKey: () => this.#publisher.holdsLeaderKey(o.store.view()),
+      lastPg: () => this.#lastPg,
     });
     this.#guard = new SafetyGuard(
       {
@@ -257,46 +247,38 @@ export class HaLoop {
       },
       replicationSampleMs(this.#dyn.primaryIsolationTimeoutMs),
     );
-    o.store.on('leader-deleted', () => this.wake('leader key deleted'));
-    o.store.on('deadline', () => this.wake('lease deadline passed'));
-    o.store.on('renewed', (info) => {
+    this.#listen();
+  }
+
+  /** The events that wake the loop (or move the fence) between two `loop_wait`s. */
+  #listen(): void {
+    const { store, pg, clock } = this.#o;
+    store.on('leader-deleted', () => this.wake('leader key deleted'));
+    store.on('deadline', () => this.wake('lease deadline passed'));
+    store.on('renewed', (info) => {
       // etcd may revive a lease after its deadline fired: the loop re-verifies before trusting it
       if (info.afterDeadline) this.wake('lease renewed after its deadline');
-      void this.#rearmFence();
+      void this.#fence.deadlineMoved();
     });
-    o.store.on('granted', () => this.wake('new lease'));
-    o.store.on('lease-lost', () => this.failsafe.leaseLost());
-    o.store.on('change', (view) => {
+    store.on('granted', () => this.wake('new lease'));
+    store.on('lease-lost', () => this.failsafe.leaseLost());
+    store.on('change', (view) => {
       const prev = this.#prevView;
       this.#prevView = view;
       if (viewChangeWakes(prev, view)) this.wake('cluster view changed');
     });
-    o.pg.node.on('exit', (exit) => {
+    pg.node.on('exit', (exit) => {
       // An exit during our own start is that start failing: the action reports it, and the
       // next attempt waits for loop_wait instead of spinning (no crash loop).
-      const duringStart = o.pg.transition === 'starting';
-      const crash = o.pg.onExit(exit.expected || duringStart, o.clock.monotonicMs());
+      const duringStart = pg.transition === 'starting';
+      const crash = pg.onExit(exit.expected || duringStart, clock.monotonicMs());
       if (crash) {
         this.#log.warn({ ...exit }, 'Postgres exited unexpectedly');
         // the fence kills a primary whose deadline (lease or failsafe) passed: that is the fence firing
         const deadline = this.failsafe.writableUntilMs();
-        const fenced =
-          this.#lastPg?.inRecovery === false && (deadline === null || o.clock.monotonicMs() >= deadline);
-        const role = this.#lastPg?.inRecovery === false ? 'primary' : 'replica';
-        this.#events.report(
-          {
-            type: fenced ? 'fence_fired' : 'postgres_crash',
-            oldRole: role,
-            newRole: null,
-            reason: {
-              code: fenced ? 'LEASE_DEADLINE_PASSED' : 'POSTGRES_CRASHED',
-              text: fenced
-                ? 'the fence stopped Postgres: its deadline (the lease, or in failsafe mode the failsafe deadline) passed'
-                : `Postgres exited unexpectedly (${exit.signal ?? `code ${exit.code}`})`,
-            },
-          },
-          this.#lastPg,
-        );
+        const wasPrimary = this.#lastPg?.inRecovery === false;
+        const fenced = wasPrimary && (deadline === null || clock.monotonicMs() >= deadline);
+        this.#events.postgresExited(exit, fenced, this.#lastPg);
       }
       if (!duringStart) this.wake('postgres exited');
     });
@@ -312,7 +294,7 @@ export class HaLoop {
   }
 
   snapshot(): NodeSnapshot {
-    return this.#snapshot;
+    return this.#publisher.snapshot;
   }
 
   dynamicConfig(): DynamicConfig {
@@ -326,11 +308,11 @@ export class HaLoop {
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
+    // no iteration starts from here on; the running one ends on its own
+    const ended = this.#scheduler.stop();
     this.#guard.stop();
     this.failsafe.stop();
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#loopDone;
+    await ended;
   }
 
   /** The executor's hooks, for the stop at shutdown (`before_stop`, `on_stop`). */
@@ -340,15 +322,7 @@ export class HaLoop {
 
   /** Runs an iteration now (or right after the current one). */
   wake(why: string): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#rerun = true;
-      return;
-    }
-    this.#log.debug({ why }, 'wake');
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
-    this.#loopDone = this.#iterate();
+    this.#scheduler.wake(why);
   }
 
   /**
@@ -356,10 +330,7 @@ export class HaLoop {
    * about the same Postgres. Resolves with its result once it ran.
    */
   runExclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#exclusive.push(() => fn().then(resolve, reject));
-      this.wake('operator request');
-    });
+    return this.#scheduler.runExclusive(fn);
   }
 
   /**
@@ -371,7 +342,7 @@ export class HaLoop {
   restartInPlace(): Promise<void> {
     return this.runExclusive(async () => {
       const pgObs = await this.#o.pg.observe(this.#o.clock.monotonicMs());
-      const asPrimary = this.#snapshot.holdsLeaderKey && pgObs.inRecovery === false;
+      const asPrimary = this.#publisher.snapshot.holdsLeaderKey && pgObs.inRecovery === false;
       const actions = restartInPlaceActions({ asPrimary, following: this.#o.pg.following });
       this.#log.info({ asPrimary, actions: actions.map((a) => a.kind) }, 'restarting Postgres on request');
       await runActions(actions, this.#execContext(this.#o.store.view(), pgObs));
@@ -390,43 +361,11 @@ export class HaLoop {
     });
   }
 
-  async #iterate(): Promise<void> {
-    this.#running = true;
-    const { clock, metrics } = this.#o;
-    const started = clock.monotonicMs();
-    try {
-      do {
-        this.#rerun = false;
-        await this.#once();
-      } while (this.#rerun && !this.#stopped);
-    } catch (e) {
-      if (e instanceof InvariantViolation) this.#invariantViolated(e);
-      else this.#log.error({ err: errorText(e), stack: (e as Error).stack }, 'loop iteration failed');
-    } finally {
-      metrics.observeLoopDurationSeconds((clock.monotonicMs() - started) / 1000);
-      this.#running = false;
-      if (!this.#stopped) this.#timer = setTimeout(() => this.wake('loop_wait'), this.#dyn.loopWaitMs);
-    }
-  }
-
-  #invariantViolated(e: InvariantViolation): void {
-    this.#log.fatal({ err: e.message, stack: e.stack }, 'invariant violated: the agent stops');
-    this.#stopped = true;
-    this.#guard.stop();
-    this.#o.onInvariantViolation?.(e);
-  }
-
-  /** One iteration: operator requests, observe, decide, act, duties, publish. */
-  async #once(): Promise<void> {
-    const { store, pg, config, clock, metrics } = this.#o;
-    for (let op = this.#exclusive.shift(); op !== undefined; op = this.#exclusive.shift()) {
-      await op().catch((e) => {
-        if (e instanceof InvariantViolation) throw e;
-        this.#log.warn({ err: errorText(e) }, 'operator request failed');
-      });
-    }
+  /** One iteration: observe, decide, act, duties, publish (operator requests ran just before). */
+  async #iteration(): Promise<void> {
+    const { store, pg, config, clock } = this.#o;
     const view = store.view();
-    if (store.reachable()) this.#dcsLastSeenS = Math.floor(clock.wallMs() / 1000);
+    this.#publisher.storeRead();
     // the config key's problems are logged once per write of the key, not every loop
     this.#dyn = this.#dynReader.read(view, this.#dyn);
     this.#applyTiming();
@@ -445,44 +384,10 @@ export class HaLoop {
     store.setRenewIntervalMs(
       decision.role === 'primary' ? leaderRenewIntervalMs(this.#dyn.primaryIsolationTimeoutMs) : null,
     );
-    this.#recordDecision(decision, obs.pg);
-    this.#publish(view, obs.pg, decision);
-    if (decision.actions.length > 0) {
-      try {
-        await runActions(decision.actions, this.#execContext(view, obs.pg), async (kind) => {
-          if (kind === 'rejoin') {
-            const leader = view?.leader?.name ?? null;
-            this.#events.report(
-              {
-                type: 'rejoin',
-                oldRole: 'demoted',
-                newRole: 'replica',
-                newLeader: leader,
-                reason: {
-                  code: decision.reason.code,
-                  text: `rejoined ${leader ?? 'the leader'} as a replica`,
-                },
-              },
-              this.#lastPg,
-            );
-          }
-          if (PUBLISH_AFTER.has(kind))
-            this.#publish(store.view(), await pg.observe(clock.monotonicMs()), decision);
-        });
-        // the state changed: look again at once rather than after loop_wait (e.g. a demoted
-        // primary comes back as a standby, a promoted one publishes its role)
-        if (this.#followUps < MAX_FOLLOW_UPS) {
-          this.#followUps++;
-          this.#rerun = true;
-        }
-      } catch (e) {
-        if (e instanceof InvariantViolation) throw e;
-        // logged by runActions; the next iteration re-observes after loop_wait. A failed
-        // pg_rewind or start is not an etcd error: each failure counts under its action.
-        if (e instanceof ActionFailed) metrics.countActionFailure(e.action.kind);
-        if (isDcsError(e)) metrics.countDcsError();
-      }
-    } else this.#followUps = 0;
+    this.#publisher.record(decision, obs.pg);
+    this.#publish(view, obs.pg);
+    if (decision.actions.length > 0) await this.#act(decision, view, obs.pg);
+    else this.#scheduler.settled();
     const after = decision.actions.length > 0 ? await pg.observe(clock.monotonicMs()) : obs.pg;
     this.#lastPg = after;
     await this.#params.apply({ config, dyn: this.#dyn, view: store.view(), pg: after });
@@ -493,14 +398,33 @@ export class HaLoop {
         dyn: this.#dyn,
         pg: after,
         status: pg.lastStatus,
-        holdsLeaderKey: this.#holdsLeaderKey(store.view()),
+        holdsLeaderKey: this.#publisher.holdsLeaderKey(store.view()),
         nowMs: clock.monotonicMs(),
         syncFrozen: this.failsafe.syncFrozen(),
       },
     );
     await this.failsafe.afterIteration(store.view(), after);
-    this.#publish(store.view(), after, decision);
-    await this.#writeMember(after);
+    this.#publish(store.view(), after);
+    await this.#publisher.writeMember(after);
+  }
+
+  /** Runs the decision's actions; a failure is logged and counted, and the next loop re-observes. */
+  async #act(decision: Decision, view: ClusterView | null, pgObs: PgObservation): Promise<void> {
+    const { store, pg, clock, metrics } = this.#o;
+    try {
+      await runActions(decision.actions, this.#execContext(view, pgObs), async (kind) => {
+        if (kind === 'rejoin')
+          this.#events.rejoined(view?.leader?.name ?? null, decision.reason.code, this.#lastPg);
+        if (PUBLISH_AFTER.has(kind)) this.#publish(store.view(), await pg.observe(clock.monotonicMs()));
+      });
+      this.#scheduler.followUp();
+    } catch (e) {
+      if (e instanceof InvariantViolation) throw e;
+      // logged by runActions; the next iteration re-observes after loop_wait. A failed
+      // pg_rewind or start is not an etcd error: each failure counts under its action.
+      if (e instanceof ActionFailed) metrics.countActionFailure(e.action.kind);
+      if (isDcsError(e)) metrics.countDcsError();
+    }
   }
 
   /** The evidence bounds and the guard's period follow the dynamic timing and parameters. */
@@ -531,42 +455,23 @@ export class HaLoop {
    */
   async #enforce(decision: Decision, obs: Observation): Promise<void> {
     const { pg, clock, store } = this.#o;
-    this.#recordDecision(decision, obs.pg);
+    this.#publisher.record(decision, obs.pg);
     try {
       await runActions(decision.actions, this.#execContext(obs.dcs.view, obs.pg));
     } catch (e) {
-      if (e instanceof InvariantViolation) return this.#invariantViolated(e);
+      if (e instanceof InvariantViolation) return this.#scheduler.halt(e);
       // logged by runActions; the loop decides again on what it then observes
     }
     const after = await pg.observe(clock.monotonicMs());
     this.#lastPg = after;
     this.#lastObs = { ...obs, pg: after };
-    this.#publish(store.view(), after, decision);
+    this.#publish(store.view(), after);
     this.wake('safety guard demoted');
   }
 
-  /** Counts the decision, and logs it when the role or the reason changed. */
-  #recordDecision(d: Decision, pgObs: PgObservation): void {
-    this.#o.metrics.countDecision(d.reason.code);
-    const prev = this.#lastDecision;
-    this.#lastDecision = d;
-    if (prev !== null && prev.role === d.role && prev.reason.code === d.reason.code) return;
-    const lsn = pgObs.flushLsn ?? pgObs.replayLsn ?? pgObs.receiveLsn;
-    this.#log.info(
-      {
-        from: prev?.role ?? null,
-        to: d.role,
-        reasonCode: d.reason.code,
-        timeline: pgObs.timeline,
-        lsn: lsn === null ? null : lsn.toString(),
-        actions: d.actions.map((a) => a.kind),
-      },
-      d.reason.text,
-    );
-  }
-
-  #holdsLeaderKey(view: ClusterView | null): boolean {
-    return holdsLeaderKey(view, this.#o.config.name, this.#o.store.leaseId());
+  /** Publishes the status with the last decision recorded. */
+  #publish(view: ClusterView | null, pgObs: PgObservation | null): void {
+    this.#publisher.publish(view, pgObs ?? EMPTY_PG_OBSERVATION, this.#publisher.lastDecision);
   }
 
   #parameterInput(): ParameterInput | null {
@@ -575,89 +480,13 @@ export class HaLoop {
     return { config: this.#o.config, dyn: this.#dyn, view: this.#o.store.view(), pg };
   }
 
-  #publish(view: ClusterView | null, pgObs: PgObservation, decision: Decision | null): void {
-    const { store, clock, pg } = this.#o;
-    const watchdogFailure = this.#lastObs?.self.watchdogFailure ?? null;
-    // from memory, not the last observation: a pre_promote that failed in this very loop keeps
-    // peers from deferring to us at once, not a loop later
-    const prePromoteFailure = prePromoteFailureOf(this.#memory, clock.monotonicMs(), this.#dyn.ttlMs);
-    const snapshot = buildSnapshot({
-      version: this.#o.version,
-      config: this.#o.config,
-      dyn: this.#dyn,
-      view,
-      pg: pgObs,
-      status: pg.lastStatus,
-      decision,
-      holdsLeaderKey: this.#holdsLeaderKey(view),
-      leaderWithoutEtcd: this.failsafe.deadlineAhead(),
-      leaseDeadlineMs: store.leaseDeadlineMs(),
-      dcsReachable: store.reachable(),
-      dcsLastSeenS: this.#dcsLastSeenS,
-      nowMonotonicMs: clock.monotonicMs(),
-      parameterProblem: joinReasons(joinReasons(this.#params.problem, watchdogFailure), prePromoteFailure),
-    });
-    this.#snapshot = {
-      ...snapshot,
-      ...(watchdogFailure === null ? {} : { watchdogFailed: true }),
-      ...(prePromoteFailure === null ? {} : { prePromoteFailed: true }),
-      ...(this.failsafe.active() ? { failsafeActive: true } : {}),
-      failsafeDeadlineMs: this.failsafe.observation().failsafeDeadlineMs ?? null,
-    };
-    this.#o.metrics.observeSnapshot(this.#snapshot);
-    this.#o.onSnapshot?.(this.#snapshot);
-    this.#events.published(this.#snapshot, view, pgObs, decision);
-  }
-
-  async #writeMember(pgObs: PgObservation): Promise<void> {
-    try {
-      const from =
-        pgObs.inRecovery === true
-          ? streamingFrom(
-              this.#o.pg.lastStatus?.walReceiver ?? null,
-              this.#o.store.view()?.members.values() ?? [],
-            )
-          : null;
-      await this.#o.store.writeMember(
-        memberJson(this.#o.config, pgObs, this.#snapshot, this.#o.version, from),
-      );
-    } catch (e) {
-      this.#o.metrics.countDcsError();
-      this.#log.warn({ err: errorText(e) }, 'could not write the member key');
-    }
-  }
-
-  /** On each renewal, move the fence's deadline while we run a primary. */
-  async #rearmFence(): Promise<void> {
-    const last = this.#lastPg;
-    if (last === null || last.inRecovery === true) return;
-    // A postmaster we cannot probe (refusing us, or in a long crash recovery) may be a primary:
-    // while we hold the key its fence moves with our lease like any primary's. Left armed at
-    // its start deadline, the fence would kill it every ttl and the loop start it again.
-    if (last.inRecovery === null && !(this.#o.pg.node.running && this.#holdsLeaderKey(this.#o.store.view())))
-      return;
-    await this.#armFence();
-  }
-
-  /**
-   * Arms the fence with W (the lease deadline, or the failsafe deadline when later) and the
-   * postmaster running *now*.
-   */
-  async #armFence(): Promise<void> {
-    const { pg, fence } = this.#o;
-    const deadline = this.failsafe.writableUntilMs();
-    const pid = pg.node.pid;
-    if (deadline === null || pid === null) return;
-    await fence.arm(deadline, pid, pg.node.dataDir, this.#dyn.ttlMs);
-  }
-
   #execContext(view: ClusterView | null, pgObs: PgObservation): ExecContext {
     const o = this.#o;
     return {
       name: o.config.name,
       store: o.store,
       pg: this.#pgControl,
-      fence: { arm: () => this.#armFence(), disarm: () => o.fence.disarm() },
+      fence: this.#fence,
       peers: restPeers,
       hooks: this.#hooks,
       failsafe: this.failsafe.port,
@@ -686,6 +515,15 @@ export class HaLoop {
       },
     };
   }
+}
+
+/** Where peers reach our Postgres and our REST API (sent in failsafe rounds). */
+function ownUrls(config: NodeConfig): { connUrl: string; apiUrl: string } {
+  const { postgresql, restapi } = config;
+  return {
+    connUrl: formatConnUrl(postgresql.connectAddress.host, postgresql.connectAddress.port),
+    apiUrl: formatApiUrl(restapi.connectAddress.host, restapi.connectAddress.port, restapi.certfile !== null),
+  };
 }
 
 /** An etcd request failed somewhere in `e`'s cause chain (`DCS_*` codes). */

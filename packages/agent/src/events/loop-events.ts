@@ -74,4 +74,43 @@ export class LoopEvents {
       pg,
     );
   }
+
+  /** We rejoined `leader` as a replica (rewound or not). */
+  rejoined(leader: MemberName | null, reasonCode: string, pg: PgObservation | null): void {
+    this.report(
+      {
+        type: 'rejoin',
+        oldRole: 'demoted',
+        newRole: 'replica',
+        newLeader: leader,
+        reason: { code: reasonCode, text: `rejoined ${leader ?? 'the leader'} as a replica` },
+      },
+      pg,
+    );
+  }
+
+  /**
+   * Postgres exited when nobody asked it to. `fenced`: it was a primary whose deadline (lease,
+   * or failsafe) had passed, so the fence stopped it; otherwise it crashed.
+   */
+  postgresExited(
+    exit: { readonly signal: string | null; readonly code: number | null },
+    fenced: boolean,
+    pg: PgObservation | null,
+  ): void {
+    this.report(
+      {
+        type: fenced ? 'fence_fired' : 'postgres_crash',
+        oldRole: pg?.inRecovery === false ? 'primary' : 'replica',
+        newRole: null,
+        reason: {
+          code: fenced ? 'LEASE_DEADLINE_PASSED' : 'POSTGRES_CRASHED',
+          text: fenced
+            ? 'the fence stopped Postgres: its deadline (the lease, or in failsafe mode the failsafe deadline) passed'
+            : `Postgres exited unexpectedly (${exit.signal ?? `code ${exit.code}`})`,
+        },
+      },
+      pg,
+    );
+  }
 }

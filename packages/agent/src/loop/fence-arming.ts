@@ -1,0 +1,58 @@
+import type { PgObservation } from '@hapg/core';
+import type { LocalPostgres } from '../local-pg.js';
+
+/** Arms/disarms the fence; never throws (a fence failure is logged and shown, not fatal). */
+export interface Fence {
+  /** `ttlMs`: the lease ttl, for the watchdog's expected timeout (ttl − safety_margin) */
+  arm(deadlineMs: number, pid: number, dataDir: string, ttlMs?: number): Promise<boolean>;
+  disarm(): Promise<void>;
+  /** `watchdog.mode: required`: why this node may not lead (`Observation.self.watchdogFailure`); null: fine */
+  watchdogFailure?(timing: { readonly ttlMs: number; readonly loopWaitMs: number }): Promise<string | null>;
+}
+
+export interface FenceArmingOptions {
+  readonly pg: LocalPostgres;
+  readonly fence: Fence;
+  /** W: the lease deadline, or the failsafe deadline when later; null: no lease */
+  readonly writableUntilMs: () => number | null;
+  readonly ttlMs: () => number;
+  readonly holdsLeaderKey: () => boolean;
+  /** the last probe of Postgres */
+  readonly lastPg: () => PgObservation | null;
+}
+
+/**
+ * Which deadline and which postmaster the fence watches. The executor arms it when Postgres
+ * becomes writable; every lease renewal (and failsafe round that extended W) moves it on.
+ */
+export class FenceArming {
+  readonly #o: FenceArmingOptions;
+
+  constructor(o: FenceArmingOptions) {
+    this.#o = o;
+  }
+
+  /** Arms the fence with W and the postmaster running *now*. */
+  async arm(): Promise<void> {
+    const { pg, fence } = this.#o;
+    const deadline = this.#o.writableUntilMs();
+    const pid = pg.node.pid;
+    if (deadline === null || pid === null) return;
+    await fence.arm(deadline, pid, pg.node.dataDir, this.#o.ttlMs());
+  }
+
+  disarm(): Promise<void> {
+    return this.#o.fence.disarm();
+  }
+
+  /** W moved (a renewal, a failsafe round): move the fence while we run a primary. */
+  async deadlineMoved(): Promise<void> {
+    const last = this.#o.lastPg();
+    if (last === null || last.inRecovery === true) return;
+    // A postmaster we cannot probe (refusing us, or in a long crash recovery) may be a primary:
+    // while we hold the key its fence moves with our lease like any primary's. Left armed at
+    // its start deadline, the fence would kill it every ttl and the loop start it again.
+    if (last.inRecovery === null && !(this.#o.pg.node.running && this.#o.holdsLeaderKey())) return;
+    await this.arm();
+  }
+}
