@@ -62,6 +62,7 @@ export function createEtcd3Backend(opts: Etcd3BackendOptions): EtcdBackend {
     },
   });
   const deadline = (limits: CallLimits) => ({ deadline: Date.now() + limits.timeoutMs });
+  const keepAlives = keepAliveStreams(client);
 
   return {
     async grantLease(ttlSeconds, limits) {
@@ -70,9 +71,10 @@ export function createEtcd3Backend(opts: Etcd3BackendOptions): EtcdBackend {
       return { id: res.ID, ttlSeconds: Number(res.TTL) };
     },
 
-    keepAliveOnce: (leaseId, limits) => keepAliveOnce(client, leaseId, limits),
+    keepAliveOnce: (leaseId, limits) => keepAlives.once(leaseId, limits),
 
     async revokeLease(leaseId, limits) {
+      keepAlives.close(leaseId);
       try {
         await client.leaseClient.leaseRevoke({ ID: leaseId }, deadline(limits));
       } catch (e) {
@@ -119,6 +121,7 @@ export function createEtcd3Backend(opts: Etcd3BackendOptions): EtcdBackend {
     watchPrefix: (prefix, handlers) => watchPrefix(client, prefix, handlers),
 
     close() {
+      keepAlives.close();
       client.close();
     },
   };
@@ -163,39 +166,111 @@ function toRequestOp(op: Op): IRequestOp {
   }
 }
 
+type KeepAliveCall = Awaited<ReturnType<Etcd3['leaseClient']['leaseKeepAlive']>>;
+
+interface PendingRenewal {
+  readonly resolve: (r: { ttlSeconds: number }) => void;
+  readonly reject: (e: unknown) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
 /**
- * One keepalive on a short-lived stream with its own deadline, so a stalled
- * member can never hold the renewal loop longer than `limits.timeoutMs`.
- * etcd3's `Lease` class is not used: its loss event comes about a TTL late
- * (stack-notes #4).
+ * One LeaseKeepAlive stream kept open for the node's lease: each renewal is a message on it,
+ * not a new stream (issue 15: a stream per renewal cost etcd a stream start, a message and a
+ * cancel every 250 ms on the leader). etcd answers one stream's keepalives in order, so an
+ * answer goes to the oldest request waiting. Any doubt ends the stream — a request not
+ * answered within its own deadline, an error, an end, an answer with no request waiting —
+ * and fails every request still waiting on it; the next renewal opens a new stream. So a
+ * stalled member still holds a renewal no longer than `limits.timeoutMs`, and an answer is
+ * never counted for a request it may not belong to. etcd3's `Lease` class is not used: its
+ * loss event comes about a TTL late (stack-notes #4).
  */
-async function keepAliveOnce(
-  client: Etcd3,
-  leaseId: string,
-  limits: CallLimits,
-): Promise<{ ttlSeconds: number }> {
-  const stream = await client.leaseClient.leaseKeepAlive({ deadline: Date.now() + limits.timeoutMs });
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const finish = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      fn();
-      // late errors (e.g. CANCELLED after end) stay handled by the listener below
-      stream.cancel();
-    };
-    const timer = setTimeout(
-      () => finish(() => reject(new Error(`lease keepalive timed out after ${limits.timeoutMs} ms`))),
-      limits.timeoutMs,
+class KeepAliveStream {
+  readonly #leaseId: string;
+  readonly #open: Promise<KeepAliveCall>;
+  readonly #pending: PendingRenewal[] = [];
+  #ended = false;
+
+  constructor(client: Etcd3, leaseId: string) {
+    this.#leaseId = leaseId;
+    this.#open = client.leaseClient.leaseKeepAlive();
+    this.#open.then(
+      (stream) => {
+        if (this.#ended) return stream.cancel();
+        stream.on('data', (res: { TTL: string }) => {
+          const head = this.#pending.shift();
+          if (head === undefined)
+            return this.end(new Error('lease keepalive answer with no request waiting'));
+          clearTimeout(head.timer);
+          head.resolve({ ttlSeconds: Number(res.TTL) });
+        });
+        stream.on('error', (err: unknown) => this.end(err));
+        stream.on('end', () => this.end(new Error('lease keepalive stream ended')));
+      },
+      (err: unknown) => this.end(err),
     );
-    stream.on('data', (res: { TTL: string }) => finish(() => resolve({ ttlSeconds: Number(res.TTL) })));
-    stream.on('error', (err: unknown) => finish(() => reject(err)));
-    stream.on('end', () =>
-      finish(() => reject(new Error('lease keepalive stream ended without a response'))),
+  }
+
+  get leaseId(): string {
+    return this.#leaseId;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  renew(limits: CallLimits): Promise<{ ttlSeconds: number }> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => this.end(new Error(`lease keepalive timed out after ${limits.timeoutMs} ms`)),
+        limits.timeoutMs,
+      );
+      this.#pending.push({ resolve, reject, timer });
+      this.#open.then(
+        (stream) => {
+          if (!this.#ended) stream.write({ ID: this.#leaseId });
+        },
+        () => undefined, // the stream's own handler ended it and failed this request
+      );
+    });
+  }
+
+  /** Fails every waiting request with `why` and cancels the stream; idempotent. */
+  end(why: unknown): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    for (const p of this.#pending.splice(0)) {
+      clearTimeout(p.timer);
+      p.reject(why);
+    }
+    // late errors (e.g. CANCELLED after cancel) stay handled by the listeners above
+    this.#open.then(
+      (stream) => stream.cancel(),
+      () => undefined,
     );
-    stream.write({ ID: leaseId });
-  });
+  }
+}
+
+/** The one open keepalive stream, replaced when it ended or the lease changed. */
+function keepAliveStreams(client: Etcd3): {
+  once(leaseId: string, limits: CallLimits): Promise<{ ttlSeconds: number }>;
+  close(leaseId?: string): void;
+} {
+  let current: KeepAliveStream | null = null;
+  return {
+    once(leaseId, limits) {
+      if (current === null || current.ended || current.leaseId !== leaseId) {
+        current?.end(new Error('lease keepalive stream replaced'));
+        current = new KeepAliveStream(client, leaseId);
+      }
+      return current.renew(limits);
+    },
+    close(leaseId) {
+      if (current === null || (leaseId !== undefined && current.leaseId !== leaseId)) return;
+      current.end(new Error('lease keepalive stream closed'));
+      current = null;
+    },
+  };
 }
 
 function watchPrefix(client: Etcd3, prefix: string, handlers: WatchHandlers): WatchHandle {
