@@ -651,6 +651,41 @@ const rows: Row[] = [
     '-',
   ],
   [
+    'quorum: the failover key names c, and a listed standby we see (we) is ahead of it: c can never prove, so compete',
+    electionObs({
+      config: { synchronousMode: 'quorum' },
+      peerList: [peer('c', { xlogLocation: toLsn(900) })],
+      view: {
+        sync: { leader: 'b', syncStandbys: ['a', 'c'], quorum: 1, modRevision: '1' },
+        failover: { leader: 'b', member: 'c', scheduledAt: null, modRevision: '3' },
+      },
+    }),
+    'NO_LEADER_TAKING_OVER',
+    'acquireLeader claimSyncKey promote(failover) clearFailover',
+  ],
+  [
+    'quorum: the failover key names c, level with us: c can prove, do not compete',
+    electionObs({
+      config: { synchronousMode: 'quorum' },
+      peerList: [peer('c', { xlogLocation: toLsn(1000) })],
+      view: {
+        sync: { leader: 'b', syncStandbys: ['a', 'c'], quorum: 1, modRevision: '1' },
+        failover: { leader: 'b', member: 'c', scheduledAt: null, modRevision: '3' },
+      },
+    }),
+    'FAILOVER_TARGET_ELSEWHERE',
+    '-',
+  ],
+  [
+    'asynchronous: the failover key names c, behind us: c needs no proof, do not compete',
+    electionObs({
+      peerList: [peer('c', { xlogLocation: toLsn(900) })],
+      view: { failover: { leader: 'b', member: 'c', scheduledAt: null, modRevision: '3' } },
+    }),
+    'FAILOVER_TARGET_ELSEWHERE',
+    '-',
+  ],
+  [
     'no leader and the failover key names an unreachable c: compete',
     electionObs({
       peerList: [peer('c', { reachable: false })],

@@ -48,9 +48,9 @@ function report(r: SimResult, mode: string): string {
  * - The sync key allows only nofailover members (a nofailover primary ran degraded, or its
  *   standbys are nofailover too): only they hold every acknowledged commit, and none may
  *   take over. Safety over liveness, as in Patroni; an operator must intervene.
- * - A quorum-proof stall: a member fails the proof (QUORUM_*) and the others defer to it
- *   (FAILOVER_TARGET_ELSEWHERE: known liveness bug C, reported; core's election treats a
- *   peer that cannot prove as a candidate), or the member ahead of it is nofailover.
+ * - A quorum-proof stall: the member ahead of the others is nofailover, so nobody can
+ *   prove it holds every commit. (Bug C — the others deferring for good to a failover
+ *   target that cannot prove — is fixed: core's `targetCannotProve`.)
  */
 function stallReason(r: SimResult): string | null {
   const key = r.final.syncKey;
@@ -60,8 +60,8 @@ function stallReason(r: SimResult): string | null {
     if (allowed.every((n) => r.final.nofailover.includes(n)))
       return 'only nofailover members hold every commit';
   }
-  if (Object.values(r.final.lastCodes).some((c) => c.startsWith('QUORUM_')))
-    return 'quorum proof stall (bug C or a nofailover member ahead)';
+  if (r.final.nofailover.length > 0 && Object.values(r.final.lastCodes).some((c) => c.startsWith('QUORUM_')))
+    return 'quorum proof stall (a nofailover member ahead)';
   return null;
 }
 

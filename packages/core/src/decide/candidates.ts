@@ -210,6 +210,34 @@ export function quorumProof(
   return verdict.safe ? null : { code: verdict.code, text: verdict.text };
 }
 
+/**
+ * Synchronous mode: a failover target that, from what we see, can never prove it holds every
+ * acknowledged commit — not listed in the sync key, a key that guarantees nothing (quorum 0),
+ * or a listed member we see (ourselves included) further ahead than it. Deferring to such a
+ * target left the cluster leaderless for good (the simulator's quorum-proof stall, Patroni's
+ * `manual_failover_process_no_leader` runs the election instead). What the target sees is not
+ * needed for these three: they hold whatever it reaches. Each taker still runs its own proof.
+ */
+export function targetCannotProve(
+  obs: Observation,
+  view: ClusterView,
+  target: Candidate,
+  me: Candidate,
+): boolean {
+  if (obs.config.synchronousMode === 'off') return false;
+  const sync = view.sync;
+  if (sync?.leader === target.name || target.lsn === null) return false;
+  const statuses = new Map<MemberName, Lsn | null>([[me.name, me.lsn]]);
+  for (const p of obs.peers?.values() ?? []) if (p.reachable) statuses.set(p.name, p.xlogLocation);
+  const verdict = quorumPromotionSafe({
+    syncKey: { syncStandbys: sync?.syncStandbys ?? [], quorum: sync === null ? 0 : acksPerCommit(sync) },
+    reachableStatuses: statuses,
+    selfName: target.name,
+    selfLsn: target.lsn,
+  });
+  return !verdict.safe && verdict.code !== 'QUORUM_TOO_FEW_SEEN';
+}
+
 /** The timeline the last promotion created (history records the timeline that ended), or null. */
 export function lastKnownTimeline(view: ClusterView | null): number | null {
   const entries = view?.history?.entries ?? [];

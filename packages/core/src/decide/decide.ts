@@ -9,6 +9,7 @@ import {
   isEligible,
   peerCandidate,
   quorumProof,
+  targetCannotProve,
   selfCandidate,
 } from './candidates.js';
 import { cannotConnect } from './cannot-connect.js';
@@ -539,7 +540,8 @@ function withoutLeader(obs: Observation, view: ClusterView, nowMs: number): Deci
       'the failover key names us: taking over',
     );
   }
-  if (target !== null && eligiblePeers.some((c) => c.name === target)) {
+  const targetPeer = target === null ? undefined : eligiblePeers.find((c) => c.name === target);
+  if (targetPeer !== undefined && !targetCannotProve(obs, view, targetPeer, me)) {
     return decision(
       'candidate',
       [],
