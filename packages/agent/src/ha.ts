@@ -19,7 +19,6 @@ import {
 } from '@hapg/core';
 import type { EtcdStore } from '@hapg/dcs';
 import type { NodeSnapshot } from './api/snapshot.js';
-import { formatApiUrl, formatConnUrl } from './conn.js';
 import { runLeaderDuties } from './duties/leader-duties.js';
 import { ParameterDuty, type ParameterInput } from './duties/parameters.js';
 import { SlotManager } from './duties/slots/index.js';
@@ -48,6 +47,7 @@ import { SafetyGuard } from './loop/safety-guard.js';
 import { LoopScheduler } from './loop/scheduler.js';
 import { viewChangeWakes } from './loop/wake.js';
 import { EMPTY_PG_OBSERVATION } from './snapshot-build.js';
+import { ownUrls } from './member.js';
 import type { AgentMetrics } from './metrics.js';
 
 export type { Fence } from './loop/fence-arming.js';
@@ -515,15 +515,6 @@ export class HaLoop {
       },
     };
   }
-}
-
-/** Where peers reach our Postgres and our REST API (sent in failsafe rounds). */
-function ownUrls(config: NodeConfig): { connUrl: string; apiUrl: string } {
-  const { postgresql, restapi } = config;
-  return {
-    connUrl: formatConnUrl(postgresql.connectAddress.host, postgresql.connectAddress.port),
-    apiUrl: formatApiUrl(restapi.connectAddress.host, restapi.connectAddress.port, restapi.certfile !== null),
-  };
 }
 
 /** An etcd request failed somewhere in `e`'s cause chain (`DCS_*` codes). */

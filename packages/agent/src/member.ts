@@ -10,6 +10,15 @@ import {
 import type { NodeSnapshot } from './api/snapshot.js';
 import { formatApiUrl, formatConnUrl, pgAddressOf } from './conn.js';
 
+/** Where peers reach our Postgres and our REST API (the member key's, and failsafe rounds'). */
+export function ownUrls(config: NodeConfig): { readonly connUrl: string; readonly apiUrl: string } {
+  const { postgresql, restapi } = config;
+  return {
+    connUrl: formatConnUrl(postgresql.connectAddress.host, postgresql.connectAddress.port),
+    apiUrl: formatApiUrl(restapi.connectAddress.host, restapi.connectAddress.port, restapi.certfile !== null),
+  };
+}
+
 /** The member JSON this node publishes at `members/<name>` (the Patroni contract). */
 export function memberJson(
   config: NodeConfig,
@@ -19,11 +28,10 @@ export function memberJson(
   /** the member our WAL receiver streams from now (`streamingFrom`) */
   streamingFrom: string | null = null,
 ): MemberJson {
-  const pgAddr = config.postgresql.connectAddress;
-  const api = config.restapi.connectAddress;
+  const { connUrl, apiUrl } = ownUrls(config);
   const json: MemberJson = {
-    conn_url: formatConnUrl(pgAddr.host, pgAddr.port),
-    api_url: formatApiUrl(api.host, api.port, config.restapi.certfile !== null),
+    conn_url: connUrl,
+    api_url: apiUrl,
     state: snap.pgState,
     role: snap.role,
     version,
