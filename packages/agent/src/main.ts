@@ -119,7 +119,7 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
         name: config.name,
         ttlSeconds: Math.ceil(ttlMs / 1000),
         retryTimeoutMs: config.bootstrap.dcs.retryTimeoutMs,
-        resyncIntervalMs: config.bootstrap.dcs.loopWaitMs,
+        unwatchedListIntervalMs: config.bootstrap.dcs.loopWaitMs,
         logger: dcsLog,
       }),
     {

@@ -45,11 +45,21 @@ export interface LeaseGrant {
   readonly ttlSeconds: number;
 }
 
+/** One change the watch reports; a delete's `kv` has the key and the deletion's `modRevision`. */
+export interface WatchEvent {
+  readonly type: 'put' | 'delete';
+  readonly kv: Kv;
+}
+
 export interface WatchHandlers {
   /** the watch is (re)established: events from now on will arrive */
   onConnected(): void;
-  /** one event; `type` and key only, since the watch is a trigger, not a source of truth */
-  onEvent(type: 'put' | 'delete', key: string): void;
+  /**
+   * One watch response: its events in revision order, and the store revision it was sent at.
+   * Applied to the view between full lists (stack-notes #7: a watch can skip events around a
+   * reconnect, so every reconnect and error is followed by a list).
+   */
+  onEvents(revision: string, events: readonly WatchEvent[]): void;
   /** the stream broke or the server cancelled the watch; the backend reconnects by itself */
   onBroken(error: unknown): void;
 }

@@ -285,8 +285,12 @@ function watchPrefix(client: Etcd3, prefix: string, handlers: WatchHandlers): Wa
     const watcher = client.watch().prefix(prefix).watcher();
     current = watcher;
     watcher.on('connected', () => handlers.onConnected());
-    watcher.on('put', (kv) => handlers.onEvent('put', kv.key.toString()));
-    watcher.on('delete', (kv) => handlers.onEvent('delete', kv.key.toString()));
+    watcher.on('data', (res) =>
+      handlers.onEvents(
+        res.header.revision,
+        res.events.map((ev) => ({ type: ev.type === 'Put' ? 'put' : 'delete', kv: toKv(ev.kv) })),
+      ),
+    );
     watcher.on('disconnected', (err) => handlers.onBroken(err));
     watcher.on('error', (err) => {
       handlers.onBroken(err);

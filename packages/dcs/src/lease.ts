@@ -25,6 +25,8 @@ export interface LeaseEvents {
   granted: [LeaseInfo];
   /** a keepalive was acknowledged; `afterDeadline`: the deadline had already fired (etcd may revive leases: re-verify) */
   renewed: [LeaseInfo & { readonly afterDeadline: boolean }];
+  /** a keepalive failed after the last one succeeded (once per failing spell) */
+  failing: [{ readonly sinceMs: number }];
   /** the local deadline passed without a renewal: act as if the lease were gone */
   deadline: [LeaseInfo];
   /** etcd says the lease no longer exists; a new one is being granted */
@@ -167,6 +169,7 @@ export class LeaseKeeper extends EventEmitter<LeaseEvents> {
       if (this.#failingSinceMs === null) {
         this.#failingSinceMs = sendMs;
         this.#o.logger.warn({ leaseId: lease.id, err: errorText(e) }, 'lease keepalive failed');
+        this.emit('failing', { sinceMs: sendMs });
       }
       return;
     }

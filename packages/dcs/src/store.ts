@@ -43,8 +43,10 @@ export interface EtcdStoreOptions {
   readonly retryTimeoutMs?: number;
   /** deadline of one etcd call; default max(500, min(retryTimeoutMs / max(2, hosts), 5000)) */
   readonly callTimeoutMs?: number;
-  /** periodic full re-list of the prefix (about `loop_wait`) */
+  /** periodic full re-list of the prefix while the watch is up (default 60 s; see ViewCache) */
   readonly resyncIntervalMs?: number;
+  /** periodic full re-list while the watch is down (default 2 s; the agent passes `loop_wait`) */
+  readonly unwatchedListIntervalMs?: number;
   /** false: no watch-fed cache (e.g. a one-shot CLI read through `readView()`) */
   readonly watch?: boolean;
   readonly logger?: Logger;
@@ -59,8 +61,10 @@ export type StoreEvents = ViewCacheEvents & LeaseEvents;
 
 const DEFAULT_TTL_S = 30;
 const DEFAULT_RETRY_TIMEOUT_MS = 10_000;
-const DEFAULT_RESYNC_INTERVAL_MS = 10_000;
+const DEFAULT_RESYNC_INTERVAL_MS = 60_000;
+const DEFAULT_UNWATCHED_LIST_INTERVAL_MS = 2000;
 const FAILED_LIST_RETRY_MS = 500;
+const CONFIRM_LIST_AFTER_MS = 1000;
 const DEFAULT_MEMBER_REPAIR_INTERVAL_MS = 1000;
 
 /**
@@ -113,7 +117,9 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
       scope: this.scope,
       callTimeoutMs: this.#callTimeoutMs,
       resyncIntervalMs: opts.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS,
+      unwatchedListIntervalMs: opts.unwatchedListIntervalMs ?? DEFAULT_UNWATCHED_LIST_INTERVAL_MS,
       failedListRetryMs: FAILED_LIST_RETRY_MS,
+      confirmListAfterMs: CONFIRM_LIST_AFTER_MS,
       logger: this.#log,
     });
     this.#memberRepairIntervalMs = opts.memberRepairIntervalMs ?? DEFAULT_MEMBER_REPAIR_INTERVAL_MS;
@@ -174,6 +180,12 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     });
     keeper.on('renewed', (e) => this.emit('renewed', e));
     keeper.on('deadline', (e) => this.emit('deadline', e));
+    // etcd may be gone while the watch has not noticed yet (a silent cut shows only at gRPC's
+    // keepalive, seconds later): a list says so in reachable() now
+    keeper.on('failing', (e) => {
+      if (this.#watch) void this.#cache.trigger();
+      this.emit('failing', e);
+    });
     keeper.on('lease-lost', (e) => this.emit('lease-lost', e));
     keeper.on('granted', (e) => {
       this.emit('granted', e);
@@ -361,10 +373,20 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     }
   }
 
-  /** A write of ours changed the leader key: refresh the view now instead of waiting for the watch. */
+  /** A write of ours changed the leader key: the watch brings it within ms; without one, re-list now. */
   #afterLeaderWrite(result: boolean): boolean {
-    if (this.#watch) void this.#cache.trigger();
+    this.#refreshUnwatched();
     return result;
+  }
+
+  /** While the watch is down a write of ours would show only at the next periodic list. */
+  #refreshUnwatched(): void {
+    if (this.#watch && !this.#cache.watching()) void this.#cache.trigger();
+  }
+
+  /** Full lists the watch-fed view has taken (the etcd-load bench, tests). */
+  listCount(): number {
+    return this.#cache.lists;
   }
 
   // ---- member key ----------------------------------------------------------
@@ -585,14 +607,16 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     return this.casRaw(this.keys.status, serializeStatus(status), expectedModRevision);
   }
 
-  /** Unconditional put of `status` (the leader writes it after each renewal). */
-  async putStatus(status: LeaderStatus): Promise<string> {
-    const res = await this.#txn(
-      'put status',
-      [],
-      [{ op: 'put', key: this.keys.status, value: serializeStatus(status) }],
-      [],
-    );
+  /**
+   * Puts `status` (the leader, after each loop) unless the view already holds that very value:
+   * an idle primary's optime and slots do not move, and a write each loop cost etcd a Txn and
+   * every member a watch event. Resolves with the new mod revision, or null when unchanged.
+   */
+  async putStatus(status: LeaderStatus): Promise<string | null> {
+    const value = serializeStatus(status);
+    const seen = this.view()?.status;
+    if (seen !== null && seen !== undefined && serializeStatus(seen) === value) return null;
+    const res = await this.#txn('put status', [], [{ op: 'put', key: this.keys.status, value }], []);
     return res.revision;
   }
 
@@ -658,7 +682,7 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
   }
 
   #afterWrite(revision: string): string {
-    if (this.#watch) void this.#cache.trigger();
+    this.#refreshUnwatched();
     return revision;
   }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { type ClusterView, errorText, type LeaderRecord } from '@hapg/core';
-import type { EtcdBackend, ListResult, WatchHandle } from './backend.js';
+import type { EtcdBackend, Kv, ListResult, WatchEvent, WatchHandle } from './backend.js';
 import type { ClusterKeys } from './keys.js';
 import type { Logger } from './logger.js';
 import { withTimeout } from './retry.js';
@@ -18,25 +18,43 @@ export interface ViewCacheOptions {
   readonly keys: ClusterKeys;
   readonly scope: string;
   readonly callTimeoutMs: number;
-  /** periodic full re-list, whatever the watch says (about loop_wait) */
+  /** periodic full re-list while the watch is up, whatever it says (default 60 s) */
   readonly resyncIntervalMs: number;
+  /** periodic full re-list while the watch is down (about loop_wait) */
+  readonly unwatchedListIntervalMs: number;
   /** re-list this soon after a failed list */
   readonly failedListRetryMs: number;
+  /** a second list this long after each (re)connect: closes stack-notes #7's window */
+  readonly confirmListAfterMs: number;
   readonly logger: Logger;
 }
 
 /**
- * The cluster view, kept in memory. The watch is only a trigger (stack-notes
- * #7: it can silently skip events around reconnects): every view is built
- * from a full list of the prefix, taken after every watch event, (re)connect,
- * watch error, and periodically. A list older than the current view is
- * dropped, so the view's revision never goes backwards.
+ * The cluster view, kept in memory and fed by the watch: a full list of the prefix at start,
+ * after every (re)connect (and once more `confirmListAfterMs` later), after every watch error
+ * or failed list, every `resyncIntervalMs` while the watch is up and every
+ * `unwatchedListIntervalMs` while it is down; each watch response in between is applied to the
+ * keys of the last list. An idle cluster thus costs etcd no read at all between resyncs (issue
+ * 15; it used to re-list after every event, three Range calls per write in a 3-node cluster).
+ *
+ * The watch can skip events around a reconnect (stack-notes #7), which is why each reconnect
+ * and error is followed by two lists, and why the periodic list stays. Events and lists are
+ * ordered by revision: anything at or below the view's revision is already in it, so neither
+ * can take the view backwards. No safety rule rests on the view being fresh: every write that
+ * could make a second primary is a txn whose compares etcd checks (design rule 1).
  */
 export class ViewCache extends EventEmitter<ViewCacheEvents> {
   readonly #o: ViewCacheOptions;
   #view: ClusterView | null = null;
   #fingerprint: string | null = null;
+  /** the keys of the prefix as of `#revision` (the view's, or later when nothing in it changed) */
+  #kvs = new Map<string, Kv>();
+  #revision = -1n;
   #reachable = false;
+  #watchUp = false;
+  #confirmTimer: NodeJS.Timeout | undefined;
+  /** full lists taken (tests, the etcd-load bench) */
+  lists = 0;
   #leaderGoneFor: string | null = null;
   /** `key@modRevision` of the malformed values already reported: each is logged once, not every list */
   #malformedSeen = new Set<string>();
@@ -65,14 +83,19 @@ export class ViewCache extends EventEmitter<ViewCacheEvents> {
   start(): void {
     const { keys } = this.#o;
     this.#watch = this.#o.backend.watchPrefix(keys.prefix, {
-      onConnected: () => void this.trigger(),
-      onEvent: (type, key) => {
-        if (type === 'delete' && key === keys.leader) this.#leaderGone(this.#view?.leader ?? null);
+      onConnected: () => {
+        this.#watchUp = true;
         void this.trigger();
+        clearTimeout(this.#confirmTimer);
+        this.#confirmTimer = setTimeout(() => void this.trigger(), this.#o.confirmListAfterMs);
+        this.#scheduleResync();
       },
+      onEvents: (revision, events) => this.#applyEvents(revision, events),
       onBroken: (err) => {
         this.#o.logger.debug({ err: errorText(err) }, 'etcd watch broken; re-listing');
+        this.#watchUp = false;
         void this.trigger();
+        this.#scheduleResync();
       },
     });
     this.#scheduleResync();
@@ -83,6 +106,7 @@ export class ViewCache extends EventEmitter<ViewCacheEvents> {
     this.#stopped = true;
     clearTimeout(this.#resyncTimer);
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#confirmTimer);
     await this.#watch?.close();
     await this.#chain;
   }
@@ -103,14 +127,49 @@ export class ViewCache extends EventEmitter<ViewCacheEvents> {
     return p;
   }
 
+  /** whether the watch is connected: while it is not, the view is re-listed every `unwatchedListIntervalMs` */
+  watching(): boolean {
+    return this.#watchUp;
+  }
+
   /** Applies a list result taken elsewhere (e.g. a retried read); returns the current view. */
   apply(list: ListResult): ClusterView {
     this.#reachable = true;
     const current = this.#view;
-    if (current !== null && BigInt(list.revision) < BigInt(current.revision)) return current;
-    const fp = fingerprint(list.kvs);
+    const revision = BigInt(list.revision);
+    if (current !== null && revision < this.#revision) return current;
+    this.#revision = revision;
+    this.#kvs = new Map(list.kvs.map((kv) => [kv.key, kv]));
+    return this.#install(list.revision, list.kvs);
+  }
+
+  /**
+   * One watch response on top of the last list. Before the first list there is nothing to
+   * apply it to (that list is under way); an event at or below the view's revision is in it.
+   */
+  #applyEvents(revision: string, events: readonly WatchEvent[]): void {
+    if (this.#view === null || this.#stopped) return;
+    const known = this.#revision;
+    let changed = false;
+    for (const { type, kv } of events) {
+      if (BigInt(kv.modRevision) <= known) continue;
+      if (type === 'put') this.#kvs.set(kv.key, kv);
+      else this.#kvs.delete(kv.key);
+      changed = true;
+    }
+    const header = BigInt(revision);
+    if (header > this.#revision) this.#revision = header;
+    if (!changed) return;
+    const kvs = [...this.#kvs.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    this.#install(String(this.#revision), kvs);
+  }
+
+  /** Makes `kvs` at `revision` the view (unless its content is the current one's); returns the view. */
+  #install(revision: string, kvs: readonly Kv[]): ClusterView {
+    const current = this.#view;
+    const fp = fingerprint(kvs);
     if (current !== null && fp === this.#fingerprint) return current;
-    const next = buildView(this.#o.keys, this.#o.scope, list.revision, list.kvs);
+    const next = buildView(this.#o.keys, this.#o.scope, revision, kvs);
     this.#reportMalformed(next);
     this.#view = next;
     this.#fingerprint = fp;
@@ -128,6 +187,7 @@ export class ViewCache extends EventEmitter<ViewCacheEvents> {
     if (this.#stopped) return this.#view;
     try {
       const timeoutMs = this.#o.callTimeoutMs;
+      this.lists++;
       const list = await withTimeout(
         this.#o.backend.list(this.#o.keys.prefix, { timeoutMs }),
         timeoutMs,
@@ -168,11 +228,14 @@ export class ViewCache extends EventEmitter<ViewCacheEvents> {
     this.emit('leader-deleted', { previous });
   }
 
+  /** The periodic list: rare while the watch is up, about every loop while it is down. */
   #scheduleResync(): void {
+    clearTimeout(this.#resyncTimer);
     if (this.#stopped) return;
+    const ms = this.#watchUp ? this.#o.resyncIntervalMs : this.#o.unwatchedListIntervalMs;
     this.#resyncTimer = setTimeout(() => {
       void this.trigger();
       this.#scheduleResync();
-    }, this.#o.resyncIntervalMs);
+    }, ms);
   }
 }

@@ -6,8 +6,13 @@ import type {
   ListResult,
   Op,
   TxnResult,
+  WatchEvent,
   WatchHandlers,
 } from '../src/backend.js';
+
+function deleted(key: string, rev: string): WatchEvent {
+  return { type: 'delete', kv: { key, value: '', createRevision: '0', modRevision: rev, lease: '0' } };
+}
 
 /**
  * A whole etcd in memory, as far as the store uses it: revisions, leases (never expiring
@@ -76,6 +81,20 @@ export class MemoryEtcd implements EtcdBackend {
     this.#watchers.clear();
   }
 
+  /** Every watch breaks (the stream dropped); `reconnect` brings them back. */
+  readonly watches = {
+    break: (err = new Error('stream dropped')): void => {
+      for (const w of this.#watchers) w.h.onBroken(err);
+    },
+    reconnect: (): void => {
+      for (const w of this.#watchers) w.h.onConnected();
+    },
+    /** a response as a lagging or replayed stream would deliver it */
+    deliver: (revision: string, events: WatchEvent[]): void => {
+      for (const w of this.#watchers) w.h.onEvents(revision, events);
+    },
+  };
+
   #holds(c: Compare): boolean {
     const kv = this.#kvs.get(c.key);
     switch (c.target) {
@@ -92,7 +111,7 @@ export class MemoryEtcd implements EtcdBackend {
 
   #apply(ops: readonly Op[]): (Kv | null)[] {
     const gets: (Kv | null)[] = [];
-    const events: ['put' | 'delete', string][] = [];
+    const events: WatchEvent[] = [];
     const writes = ops.some((o) => o.op !== 'get');
     if (writes) this.#revision++;
     const rev = String(this.#revision);
@@ -110,17 +129,18 @@ export class MemoryEtcd implements EtcdBackend {
           lease,
         });
         this.puts.push({ key: op.key, value: op.value, lease });
-        events.push(['put', op.key]);
+        events.push({ type: 'put', kv: this.#kvs.get(op.key)! });
       } else if (op.op === 'delete') {
-        if (this.#kvs.delete(op.key)) events.push(['delete', op.key]);
+        if (this.#kvs.delete(op.key)) events.push(deleted(op.key, rev));
       } else {
         for (const key of [...this.#kvs.keys()])
-          if (key.startsWith(op.prefix) && this.#kvs.delete(key)) events.push(['delete', key]);
+          if (key.startsWith(op.prefix) && this.#kvs.delete(key)) events.push(deleted(key, rev));
       }
     }
-    for (const [type, key] of events)
-      for (const w of this.#watchers)
-        if (key.startsWith(w.prefix)) setImmediate(() => w.h.onEvent(type, key));
+    for (const w of this.#watchers) {
+      const mine = events.filter((e) => e.kv.key.startsWith(w.prefix));
+      if (mine.length > 0) setImmediate(() => w.h.onEvents(rev, mine));
+    }
     return gets;
   }
 }
