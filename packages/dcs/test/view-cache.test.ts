@@ -63,7 +63,13 @@ describe('watch-fed view', () => {
     etcd.watches.deliver(seen.modRevision, [
       {
         type: 'delete',
-        kv: { key: store.keys.leader, value: '', createRevision: '0', modRevision: seen.modRevision, lease: '0' },
+        kv: {
+          key: store.keys.leader,
+          value: '',
+          createRevision: '0',
+          modRevision: seen.modRevision,
+          lease: '0',
+        },
       },
     ]);
     await settle();
