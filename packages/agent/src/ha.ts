@@ -10,7 +10,7 @@ import {
   evidenceBoundsFor,
   InvariantViolation,
   isHapgError,
-  leaderRenewIntervalMs,
+  leaderRenewal,
   type MemberName,
   type NodeConfig,
   type Observation,
@@ -110,6 +110,10 @@ export class HaLoop {
   /** what the last iteration decided on (the safety guard re-checks it with fresh evidence) */
   #lastObs: Observation | null = null;
   #lastPg: PgObservation | null = null;
+  /** the last decision made us the primary: the lease renews by the leader's plan */
+  #leading = false;
+  /** the last replication sample, since we lead, that was quiet (see `#planRenewal`) */
+  #lastQuietAtMs: number | null = null;
   #prevView: ClusterView | null = null;
   /** the silent synchronous standbys the loop was last woken for (once per change, not per sample) */
   #syncGoneWoken = '';
@@ -240,6 +244,7 @@ export class HaLoop {
         }),
         sampleReplication: async (nowMs) => {
           const streaming = await o.pg.sampleReplication(nowMs);
+          this.#planRenewal();
           this.#wakeIfSyncStandbyGone(streaming);
           return streaming;
         },
@@ -380,10 +385,8 @@ export class HaLoop {
     this.#lastPg = obs.pg;
     const decision = decide(obs, clock.monotonicMs());
     this.#lastObs = obs;
-    // The leader renews more often: it bounds how soon an isolated primary notices (rule 2).
-    store.setRenewIntervalMs(
-      decision.role === 'primary' ? leaderRenewIntervalMs(this.#dyn.primaryIsolationTimeoutMs) : null,
-    );
+    this.#leading = decision.role === 'primary';
+    this.#planRenewal();
     this.#publisher.record(decision, obs.pg);
     this.#publish(view, obs.pg);
     if (decision.actions.length > 0) await this.#act(decision, view, obs.pg);
@@ -425,6 +428,27 @@ export class HaLoop {
       if (e instanceof ActionFailed) metrics.countActionFailure(e.action.kind);
       if (isDcsError(e)) metrics.countDcsError();
     }
+  }
+
+  /**
+   * The leader renews by core's `leaderRenewal`: quickly while a cut could lose a commit, every
+   * ttl/3 while its standbys hold everything and no WAL moves (rule 2 and issue 15); the others
+   * by the lease keeper's rest plan. Called after every replication sample and decision.
+   */
+  #planRenewal(): void {
+    const quietAtMs = this.#leading ? this.#o.pg.quietSampleMs() : null;
+    if (!this.#leading) this.#lastQuietAtMs = null;
+    else if (quietAtMs !== null) this.#lastQuietAtMs = Math.max(this.#lastQuietAtMs ?? quietAtMs, quietAtMs);
+    this.#o.store.setRenewal(
+      this.#leading
+        ? leaderRenewal({
+            ttlMs: this.#dyn.ttlMs,
+            primaryIsolationTimeoutMs: this.#dyn.primaryIsolationTimeoutMs,
+            quiet: quietAtMs !== null,
+            lastQuietAtMs: this.#lastQuietAtMs,
+          })
+        : null,
+    );
   }
 
   /** The evidence bounds and the guard's period follow the dynamic timing and parameters. */

@@ -133,6 +133,11 @@ export class LocalPostgres {
     return this.#evidence.streaming(nowMs, this.evidenceBounds);
   }
 
+  /** The last replication sample's time if nothing acknowledged by then could be lost (core `ReplicaEvidence`). */
+  quietSampleMs(): number | null {
+    return this.#evidence.quietSampleMs(this.evidenceBounds);
+  }
+
   /**
    * A primary's quick look at `pg_stat_replication` between loops (the safety guard), so that
    * a standby's silence is seen within a fraction of the isolation grace. Returns the standbys

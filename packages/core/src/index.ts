@@ -1,6 +1,6 @@
 export { assert, InvariantViolation, unreachable } from './assert.js';
 export { type Clock, ManualClock } from './clock.js';
-export { leaseMarginMs, MIN_MARGIN_MS } from './lease-margin.js';
+export { leaseMarginMs, MIN_MARGIN_MS, restRenewIntervalMs } from './lease-margin.js';
 export {
   assertParameterWrite,
   BASEBACKUP_METHOD,
@@ -182,7 +182,7 @@ export {
   type EvidenceBounds,
   evidenceBounds,
   evidenceBoundsFor,
-  leaderRenewIntervalMs,
+  leaderRenewal,
   ReplicaEvidence,
   type ReplicationSample,
   replicationSampleMs,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   evidenceBounds,
   evidenceBoundsFor,
-  leaderRenewIntervalMs,
+  leaderRenewal,
   ReplicaEvidence,
   type ReplicationSample,
   replicationSampleMs,
@@ -23,6 +23,54 @@ function row(name: string, replyTime: string | null, o: Partial<ReplicationSampl
     ...o,
   };
 }
+
+describe('quiet samples (the leader renews slowly only while nothing could be lost)', () => {
+  it('is quiet only when a standby streams, has all we sent, and the WAL sent did not move', () => {
+    const e = new ReplicaEvidence();
+    expect(e.quietSampleMs(BOUNDS)).toBeNull(); // no sample yet
+    e.update([row('a', 't1')], 0);
+    expect(e.quietSampleMs(BOUNDS)).toBeNull(); // the first sample moved sent from nothing
+    e.update([row('a', 't2')], 250);
+    expect(e.quietSampleMs(BOUNDS)).toBe(250);
+    // a commit: sent moved, even though the standby already wrote it
+    e.update([row('a', 't3', { sentLsn: toLsn(200), writeLsn: toLsn(200) })], 500);
+    expect(e.quietSampleMs(BOUNDS)).toBeNull();
+    e.update([row('a', 't3', { sentLsn: toLsn(200), writeLsn: toLsn(200) })], 750);
+    expect(e.quietSampleMs(BOUNDS)).toBe(750);
+    // sent but not written (a cut standby): outstanding, not quiet
+    e.update([row('a', 't3', { sentLsn: toLsn(300), writeLsn: toLsn(200) })], 1000);
+    e.update([row('a', 't3', { sentLsn: toLsn(300), writeLsn: toLsn(200) })], 1250);
+    expect(e.quietSampleMs(BOUNDS)).toBeNull();
+    // nobody provably streams any more: not quiet however still the WAL is
+    const idle = new ReplicaEvidence();
+    idle.update([row('a', 't1')], 0);
+    idle.update([row('a', 't1')], 250);
+    expect(idle.quietSampleMs(BOUNDS)).toBe(250);
+    idle.update([row('a', 't1')], 2000);
+    expect(idle.quietSampleMs(BOUNDS)).toBeNull();
+    idle.update([], 2250);
+    expect(idle.quietSampleMs(BOUNDS)).toBeNull();
+  });
+
+  it('renews every ttl/3 while quiet, every quarter of the grace otherwise, the grace counting from the last quiet sample', () => {
+    const base = { ttlMs: 10_000, primaryIsolationTimeoutMs: 1000 };
+    expect(leaderRenewal({ ...base, quiet: true, lastQuietAtMs: 5000 })).toEqual({
+      intervalMs: 3333,
+      overdueMs: 250,
+      failingNotBeforeMs: null,
+    });
+    expect(leaderRenewal({ ...base, quiet: false, lastQuietAtMs: 5000 })).toEqual({
+      intervalMs: 250,
+      overdueMs: 250,
+      failingNotBeforeMs: 5000,
+    });
+    expect(leaderRenewal({ ttlMs: 2000, primaryIsolationTimeoutMs: 0, quiet: false, lastQuietAtMs: null })).toEqual({
+      intervalMs: 100,
+      overdueMs: 100,
+      failingNotBeforeMs: null,
+    });
+  });
+});
 
 describe('ReplicaEvidence', () => {
   it('a row whose reply_time stops changing ages out after the idle bound', () => {
@@ -133,9 +181,7 @@ describe('replication timing', () => {
     expect(evidenceBoundsFor({}, 1000).idleBoundMs).toBe(10_500);
   });
 
-  it('the leader renews and samples at a quarter of the isolation grace, within limits', () => {
-    expect(leaderRenewIntervalMs(1000)).toBe(250);
-    expect(leaderRenewIntervalMs(0)).toBe(100);
+  it('the leader samples at a quarter of the isolation grace, within limits', () => {
     expect(replicationSampleMs(1000)).toBe(250);
     expect(replicationSampleMs(10_000)).toBe(250);
     expect(replicationSampleMs(0)).toBe(50);

@@ -7,7 +7,7 @@
  */
 import { leaseMarginMs } from '@hapg/core';
 
-export { leaseMarginMs, MIN_MARGIN_MS } from '@hapg/core';
+export { leaseMarginMs, MIN_MARGIN_MS, restRenewIntervalMs } from '@hapg/core';
 
 /** `sendMs + grantedTtlMs − margin`; `sendMs` is when the acked keepalive (or grant) was sent. */
 export function leaseDeadlineMs(sendMs: number, grantedTtlMs: number): number {
@@ -16,7 +16,7 @@ export function leaseDeadlineMs(sendMs: number, grantedTtlMs: number): number {
 
 export const MIN_KEEPALIVE_INTERVAL_MS = 100;
 
-/** About ttl/10, so several renewals fit inside even the smallest margin. */
+/** About ttl/10: the retry period after a failed renewal, so several fit inside even the smallest margin. */
 export function keepaliveIntervalMs(ttlMs: number): number {
   return Math.max(MIN_KEEPALIVE_INTERVAL_MS, Math.floor(ttlMs / 10));
 }

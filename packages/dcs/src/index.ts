@@ -30,7 +30,7 @@ export {
   type KeyKind,
   type SingletonKind,
 } from './keys.js';
-export type { LeaseEvents, LeaseInfo } from './lease.js';
+export type { LeaseEvents, LeaseInfo, RenewalPlan } from './lease.js';
 export { type Logger, silentLogger } from './logger.js';
 export {
   type KeyMeta,

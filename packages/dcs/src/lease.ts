@@ -7,6 +7,7 @@ import {
   leaseDeadlineMs,
   MIN_KEEPALIVE_INTERVAL_MS,
   msUntil,
+  restRenewIntervalMs,
 } from './deadline.js';
 import type { Logger } from './logger.js';
 import { withRetry, withTimeout } from './retry.js';
@@ -33,6 +34,23 @@ export interface LeaseEvents {
   'lease-lost': [{ readonly id: string; readonly reason: string }];
 }
 
+/**
+ * How the lease is renewed; without a plan, every ttl/3 with a keepalive overdue after ttl/10
+ * (a replica: its member key alone rests on the lease). The leader's plan comes from core's
+ * `leaderRenewal`.
+ */
+export interface RenewalPlan {
+  /** the period while renewals succeed (after a failure: at most ttl/10) */
+  readonly intervalMs: number;
+  /** a keepalive unanswered this long counts as failing (`renewFailingSinceMs`) */
+  readonly overdueMs: number;
+  /**
+   * `renewFailingSinceMs` never reports a time before this: the caller knows nothing it must
+   * protect happened before it (see `leaderRenewal`)
+   */
+  readonly failingNotBeforeMs?: number | null;
+}
+
 export interface LeaseKeeperOptions {
   readonly backend: EtcdBackend;
   readonly ttlSeconds: number;
@@ -53,8 +71,10 @@ export class LeaseKeeper extends EventEmitter<LeaseEvents> {
   #failingSinceMs: number | null = null;
   /** send time of the keepalive awaiting its answer */
   #inFlightSinceMs: number | null = null;
-  /** a shorter renewal period while this node leads (`setRenewIntervalMs`) */
-  #renewIntervalMs: number | null = null;
+  /** the renewal plan in force (`setRenewal`); null: the rest plan */
+  #plan: RenewalPlan | null = null;
+  /** send time of the last keepalive or grant attempt: the next is due one period later */
+  #lastAttemptMs: number | null = null;
   #deadlineFired = false;
   #timer: NodeJS.Timeout | undefined;
   #sleep: { timer: NodeJS.Timeout; wake: () => void } | null = null;
@@ -72,35 +92,56 @@ export class LeaseKeeper extends EventEmitter<LeaseEvents> {
 
   /**
    * Since when renewals have been failing, or null while they succeed. Once a keepalive has
-   * failed — or is still unanswered after a whole renewal period — this is the send time of the
+   * failed — or is still unanswered after the plan's `overdueMs` — this is the send time of the
    * last *acknowledged* renewal: that is the last moment etcd is known to have heard from us,
-   * so the isolation grace runs from it. Counting from the failing keepalive instead started
-   * the grace up to one renewal period after the cut, and with dropped packets a keepalive
-   * neither succeeds nor fails until its own timeout.
+   * so the isolation grace runs from it (or from the plan's `failingNotBeforeMs`, when later).
+   * Counting from the failing keepalive instead started the grace up to one renewal period
+   * after the cut, and with dropped packets a keepalive neither succeeds nor fails until its
+   * own timeout.
    */
   renewFailingSinceMs(): number | null {
     const sent = this.#inFlightSinceMs;
-    const overdue = sent !== null && this.#o.clock.monotonicMs() - sent > this.#intervalMs();
+    const overdue = sent !== null && this.#o.clock.monotonicMs() - sent > this.#overdueMs();
     if (this.#failingSinceMs === null && !overdue) return null;
-    return this.#lease?.lastAckSendMs ?? this.#failingSinceMs ?? sent;
+    const since = this.#lease?.lastAckSendMs ?? this.#failingSinceMs ?? sent;
+    const floor = this.#plan?.failingNotBeforeMs ?? null;
+    return since === null || floor === null ? since : Math.max(since, floor);
   }
 
   /**
-   * Renew every `ms` instead of about ttl/10 (null: back to that). The leader renews faster:
-   * how soon it notices etcd is gone bounds how many writes an isolated primary acknowledges.
-   * Never slower than ttl/10, so the deadline keeps several renewals of margin.
+   * Renews by `plan` from now on (null: the rest plan). A plan that makes a renewal due sooner
+   * takes effect at once: the next keepalive goes out when the new period since the last one
+   * has passed, now if it already has.
    */
-  setRenewIntervalMs(ms: number | null): void {
-    const next = ms === null ? null : Math.max(MIN_KEEPALIVE_INTERVAL_MS, ms);
-    if (next === this.#renewIntervalMs) return;
-    const shorter = next !== null && next < this.#intervalMs();
-    this.#renewIntervalMs = next;
-    if (shorter) this.#wake();
+  setRenewal(plan: RenewalPlan | null): void {
+    const next =
+      plan === null
+        ? null
+        : {
+            ...plan,
+            intervalMs: Math.max(MIN_KEEPALIVE_INTERVAL_MS, plan.intervalMs),
+            overdueMs: Math.max(MIN_KEEPALIVE_INTERVAL_MS, plan.overdueMs),
+          };
+    const before = this.#intervalMs();
+    this.#plan = next;
+    if (this.#intervalMs() < before) this.#wake();
   }
 
+  /** The period in force: the plan's while renewals succeed, at most ttl/10 while they fail. */
   #intervalMs(): number {
-    const base = keepaliveIntervalMs(this.#ttlMs());
-    return this.#renewIntervalMs === null ? base : Math.min(base, this.#renewIntervalMs);
+    const ttlMs = this.#ttlMs();
+    const planned = this.#plan?.intervalMs ?? restRenewIntervalMs(ttlMs);
+    const failing = this.#failingSinceMs !== null || this.#lease === null;
+    return failing ? Math.min(planned, keepaliveIntervalMs(ttlMs)) : planned;
+  }
+
+  #overdueMs(): number {
+    return this.#plan?.overdueMs ?? keepaliveIntervalMs(this.#ttlMs());
+  }
+
+  #dueInMs(): number {
+    const last = this.#lastAttemptMs;
+    return last === null ? 0 : Math.max(0, last + this.#intervalMs() - this.#o.clock.monotonicMs());
   }
 
   /** Grants the first lease (retried for retry_timeout) and starts the keepalive loop. */
@@ -113,6 +154,7 @@ export class LeaseKeeper extends EventEmitter<LeaseEvents> {
       what: 'lease grant',
     });
     this.#running = true;
+    this.#lastAttemptMs = sendMs;
     this.#adopt(grant.id, grant.ttlSeconds, sendMs);
     this.#loop = this.#run();
     return this.#lease!;
@@ -142,8 +184,11 @@ export class LeaseKeeper extends EventEmitter<LeaseEvents> {
 
   async #run(): Promise<void> {
     while (this.#running) {
-      await this.#sleepFor(this.#intervalMs());
+      await this.#sleepFor(this.#dueInMs());
       if (!this.#running) break;
+      // woken by a plan change that moved the next renewal, not (yet) to now
+      if (this.#dueInMs() > 0) continue;
+      this.#lastAttemptMs = this.#o.clock.monotonicMs();
       try {
         await (this.#lease === null ? this.#regrant() : this.#renew(this.#lease));
       } catch (e) {

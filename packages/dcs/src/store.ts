@@ -14,7 +14,7 @@ import { systemClock } from '@hapg/platform';
 import type { CallLimits, Compare, EtcdBackend, Kv, Op, TxnResult } from './backend.js';
 import { createEtcd3Backend } from './etcd3-backend.js';
 import { type ClusterKeys, clusterKeys, DEFAULT_NAMESPACE } from './keys.js';
-import { type LeaseEvents, type LeaseInfo, LeaseKeeper } from './lease.js';
+import { type LeaseEvents, type LeaseInfo, LeaseKeeper, type RenewalPlan } from './lease.js';
 import { type Logger, silentLogger } from './logger.js';
 import { defaultCallTimeoutMs, withRetry } from './retry.js';
 import {
@@ -213,7 +213,7 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     return this.leaseInfo()?.deadlineMs ?? null;
   }
 
-  /** See `LeaseKeeper.renewFailingSinceMs`: failed, or unanswered for a renewal period. */
+  /** See `LeaseKeeper.renewFailingSinceMs`: failed, or unanswered for the plan's `overdueMs`. */
   renewFailingSinceMs(): number | null {
     return this.#lease?.renewFailingSinceMs() ?? null;
   }
@@ -223,9 +223,9 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     return this.#ownLeaderCreateRevision;
   }
 
-  /** See `LeaseKeeper.setRenewIntervalMs`: the leader renews more often. */
-  setRenewIntervalMs(ms: number | null): void {
-    this.#lease?.setRenewIntervalMs(ms);
+  /** See `LeaseKeeper.setRenewal`: the leader renews by core's `leaderRenewal`. */
+  setRenewal(plan: RenewalPlan | null): void {
+    this.#lease?.setRenewal(plan);
   }
 
   // ---- leader lock ---------------------------------------------------------

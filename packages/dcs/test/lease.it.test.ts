@@ -36,9 +36,10 @@ describe('lease deadline under a frozen etcd (SIGSTOP)', () => {
       expect(granted.grantedTtlMs).toBe(ttlSeconds * 1000);
       await s.writeMember(member('n1'));
       expect(await s.acquireLeader()).toBe(true);
-      // let a few renewals happen so the deadline comes from a keepalive, not the grant
-      await nextEvent(s, 'renewed', 3000);
-      await nextEvent(s, 'renewed', 3000);
+      // let a few renewals happen so the deadline comes from a keepalive, not the grant (at
+      // rest the lease renews every ttl/3)
+      await nextEvent(s, 'renewed', ttlSeconds * 500);
+      await nextEvent(s, 'renewed', ttlSeconds * 500);
       expect(s.renewFailingSinceMs()).toBeNull();
 
       const deadline = nextEvent<LeaseInfo>(s, 'deadline', ttlSeconds * 1000 + 5000);

@@ -28,7 +28,7 @@ const once = <T>(k: LeaseKeeper, ev: 'deadline' | 'renewed' | 'lease-lost' | 'gr
   new Promise<T>((resolve) => k.once(ev, (e: unknown) => resolve(e as T)));
 
 describe('LeaseKeeper (fake etcd)', () => {
-  it('uses the granted TTL, renews about every ttl/10, and clears renewFailingSince on success', async () => {
+  it('uses the granted TTL, renews, and clears renewFailingSince on success', async () => {
     const b = fakeLeaseBackend(3);
     const k = keeper(b);
     const info = await k.start();
@@ -44,6 +44,7 @@ describe('LeaseKeeper (fake etcd)', () => {
     const b = fakeLeaseBackend(2);
     const k = keeper(b);
     await k.start();
+    k.setRenewal({ intervalMs: 200, overdueMs: 200 });
     await once(k, 'renewed');
     b.mode = 'hang';
     const hungAtMs = performance.now();
@@ -65,10 +66,11 @@ describe('LeaseKeeper (fake etcd)', () => {
     expect(k.renewFailingSinceMs()).toBeNull();
   });
 
-  it('once a keepalive is unanswered for a renewal period, reports renewals failing since the last acknowledged one', async () => {
+  it('once a keepalive is unanswered for the plan\'s overdueMs, reports renewals failing since the last acknowledged one', async () => {
     const b = fakeLeaseBackend(2);
     const k = keeper(b);
     await k.start();
+    k.setRenewal({ intervalMs: 200, overdueMs: 200 });
     await once(k, 'renewed');
     b.mode = 'hang';
     const hungAtMs = performance.now();
@@ -88,7 +90,7 @@ describe('LeaseKeeper (fake etcd)', () => {
     expect(k.renewFailingSinceMs()).toBeNull();
   });
 
-  it('renews faster while told to (the leader), never slower than ttl/10', async () => {
+  it('renews every ttl/3 at rest, by the plan it is given, and every ttl/10 after a failure', async () => {
     const b = fakeLeaseBackend(2);
     const k = keeper(b);
     await k.start();
@@ -98,11 +100,39 @@ describe('LeaseKeeper (fake etcd)', () => {
       await new Promise((r) => setTimeout(r, ms));
       return b.keepalives - before;
     };
-    expect(await count(1000)).toBeLessThanOrEqual(6); // about every 200 ms
-    k.setRenewIntervalMs(50);
-    expect(await count(1000)).toBeGreaterThanOrEqual(10);
-    k.setRenewIntervalMs(5000); // slower than ttl/10 is ignored
+    const rest = await count(2000); // every 666 ms
+    expect(rest).toBeGreaterThanOrEqual(2);
+    expect(rest).toBeLessThanOrEqual(4);
+    k.setRenewal({ intervalMs: 50, overdueMs: 50 }); // raised to the 100 ms floor
+    expect(await count(1000)).toBeGreaterThanOrEqual(8);
+    k.setRenewal({ intervalMs: 5000, overdueMs: 200 }); // slower than ttl/3: the plan says so
+    expect(await count(1000)).toBeLessThanOrEqual(1);
+    k.setRenewal({ intervalMs: 100, overdueMs: 100 });
+    b.mode = 'fail';
+    await new Promise((r) => setTimeout(r, 300));
+    k.setRenewal({ intervalMs: 5000, overdueMs: 200 });
+    // failing: retried every ttl/10 (200 ms) whatever the plan
     expect(await count(1000)).toBeGreaterThanOrEqual(3);
+  }, 15_000);
+
+  it('a plan that ends a quiet spell renews at once, and the grace counts from failingNotBeforeMs', async () => {
+    const b = fakeLeaseBackend(2);
+    const k = keeper(b);
+    await k.start();
+    await once(k, 'renewed');
+    k.setRenewal({ intervalMs: 5000, overdueMs: 100 });
+    await new Promise((r) => setTimeout(r, 400));
+    const before = b.keepalives;
+    b.mode = 'hang';
+    const quietAtMs = performance.now() - 50;
+    k.setRenewal({ intervalMs: 100, overdueMs: 100, failingNotBeforeMs: quietAtMs });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(b.keepalives).toBe(before + 1); // sent at once: its period since the last had passed
+    expect(k.renewFailingSinceMs()).toBeNull(); // in flight, not yet overdue
+    await new Promise((r) => setTimeout(r, 120));
+    // overdue: failing since the quiet sample, later than the last acknowledged renewal
+    expect(k.info()!.lastAckSendMs).toBeLessThan(quietAtMs);
+    expect(k.renewFailingSinceMs()).toBe(quietAtMs);
   });
 
   it('a lease etcd no longer knows is reported lost and replaced by a new grant', async () => {

@@ -1,5 +1,6 @@
 import { parseDurationMs } from '../config/units.js';
-import type { Lsn } from '../lsn.js';
+import { restRenewIntervalMs } from '../lease-margin.js';
+import { type Lsn, maxLsn } from '../lsn.js';
 import type { MemberName } from '../types.js';
 
 /**
@@ -46,9 +47,17 @@ interface Seen {
 
 export class ReplicaEvidence {
   readonly #seen = new Map<MemberName, Seen>();
+  /** the highest `sent_lsn` of the last sample, and whether it moved since the one before */
+  #sentMax: Lsn | null = null;
+  #sentMoved = false;
+  #lastSampleMs: number | null = null;
 
   /** Records one look at `pg_stat_replication`; standbys absent from it are forgotten. */
   update(rows: readonly ReplicationSample[], nowMs: number): void {
+    const sentMax = maxLsn(...rows.map((r) => r.sentLsn));
+    this.#sentMoved = sentMax !== this.#sentMax;
+    this.#sentMax = sentMax;
+    this.#lastSampleMs = nowMs;
     const present = new Set<MemberName>();
     for (const r of rows) {
       present.add(r.applicationName);
@@ -80,6 +89,19 @@ export class ReplicaEvidence {
       if (nowMs - s.changedAtMs <= boundMs) out.push(name);
     }
     return out.sort();
+  }
+
+  /**
+   * The time of the last sample if it was quiet — nothing we had acknowledged by then could be
+   * lost: at least one standby provably streamed, none had WAL we sent outstanding, and the WAL
+   * sent had not moved since the sample before (a commit would have moved it: the walsender
+   * sends it at once, even into a connection whose packets are dropped) — else null.
+   */
+  quietSampleMs(bounds: EvidenceBounds): number | null {
+    const at = this.#lastSampleMs;
+    if (at === null || this.#sentMoved || this.streaming(at, bounds).length === 0) return null;
+    for (const s of this.#seen.values()) if (s.outstanding) return null;
+    return at;
   }
 
   /** Milliseconds since each standby's last reply change (diagnostics, metrics). */
@@ -168,10 +190,31 @@ export function evidenceBoundsFor(
 }
 
 /**
- * The leader's renewal period: a quarter of the isolation grace (at least 100 ms, at most the
- * usual ttl/10). A cut shows as the first unanswered renewal, so this bounds how late after a
- * cut the grace starts to run.
+ * How the leader renews its lease. The renewals are what shows it a cut from etcd, and the
+ * isolation rule (rule 2) stops writes once they have failed for `primaryIsolationTimeoutMs`
+ * with no standby provably streaming — so how often it renews bounds how many writes a cut-off
+ * primary acknowledges. That bound only matters while there are writes to lose:
+ *
+ * - **active** (WAL moving, WAL outstanding, or no standby provably streaming): every quarter
+ *   of the grace (at least 100 ms), and a keepalive unanswered that long counts as failing, so
+ *   a cut shows within a quarter of the grace (as before issue 15);
+ * - **quiet** (`ReplicaEvidence.quiet`: a standby streams and has every byte we sent, and no
+ *   new WAL): every ttl/3, like a replica. A commit ends the quiet at the next sample (a
+ *   quarter of the grace at most), the renewal then goes out at once, and the grace counts
+ *   from the later of the last acknowledged renewal and `lastQuietAtMs`, the last sample that
+ *   was quiet: before it there was nothing a cut could lose (a standby had it all). So a
+ *   cut-off primary stops writing as soon after its first commit as it did with renewals
+ *   every quarter of the grace, while an idle one costs etcd a keepalive per ttl/3.
  */
-export function leaderRenewIntervalMs(primaryIsolationTimeoutMs: number): number {
-  return Math.max(100, Math.floor(primaryIsolationTimeoutMs / 4));
+export function leaderRenewal(p: {
+  readonly ttlMs: number;
+  readonly primaryIsolationTimeoutMs: number;
+  readonly quiet: boolean;
+  /** monotonic ms of the last sample that was quiet; null: none since we lead */
+  readonly lastQuietAtMs: number | null;
+}): { intervalMs: number; overdueMs: number; failingNotBeforeMs: number | null } {
+  const activeMs = Math.max(100, Math.floor(p.primaryIsolationTimeoutMs / 4));
+  return p.quiet
+    ? { intervalMs: Math.max(activeMs, restRenewIntervalMs(p.ttlMs)), overdueMs: activeMs, failingNotBeforeMs: null }
+    : { intervalMs: activeMs, overdueMs: activeMs, failingNotBeforeMs: p.lastQuietAtMs };
 }
