@@ -64,7 +64,9 @@ describe('quiet samples (the leader renews slowly only while nothing could be lo
       overdueMs: 250,
       failingNotBeforeMs: 5000,
     });
-    expect(leaderRenewal({ ttlMs: 2000, primaryIsolationTimeoutMs: 0, quiet: false, lastQuietAtMs: null })).toEqual({
+    expect(
+      leaderRenewal({ ttlMs: 2000, primaryIsolationTimeoutMs: 0, quiet: false, lastQuietAtMs: null }),
+    ).toEqual({
       intervalMs: 100,
       overdueMs: 100,
       failingNotBeforeMs: null,

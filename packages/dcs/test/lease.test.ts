@@ -66,7 +66,7 @@ describe('LeaseKeeper (fake etcd)', () => {
     expect(k.renewFailingSinceMs()).toBeNull();
   });
 
-  it('once a keepalive is unanswered for the plan\'s overdueMs, reports renewals failing since the last acknowledged one', async () => {
+  it("once a keepalive is unanswered for the plan's overdueMs, reports renewals failing since the last acknowledged one", async () => {
     const b = fakeLeaseBackend(2);
     const k = keeper(b);
     await k.start();

@@ -215,6 +215,10 @@ export function leaderRenewal(p: {
 }): { intervalMs: number; overdueMs: number; failingNotBeforeMs: number | null } {
   const activeMs = Math.max(100, Math.floor(p.primaryIsolationTimeoutMs / 4));
   return p.quiet
-    ? { intervalMs: Math.max(activeMs, restRenewIntervalMs(p.ttlMs)), overdueMs: activeMs, failingNotBeforeMs: null }
+    ? {
+        intervalMs: Math.max(activeMs, restRenewIntervalMs(p.ttlMs)),
+        overdueMs: activeMs,
+        failingNotBeforeMs: null,
+      }
     : { intervalMs: activeMs, overdueMs: activeMs, failingNotBeforeMs: p.lastQuietAtMs };
 }
