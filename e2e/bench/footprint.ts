@@ -1,0 +1,100 @@
+/**
+ * What an agent costs its host, and how fast it answers health checks (by hand, not CI):
+ *   npm run bench:footprint -- [--minutes 1] [--ttl 10]
+ * A 3-node cluster with 3 etcd members on namespaced hosts. After the run-in period, per node:
+ * the agent's and the fence's RSS and PSS (shared pages, such as node's own text, counted once
+ * between the two), the agent's V8 heap; then `wrk -c50 -d10s` on the primary's `GET /primary`
+ * while the cluster's loop runs, with the agent's event-loop delay over exactly that window
+ * (`hapg_nodejs_eventloop_lag_*`, reset by each scrape).
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { type AgentNode, cliArg, runMain, sleep, TestCluster } from '@hapg/testkit';
+
+const run = promisify(execFile);
+
+interface Mem {
+  rssKiB: number;
+  pssKiB: number;
+}
+
+/** RSS and PSS of a node's agent and fence processes (not Postgres, not shims). */
+async function memory(node: AgentNode): Promise<{ agent: Mem; fence: Mem }> {
+  const out = { agent: { rssKiB: 0, pssKiB: 0 }, fence: { rssKiB: 0, pssKiB: 0 } };
+  for (const pid of (await node.netHost?.pids()) ?? []) {
+    try {
+      const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replace(/\0/g, ' ');
+      const which = /fence\/main\.js/.test(cmd)
+        ? 'fence'
+        : /agent\/dist\/main\.js/.test(cmd)
+          ? 'agent'
+          : null;
+      if (which === null) continue;
+      const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+      out[which].rssKiB += Number(/^Rss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
+      out[which].pssKiB += Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+async function metrics(node: AgentNode): Promise<Map<string, number>> {
+  const text = await (await fetch(`${node.apiUrl}/metrics`)).text();
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const i = line.lastIndexOf(' ');
+    m.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return m;
+}
+
+const mib = (kib: number) => (kib / 1024).toFixed(1);
+
+async function main(): Promise<void> {
+  const minutes = Number(cliArg('--minutes')) || 1;
+  const ttl = Number(cliArg('--ttl')) || 10;
+  const cluster = await TestCluster.start({
+    nodes: 3,
+    etcdMembers: 3,
+    network: 'netns',
+    ttl,
+    loopWait: 2,
+    retryTimeout: 3,
+  });
+  try {
+    const primary = await cluster.waitHealthy(240_000);
+    console.log(`cluster healthy; running for ${minutes} min before measuring…`);
+    await sleep(minutes * 60_000);
+    console.log('\nmemory per node (KiB → MiB):');
+    for (const n of cluster.nodes) {
+      const m = await memory(n);
+      const heap = await metrics(n);
+      const used = heap.get('hapg_nodejs_heap_size_used_bytes') ?? Number.NaN;
+      const total = heap.get('hapg_nodejs_heap_size_total_bytes') ?? Number.NaN;
+      console.log(
+        `  ${n.name}: agent RSS ${mib(m.agent.rssKiB)} PSS ${mib(m.agent.pssKiB)}, fence RSS ${mib(m.fence.rssKiB)} PSS ${mib(m.fence.pssKiB)}; together RSS ${mib(m.agent.rssKiB + m.fence.rssKiB)} PSS ${mib(m.agent.pssKiB + m.fence.pssKiB)}; V8 heap used ${(used / 1048576).toFixed(1)} of ${(total / 1048576).toFixed(1)} MiB`,
+      );
+    }
+    await metrics(primary); // resets the event-loop histogram: the next scrape covers wrk only
+    const { stdout } = await run('wrk', ['-t2', '-c50', '-d10s', '--latency', `${primary.apiUrl}/primary`]);
+    const lag = await metrics(primary);
+    const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1];
+    const p = (q: string) => /\s+(\d+)%\s+([\d.]+\w+)/g.exec(stdout.slice(stdout.indexOf(`${q}%`) - 4))?.[2];
+    console.log(
+      `\nGET /primary on ${primary.name}, wrk -t2 -c50 -d10s: ${rps} req/s, p50 ${p('50')}, p99 ${p('99')}`,
+    );
+    const ms = (k: string) =>
+      ((lag.get(`hapg_nodejs_eventloop_lag_${k}_seconds`) ?? Number.NaN) * 1000).toFixed(1);
+    console.log(
+      `  agent event-loop delay meanwhile: p50 ${ms('p50')} ms, p99 ${ms('p99')} ms, max ${ms('max')} ms`,
+    );
+  } finally {
+    await cluster.close();
+  }
+}
+
+runMain(main);
