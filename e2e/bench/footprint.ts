@@ -47,7 +47,8 @@ async function metrics(node: AgentNode): Promise<Map<string, number>> {
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line.trim() === '') continue;
     const i = line.lastIndexOf(' ');
-    m.set(line.slice(0, i), Number(line.slice(i + 1)));
+    // the agent labels every series with its scope and name: keyed by the bare metric name
+    m.set(line.slice(0, i).replace(/\{.*\}$/, ''), Number(line.slice(i + 1)));
   }
   return m;
 }
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
     const { stdout } = await run('wrk', ['-t2', '-c50', '-d10s', '--latency', `${primary.apiUrl}/primary`]);
     const lag = await metrics(primary);
     const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1];
-    const p = (q: string) => /\s+(\d+)%\s+([\d.]+\w+)/g.exec(stdout.slice(stdout.indexOf(`${q}%`) - 4))?.[2];
+    const p = (q: string) => new RegExp(`\\s${q}%\\s+([\\d.]+\\w+)`).exec(stdout)?.[1];
     console.log(
       `\nGET /primary on ${primary.name}, wrk -t2 -c50 -d10s: ${rps} req/s, p50 ${p('50')}, p99 ${p('99')}`,
     );

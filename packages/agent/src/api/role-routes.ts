@@ -45,6 +45,18 @@ export interface RoleRoutesOptions {
  * Anything but 200 is 503; a malformed filter is 400.
  */
 export const roleRoutes: FastifyPluginAsync<RoleRoutesOptions> = async (app, opts) => {
+  // A load balancer asks many times per snapshot (it changes once per loop or event): the body
+  // is serialised once per snapshot, not per request — less work and garbage per health check,
+  // so fewer collector pauses in the answer times (issue 15).
+  const bodies = new WeakMap<NodeSnapshot, string>();
+  const bodyOf = (snapshot: NodeSnapshot): string => {
+    let body = bodies.get(snapshot);
+    if (body === undefined) {
+      body = JSON.stringify(statusBody(snapshot));
+      bodies.set(snapshot, body);
+    }
+    return body;
+  };
   for (const [path, check] of Object.entries(ROLE_ENDPOINTS)) {
     app.route({
       method: ['GET', 'HEAD', 'OPTIONS'],
@@ -61,7 +73,7 @@ export const roleRoutes: FastifyPluginAsync<RoleRoutesOptions> = async (app, opt
         reply.code(result.ok ? 200 : 503);
         if (!result.ok) reply.header(REASON_HEADER, result.reason);
         if (req.method !== 'GET' || STATUS_ONLY.has(check)) return reply.send();
-        return reply.send(statusBody(snapshot));
+        return reply.type('application/json; charset=utf-8').send(bodyOf(snapshot));
       },
     });
   }
