@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import {
   type AgentNode,
   cliArg,
+  etcdMessagesReceived,
   runMain,
   sleep,
   startHaproxy,
@@ -169,24 +170,14 @@ async function main(): Promise<void> {
 }
 
 async function atRest(cluster: TestCluster, add: (k: string, v: number) => void): Promise<void> {
-  const before = await etcdMessages(cluster);
+  const before = await etcdMessagesReceived(cluster.etcd.endpoints);
   const t0 = Date.now();
   await sleep(60_000);
-  const after = await etcdMessages(cluster);
+  const after = await etcdMessagesReceived(cluster.etcd.endpoints);
   add('etcdMsgPerS', round((after - before) / ((Date.now() - t0) / 1000), 2));
   let total = 0;
   for (const n of cluster.nodes) total += await managerRssKiB(n);
   add('rssMiB', round(total / cluster.nodes.length / 1024, 1));
-}
-
-async function etcdMessages(cluster: TestCluster): Promise<number> {
-  let sum = 0;
-  for (const m of cluster.etcd.members) {
-    const text = await (await fetch(`http://${m.endpoint}/metrics`)).text();
-    for (const line of text.split('\n'))
-      if (line.startsWith('grpc_server_msg_received_total')) sum += Number(line.split(' ').at(-1));
-  }
-  return sum;
 }
 
 /** RSS of the manager's own processes on a node (not Postgres, not `ip`/`setpriv` shims). */

@@ -7,7 +7,7 @@
  * (`grpc_server_msg_received_total`) and streams opened (`grpc_server_started_total` of the
  * streaming methods), per second, for all members together.
  */
-import { cliArg, sleep, TestCluster } from '@hapg/testkit';
+import { cliArg, sleep, startIdleBenchCluster, type TestCluster } from '@hapg/testkit';
 
 const seconds = Number(cliArg('--seconds')) || 60;
 const ttl = Number(cliArg('--ttl')) || 10;
@@ -36,16 +36,8 @@ function rates(before: Counts, after: Counts, s: number): [string, number][] {
 }
 
 async function main(): Promise<void> {
-  const cluster = await TestCluster.start({
-    nodes: 3,
-    etcdMembers: 3,
-    network: 'netns',
-    ttl,
-    loopWait: 2,
-    retryTimeout: 3,
-  });
+  const { cluster } = await startIdleBenchCluster(ttl);
   try {
-    await cluster.waitHealthy(240_000);
     await sleep(10_000);
     const [msg0, st0] = [await counters(cluster, 'msg_received'), await counters(cluster, 'started')];
     const t0 = Date.now();

@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { leaderRenewal, type MemberJson } from '@hapg/core';
 import { createEtcd3Backend, type EtcdBackend, EtcdStore } from '@hapg/dcs';
-import { cliArg, runMain, sleep, startEtcd } from '@hapg/testkit';
+import { cliArg, etcdMessagesReceived, runMain, sleep, startEtcd } from '@hapg/testkit';
 
 const MEMBER_REWRITE_MS = 10_000;
 
@@ -131,16 +131,6 @@ async function worker(): Promise<void> {
 
 // ---- main: one etcd, fleets of growing size --------------------------------------------------
 
-async function etcdCounters(endpoints: readonly string[]): Promise<number> {
-  let sum = 0;
-  for (const e of endpoints) {
-    const text = await (await fetch(`http://${e}/metrics`)).text();
-    for (const line of text.split('\n'))
-      if (line.startsWith('grpc_server_msg_received_total')) sum += Number(line.split(' ').at(-1));
-  }
-  return sum;
-}
-
 /** user + system CPU seconds of the given processes */
 async function cpuSeconds(pids: readonly number[]): Promise<number> {
   let ticks = 0;
@@ -193,9 +183,17 @@ async function fleet(
   await Promise.all(children.map((c) => next(c, 'ready')));
   await sleep(Math.max(10_000, o.ttl * 1000)); // every lease renewed at its rest period at least once
   for (const c of children) c.send({ kind: 'measure' } satisfies ToWorker);
-  const [msg0, cpu0, t0] = [await etcdCounters(endpoints), await cpuSeconds(etcdPids), performance.now()];
+  const [msg0, cpu0, t0] = [
+    await etcdMessagesReceived(endpoints),
+    await cpuSeconds(etcdPids),
+    performance.now(),
+  ];
   await sleep(o.seconds * 1000);
-  const [msg1, cpu1, t1] = [await etcdCounters(endpoints), await cpuSeconds(etcdPids), performance.now()];
+  const [msg1, cpu1, t1] = [
+    await etcdMessagesReceived(endpoints),
+    await cpuSeconds(etcdPids),
+    performance.now(),
+  ];
   const reports = await Promise.all(
     children.map(async (c) => {
       const r = next(c, 'report');

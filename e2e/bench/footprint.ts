@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { type AgentNode, cliArg, runMain, sleep, TestCluster } from '@hapg/testkit';
+import { type AgentNode, cliArg, runMain, sleep, startIdleBenchCluster } from '@hapg/testkit';
 
 const run = promisify(execFile);
 
@@ -58,16 +58,8 @@ const mib = (kib: number) => (kib / 1024).toFixed(1);
 async function main(): Promise<void> {
   const minutes = Number(cliArg('--minutes')) || 1;
   const ttl = Number(cliArg('--ttl')) || 10;
-  const cluster = await TestCluster.start({
-    nodes: 3,
-    etcdMembers: 3,
-    network: 'netns',
-    ttl,
-    loopWait: 2,
-    retryTimeout: 3,
-  });
+  const { cluster, primary } = await startIdleBenchCluster(ttl);
   try {
-    const primary = await cluster.waitHealthy(240_000);
     console.log(`cluster healthy; running for ${minutes} min before measuring…`);
     await sleep(minutes * 60_000);
     console.log('\nmemory per node (KiB → MiB):');

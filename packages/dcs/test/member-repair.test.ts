@@ -2,6 +2,7 @@ import type { MemberJson } from '@hapg/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EtcdStore } from '../src/store.js';
 import { MemoryEtcd } from './memory-backend.js';
+import { until } from './until.js';
 
 /** Issue 11, item 7: a member key another tool deleted or overwrote is written again. */
 
@@ -41,16 +42,6 @@ async function open(etcd: MemoryEtcd, repairMs = 0) {
   stores.push(store);
   await store.startLease();
   return { store, warnings, key: store.keys.member('n1') };
-}
-
-async function until<T>(what: string, f: () => T | null | undefined | false, timeoutMs = 2000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 50));

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EtcdStore } from '../src/store.js';
 import { MemoryEtcd } from './memory-backend.js';
+import { until } from './until.js';
 
 /** Issue 15: the view is fed by the watch's events; full lists only at (re)connects and rarely. */
 
@@ -20,16 +21,6 @@ async function open(etcd: MemoryEtcd, unwatchedListIntervalMs = 60_000) {
   });
   stores.push(store);
   return store;
-}
-
-async function until<T>(what: string, f: () => T | null | undefined | false, timeoutMs = 2000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const settle = (ms = 50) => new Promise((r) => setTimeout(r, ms));

@@ -1,4 +1,4 @@
-import type { AgentNode } from './cluster.js';
+import { type AgentNode, TestCluster } from './cluster.js';
 import { waitFor } from './proc.js';
 import type { Writer } from './writer.js';
 
@@ -43,4 +43,38 @@ export function runMain(main: () => Promise<void>): void {
       process.exit(1);
     },
   );
+}
+
+/**
+ * The cluster of the issue 15 figures, measured beside Patroni's: 3 nodes and 3 etcd members on
+ * namespaced hosts, loop_wait 2, retry_timeout 3, healthy; resolves with it and its primary.
+ */
+export async function startIdleBenchCluster(
+  ttl: number,
+): Promise<{ cluster: TestCluster; primary: AgentNode }> {
+  const cluster = await TestCluster.start({
+    nodes: 3,
+    etcdMembers: 3,
+    network: 'netns',
+    ttl,
+    loopWait: 2,
+    retryTimeout: 3,
+  });
+  try {
+    return { cluster, primary: await cluster.waitHealthy(240_000) };
+  } catch (e) {
+    await cluster.close();
+    throw e;
+  }
+}
+
+/** etcd's `grpc_server_msg_received_total` (unary requests and stream messages), summed over `endpoints`. */
+export async function etcdMessagesReceived(endpoints: readonly string[]): Promise<number> {
+  let sum = 0;
+  for (const e of endpoints) {
+    const text = await (await fetch(`http://${e}/metrics`)).text();
+    for (const line of text.split('\n'))
+      if (line.startsWith('grpc_server_msg_received_total')) sum += Number(line.split(' ').at(-1));
+  }
+  return sum;
 }
