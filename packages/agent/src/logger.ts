@@ -64,7 +64,8 @@ type RollOptions = {
   sync: boolean;
 };
 type RollStream = pino.DestinationStream & NodeJS.EventEmitter;
-const roll = createRequire(import.meta.url)('pino-roll') as (o: RollOptions) => Promise<RollStream>;
+/** pino-roll (and the date library under it, ~2 MiB of heap) is loaded only by a node that logs to files. */
+const loadRoll = () => createRequire(import.meta.url)('pino-roll') as (o: RollOptions) => Promise<RollStream>;
 
 /**
  * Log files with size-based rotation (Patroni's `log.dir`, `file_size`, `file_num`), through
@@ -89,7 +90,7 @@ export async function openLogFiles(
     // made and checked here: pino-roll (sonic-boom) does not fail its promise on a directory it cannot make
     await mkdir(dir, { recursive: true });
     await access(dir, constants.W_OK | constants.X_OK);
-    stream = await roll({
+    stream = await loadRoll()({
       file: join(dir, LOG_FILE_BASE),
       extension: '.log',
       size: `${Number(files.fileSizeBytes)}b`,
