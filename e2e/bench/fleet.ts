@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { leaderRenewal, type MemberJson } from '@hapg/core';
 import { createEtcd3Backend, type EtcdBackend, EtcdStore } from '@hapg/dcs';
-import { cliArg, etcdMessagesReceived, runMain, sleep, startEtcd } from '@hapg/testkit';
+import { cliArg, etcdMessagesReceived, quantile, runMain, sleep, startEtcd } from '@hapg/testkit';
 
 const MEMBER_REWRITE_MS = 10_000;
 
@@ -142,12 +142,6 @@ async function cpuSeconds(pids: readonly number[]): Promise<number> {
   return ticks / 100; // USER_HZ
 }
 
-function pct(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-}
-
 async function fleet(
   endpoints: readonly string[],
   etcdPids: readonly number[],
@@ -217,8 +211,8 @@ async function fleet(
     (rate / n).toFixed(2),
     `${(cpu * 100).toFixed(0)} %`,
     `${(((cpu - o.baselineCpu) * 100) / n).toFixed(2)} %`,
-    `${pct(ka, 0.5).toFixed(1)} / ${pct(ka, 0.99).toFixed(1)}`,
-    pct(wd, 0.99).toFixed(0),
+    `${quantile(ka, 0.5).toFixed(1)} / ${quantile(ka, 0.99).toFixed(1)}`,
+    quantile(wd, 0.99).toFixed(0),
     String(sum('deadlines')),
     String(sum('leasesLost') + sum('errors')),
   ].join(' | ');

@@ -384,7 +384,7 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     if (this.#watch && !this.#cache.watching()) void this.#cache.trigger();
   }
 
-  /** Full lists the watch-fed view has taken (the etcd-load bench, tests). */
+  /** Full lists the watch-fed view has taken (tests count them). */
   listCount(): number {
     return this.#cache.lists;
   }

@@ -53,8 +53,7 @@ export class ViewCache extends EventEmitter<ViewCacheEvents> {
   #reachable = false;
   #watchUp = false;
   #confirmTimer: NodeJS.Timeout | undefined;
-  /** full lists taken (tests, the etcd-load bench) */
-  lists = 0;
+  #lists = 0;
   #leaderGoneFor: string | null = null;
   /** `key@modRevision` of the malformed values already reported: each is logged once, not every list */
   #malformedSeen = new Set<string>();
@@ -127,6 +126,11 @@ export class ViewCache extends EventEmitter<ViewCacheEvents> {
     return p;
   }
 
+  /** full lists taken since start (tests count them) */
+  get lists(): number {
+    return this.#lists;
+  }
+
   /** whether the watch is connected: while it is not, the view is re-listed every `unwatchedListIntervalMs` */
   watching(): boolean {
     return this.#watchUp;
@@ -187,7 +191,7 @@ export class ViewCache extends EventEmitter<ViewCacheEvents> {
     if (this.#stopped) return this.#view;
     try {
       const timeoutMs = this.#o.callTimeoutMs;
-      this.lists++;
+      this.#lists++;
       const list = await withTimeout(
         this.#o.backend.list(this.#o.keys.prefix, { timeoutMs }),
         timeoutMs,

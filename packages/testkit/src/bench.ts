@@ -2,12 +2,18 @@ import { type AgentNode, TestCluster } from './cluster.js';
 import { waitFor } from './proc.js';
 import type { Writer } from './writer.js';
 
+/** The value below which a share `p` of `xs` lies (nearest rank); NaN for none. */
+export function quantile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+}
+
 /** `n=… min … / median … / p90 … / max … ms` of a list of durations. */
 export function stats(xs: readonly number[]): string {
   if (xs.length === 0) return 'not run';
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  return `n=${s.length} min ${s[0]} / median ${q(0.5)} / p90 ${q(0.9)} / max ${s.at(-1)} ms`;
+  const q = (p: number) => quantile(xs, p);
+  return `n=${xs.length} min ${Math.min(...xs)} / median ${q(0.5)} / p90 ${q(0.9)} / max ${Math.max(...xs)} ms`;
 }
 
 /**

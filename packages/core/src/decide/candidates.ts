@@ -199,15 +199,30 @@ export function quorumProof(
   const sync = view.sync;
   if (sync?.leader === obs.self.name) return null;
   if (me.lsn === null) return { code: 'QUORUM_NOT_AHEAD', text: `${me.name}: WAL position unknown` };
-  const reachable = new Map<MemberName, Lsn | null>();
+  const verdict = syncKeyProof(obs, view, obs.self.name, me.lsn, []);
+  return verdict.safe ? null : { code: verdict.code, text: verdict.text };
+}
+
+/**
+ * `quorumPromotionSafe` for `name` at `lsn`, against the sync key of `view` and the WAL positions
+ * of the peers we reach (after `seen`, positions we know otherwise).
+ */
+function syncKeyProof(
+  obs: Observation,
+  view: ClusterView,
+  name: MemberName,
+  lsn: Lsn,
+  seen: readonly (readonly [MemberName, Lsn | null])[],
+): ReturnType<typeof quorumPromotionSafe> {
+  const sync = view.sync;
+  const reachable = new Map<MemberName, Lsn | null>(seen);
   for (const p of obs.peers?.values() ?? []) if (p.reachable) reachable.set(p.name, p.xlogLocation);
-  const verdict = quorumPromotionSafe({
+  return quorumPromotionSafe({
     syncKey: { syncStandbys: sync?.syncStandbys ?? [], quorum: sync === null ? 0 : acksPerCommit(sync) },
     reachableStatuses: reachable,
-    selfName: obs.self.name,
-    selfLsn: me.lsn,
+    selfName: name,
+    selfLsn: lsn,
   });
-  return verdict.safe ? null : { code: verdict.code, text: verdict.text };
 }
 
 /**
@@ -225,16 +240,8 @@ export function targetCannotProve(
   me: Candidate,
 ): boolean {
   if (obs.config.synchronousMode === 'off') return false;
-  const sync = view.sync;
-  if (sync?.leader === target.name || target.lsn === null) return false;
-  const statuses = new Map<MemberName, Lsn | null>([[me.name, me.lsn]]);
-  for (const p of obs.peers?.values() ?? []) if (p.reachable) statuses.set(p.name, p.xlogLocation);
-  const verdict = quorumPromotionSafe({
-    syncKey: { syncStandbys: sync?.syncStandbys ?? [], quorum: sync === null ? 0 : acksPerCommit(sync) },
-    reachableStatuses: statuses,
-    selfName: target.name,
-    selfLsn: target.lsn,
-  });
+  if (view.sync?.leader === target.name || target.lsn === null) return false;
+  const verdict = syncKeyProof(obs, view, target.name, target.lsn, [[me.name, me.lsn]]);
   return !verdict.safe && verdict.code !== 'QUORUM_TOO_FEW_SEEN';
 }
 

@@ -198,7 +198,7 @@ export function evidenceBoundsFor(
  * - **active** (WAL moving, WAL outstanding, or no standby provably streaming): every quarter
  *   of the grace (at least 100 ms), and a keepalive unanswered that long counts as failing, so
  *   a cut shows within a quarter of the grace (as before issue 15);
- * - **quiet** (`ReplicaEvidence.quiet`: a standby streams and has every byte we sent, and no
+ * - **quiet** (`ReplicaEvidence.quietSampleMs`: a standby streams and has every byte we sent, and no
  *   new WAL): every ttl/3, like a replica. A commit ends the quiet at the next sample (a
  *   quarter of the grace at most), the renewal then goes out at once, and the grace counts
  *   from the later of the last acknowledged renewal and `lastQuietAtMs`, the last sample that
