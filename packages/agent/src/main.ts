@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 import { EventJournal, WebhookSender } from './events/index.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,4 +1,5 @@
 import { type Member, type MemberName, type PeerStatus, parseTags, toLsn, toTimeline } from '@hapg/core';
+import { httpText } from './http-text.js';
 
 /**
  * Reads peers' `/patroni` status during an election. Each request is bounded
@@ -30,9 +31,9 @@ export async function fetchPeer(member: Member, timeoutMs: number): Promise<Peer
   };
   if (!member.apiUrl) return unreachable;
   try {
-    const res = await fetch(member.apiUrl, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) return unreachable;
-    return parsePeerStatus(member.name, await res.json());
+    const res = await httpText(member.apiUrl, { timeoutMs });
+    if (res.status < 200 || res.status > 299) return unreachable;
+    return parsePeerStatus(member.name, JSON.parse(res.text));
   } catch {
     return unreachable;
   }

@@ -1,5 +1,5 @@
 import { type SpawnOptions, spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { chown, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -133,6 +133,21 @@ export function agentsRunAsPostgres(): boolean {
 /** The built entry points, through the packages' `./main` exports (never a path into another package). */
 export const AGENT_MAIN = fileURLToPath(import.meta.resolve('@hapg/agent/main'));
 export const HACTL_MAIN = fileURLToPath(import.meta.resolve('@hapg/cli/main'));
+
+/**
+ * The node flags the agent's `#!` line gives it (`env -S node …`): the test agents run as the
+ * installed `hapg` does, with the heap it is measured with (issue 15), from that one line.
+ */
+export function agentNodeFlags(): string[] {
+  const line = readFileSync(AGENT_MAIN, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S node((?: \S+)*)\s*$/.exec(line);
+  return m === null
+    ? []
+    : m[1]!
+        .trim()
+        .split(/\s+/)
+        .filter((f) => f !== '');
+}
 
 export class TestCluster {
   readonly etcd: EtcdCluster;
@@ -534,7 +549,7 @@ function makeNode(p: {
       const [cmd, args] =
         p.manager === 'patroni'
           ? [PATRONI, [p.configPath]]
-          : [process.execPath, [AGENT_MAIN, '--config', p.configPath]];
+          : [process.execPath, [...agentNodeFlags(), AGENT_MAIN, '--config', p.configPath]];
       const common: SpawnOptions = {
         stdio: ['ignore', fd, fd],
         env: { ...process.env },

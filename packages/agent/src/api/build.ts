@@ -1,5 +1,8 @@
 import { type Clock, errorText } from '@hapg/core';
 import { systemClock } from '@hapg/platform';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { parse as parseQueryString } from 'node:querystring';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type EventJournal, eventRoutes } from '../events/index.js';
 import type { AgentMetrics } from '../metrics.js';
@@ -11,7 +14,7 @@ import { infoRoutes } from './info-routes.js';
 import { acceptJsonWhateverContentType } from './json-body.js';
 import type { ApiActions } from './local-actions.js';
 import { registerOpenApi } from './openapi.js';
-import { roleRoutes } from './role-routes.js';
+import { roleAnswerer, roleFastPath, roleRoutes } from './role-routes.js';
 import { formatSchemaErrors } from './schema-errors.js';
 import type { NodeSnapshot } from './snapshot.js';
 import type { FailsafeApi } from './failsafe-api.js';
@@ -63,6 +66,9 @@ export interface ApiTlsOptions {
  * and the agent decides where it listens (`app.listen({ host, port })`).
  */
 export function buildApi(opts: ApiOptions): FastifyInstance {
+  const clock = opts.clock ?? systemClock;
+  const answer = roleAnswerer({ snapshot: opts.snapshot, clock });
+  const fastPath = roleFastPath(answer, parseQueryString);
   const app = Fastify({
     ...(opts.log === undefined
       ? { logger: false }
@@ -74,8 +80,25 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     childLoggerFactory: (logger) => logger,
     // HEAD is registered explicitly where it is allowed, so a missing one is a 405, not a silent GET.
     exposeHeadRoutes: false,
-    routerOptions: { ignoreTrailingSlash: true },
+    // node's own query parser, for the routes and for the role endpoints' fast path alike
+    routerOptions: { ignoreTrailingSlash: true, querystringParser: parseQueryString },
     ...(opts.https === undefined ? {} : { https: tlsServerOptions(opts.https) }),
+    // Role endpoints are answered before the router (see `roleFastPath`); the rest as ever.
+    serverFactory: (handler, options) => {
+      const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+        if (!fastPath(req, res)) handler(req, res);
+      };
+      const server =
+        opts.https === undefined
+          ? createHttpServer(onRequest)
+          : createHttpsServer(tlsServerOptions(opts.https), onRequest);
+      // what fastify sets on a server it makes itself (its defaults filled in `options`)
+      const o = options as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
+      server.keepAliveTimeout = o.keepAliveTimeout ?? 72_000;
+      server.requestTimeout = o.requestTimeout ?? 0;
+      server.setTimeout(o.connectionTimeout ?? 0);
+      return server;
+    },
     // Bodies are checked as sent: no type coercion ("30" is not a number), no silently dropped fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     schemaErrorFormatter: (errors, dataVar) => new Error(formatSchemaErrors(errors, dataVar)),
@@ -107,8 +130,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     return reply.code(503).send({ error: errorText(error) });
   });
 
-  const clock = opts.clock ?? systemClock;
-  app.register(roleRoutes, { snapshot: opts.snapshot, clock });
+  app.register(roleRoutes, { answer });
   app.register(infoRoutes, {
     snapshot: opts.snapshot,
     metrics: opts.metrics,

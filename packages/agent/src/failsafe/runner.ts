@@ -1,4 +1,5 @@
 import { errorText } from '@hapg/core';
+import { httpText } from '../http-text.js';
 import type { Logger } from '../logger.js';
 import type { FailsafeAnswer, FailsafeRequest, FailsafeRounds, RoundInput, RoundOutcome } from './rounds.js';
 
@@ -121,18 +122,17 @@ export function httpFailsafePost(
       return 'failed';
     }
     try {
-      const res = await fetch(url, {
+      const { status, text } = await httpText(url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           ...(authorization === null ? {} : { authorization }),
         },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        timeoutMs,
       });
-      const text = await res.text();
-      if (res.status === 200 && text === 'Accepted') return 'accepted';
-      if (res.status === 500 && text === 'Running as a leader') return 'leader';
+      if (status === 200 && text === 'Accepted') return 'accepted';
+      if (status === 500 && text === 'Running as a leader') return 'leader';
       return 'failed';
     } catch {
       return 'failed';
