@@ -10,9 +10,10 @@
  *   switchover        write gap, writer on every node (direct) and through the shipped HAProxy config
  *   isolation         the async primary cut off from etcd and replicas (packets dropped, clients
  *                     still reach it), about 10 commits/s: acknowledged after the cut, and lost
- *   REST              wrk, 50 connections, 10 s, GET /primary on the primary: req/s and p99
+ *   REST              wrk, 50 connections, 10 s, GET /primary on the primary: req/s and p99 (runs times)
  *   etcd at rest      gRPC messages received per second by all etcd members, 60 s idle
- *   RSS               manager processes per node (hapg: agent + fence; Patroni: patroni)
+ *   memory            manager processes per node (hapg: agent + fence; Patroni: patroni): RSS summed,
+ *                     and resident with each page once (both hapg processes map node's text)
  */
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import {
   type AgentNode,
   cliArg,
   etcdMessagesReceived,
+  residentUnionKiB,
   runMain,
   sleep,
   startHaproxy,
@@ -105,7 +107,18 @@ const FIGURES: { key: string; label: string; unit: string; lowerIsBetter: boolea
     unit: '/s',
     lowerIsBetter: true,
   },
-  { key: 'rssMiB', label: 'manager RSS per node (hapg: agent + fence)', unit: 'MiB', lowerIsBetter: true },
+  {
+    key: 'rssMiB',
+    label: 'manager RSS per node (hapg: agent + fence, summed)',
+    unit: 'MiB',
+    lowerIsBetter: true,
+  },
+  {
+    key: 'residentMiB',
+    label: 'manager memory resident per node, each page once (hapg: agent + fence)',
+    unit: 'MiB',
+    lowerIsBetter: true,
+  },
 ];
 
 async function binDir(): Promise<string> {
@@ -147,7 +160,7 @@ async function main(): Promise<void> {
       await cluster.prepareWriterTable(first);
       await sleep(5000);
       await atRest(cluster, add);
-      await rest(cluster, add);
+      for (let i = 0; i < runs; i++) await rest(cluster, add);
       for (let i = 0; i < runs; i++) await hostDeath(cluster, add);
       for (let i = 0; i < runs; i++) await pgCrash(cluster, add);
       for (let i = 0; i < runs; i++) await switchover(cluster, add);
@@ -175,25 +188,36 @@ async function atRest(cluster: TestCluster, add: (k: string, v: number) => void)
   await sleep(60_000);
   const after = await etcdMessagesReceived(cluster.etcd.endpoints);
   add('etcdMsgPerS', round((after - before) / ((Date.now() - t0) / 1000), 2));
-  let total = 0;
-  for (const n of cluster.nodes) total += await managerRssKiB(n);
-  add('rssMiB', round(total / cluster.nodes.length / 1024, 1));
+  let rss = 0;
+  let resident = 0;
+  for (const n of cluster.nodes) {
+    const m = await managerMemory(n);
+    rss += m.rssKiB;
+    resident += m.residentKiB;
+  }
+  add('rssMiB', round(rss / cluster.nodes.length / 1024, 1));
+  add('residentMiB', round(resident / cluster.nodes.length / 1024, 1));
 }
 
-/** RSS of the manager's own processes on a node (not Postgres, not `ip`/`setpriv` shims). */
-async function managerRssKiB(node: AgentNode): Promise<number> {
-  let kib = 0;
+/**
+ * The manager's own processes on a node (not Postgres, not `ip`/`setpriv` shims): their RSS
+ * summed, and their resident set with each page once (two node processes share node's text).
+ */
+async function managerMemory(node: AgentNode): Promise<{ rssKiB: number; residentKiB: number }> {
+  let rssKiB = 0;
+  const pids: number[] = [];
   for (const pid of (await node.netHost?.pids()) ?? []) {
     try {
       const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replace(/\0/g, ' ');
       if (!/agent\/dist\/main\.js|fence|patroni/.test(cmd) || /postgres:|bin\/postgres/.test(cmd)) continue;
       const status = await readFile(`/proc/${pid}/status`, 'utf8');
-      kib += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      rssKiB += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      pids.push(pid);
     } catch {
       // exited meanwhile
     }
   }
-  return kib;
+  return { rssKiB, residentKiB: await residentUnionKiB(pids) };
 }
 
 async function rest(cluster: TestCluster, add: (k: string, v: number) => void): Promise<void> {

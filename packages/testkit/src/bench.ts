@@ -1,3 +1,5 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { type AgentNode, TestCluster } from './cluster.js';
 import { waitFor } from './proc.js';
 import type { Writer } from './writer.js';
@@ -83,4 +85,42 @@ export async function etcdMessagesReceived(endpoints: readonly string[]): Promis
       if (line.startsWith('grpc_server_msg_received_total')) sum += Number(line.split(' ').at(-1));
   }
   return sum;
+}
+
+const PAGE_KIB = 4;
+const PFN_MASK = (1n << 55n) - 1n;
+
+/**
+ * KiB resident for any of `pids`, each physical page once (node's own text, ~31 MiB, is the same
+ * physical pages in every node process: summing RSS counts it once per process): the page frames behind every
+ * resident mapping, from /proc/PID/pagemap (root only: others read frame numbers as 0).
+ */
+export async function residentUnionKiB(pids: readonly number[]): Promise<number> {
+  const frames = new Set<bigint>();
+  for (const pid of pids) {
+    const smaps = await readFile(`/proc/${pid}/smaps`, 'utf8').catch(() => '');
+    const fd = openSync(`/proc/${pid}/pagemap`, 'r');
+    try {
+      let range: [number, number] | null = null;
+      for (const line of smaps.split('\n')) {
+        const head = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+        if (head) {
+          range = [Number.parseInt(head[1]!, 16), Number.parseInt(head[2]!, 16)];
+          continue;
+        }
+        const rss = /^Rss:\s+(\d+)/.exec(line);
+        if (rss === null || range === null || Number(rss[1]) === 0) continue;
+        const pages = (range[1] - range[0]) / (PAGE_KIB * 1024);
+        const buf = Buffer.alloc(pages * 8);
+        readSync(fd, buf, 0, buf.length, (range[0] / (PAGE_KIB * 1024)) * 8);
+        for (let i = 0; i < pages; i++) {
+          const entry = buf.readBigUInt64LE(i * 8);
+          if (entry >> 63n === 1n) frames.add(entry & PFN_MASK);
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return frames.size * PAGE_KIB;
 }
