@@ -23,6 +23,7 @@ import { runLeaderDuties } from './duties/leader-duties.js';
 import { ParameterDuty, type ParameterInput } from './duties/parameters.js';
 import { SlotManager } from './duties/slots/index.js';
 import { SyncManager } from './duties/sync/sync-manager.js';
+import { adoptSsnInForce } from './duties/sync/duty.js';
 import { sqlSyncPostgres } from './duties/sync/sync-postgres.js';
 import { DynamicConfigReader } from './dynamic-config.js';
 import { type EventJournal, LoopEvents } from './events/index.js';
@@ -393,6 +394,8 @@ export class HaLoop {
     else this.#scheduler.settled();
     const after = decision.actions.length > 0 ? await pg.observe(clock.monotonicMs()) : obs.pg;
     this.#lastPg = after;
+    const runningPrimary = after.process === 'running' && after.inRecovery === false;
+    await adoptSsnInForce(this.#sync, { view: store.view(), dyn: this.#dyn, runningPrimary });
     await this.#params.apply({ config, dyn: this.#dyn, view: store.view(), pg: after });
     await runLeaderDuties(
       { slots: this.#slots, sync: this.#sync, store, node: pg.node, log: this.#log },

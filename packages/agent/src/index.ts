@@ -23,7 +23,7 @@ export type {
   PostgresControl,
   TimelineFork,
 } from './executor/ports.js';
-export { type SyncDutyInput, syncDuty } from './duties/sync/duty.js';
+export { adoptSsnInForce, type SyncDutyInput, syncDuty } from './duties/sync/duty.js';
 export {
   SyncManager,
   type SyncManagerOptions,

@@ -6,7 +6,7 @@ import { SyncManager } from '../src/duties/sync/sync-manager.js';
 import { viewOf } from './cluster-ops-fixtures.js';
 
 /** The executor's order of effects, against fakes of etcd (CAS on the sync key) and Postgres. */
-function harness(opts: { failSsn?: boolean } = {}) {
+function harness(opts: { failSsn?: boolean; failDelete?: boolean; inForce?: string } = {}) {
   const effects: string[] = [];
   let revision = 10;
   const store = {
@@ -15,6 +15,7 @@ function harness(opts: { failSsn?: boolean } = {}) {
       return String(++revision);
     },
     deleteSync: async (rev: string) => {
+      if (opts.failDelete) throw new Error('etcd unavailable');
       effects.push(`delete key @${rev}`);
     },
   };
@@ -30,6 +31,10 @@ function harness(opts: { failSsn?: boolean } = {}) {
     applySsn: async (value: string) => {
       if (opts.failSsn) throw new Error('reload failed');
       effects.push(`ssn '${value}'`);
+    },
+    ssnInForce: async () => {
+      effects.push('read ssn');
+      return opts.inForce ?? '';
     },
   };
   const clock = {
@@ -189,7 +194,64 @@ describe('SyncManager', () => {
       responsive: ALL,
     });
     expect(effects).toEqual(['delete key @7']);
-    expect(m.desiredSsn(view, dyn({}))).toBe('');
+    // not managed any more: the operator's own value (if any) is rendered
+    expect(m.desiredSsn(view, dyn({}))).toBeNull();
+  });
+
+  const tickOf = (m: SyncManager, view: ReturnType<typeof viewOf>, d: DynamicConfig) =>
+    m.tick({ view, dyn: d, replication: [streaming('node2')], retryTimeoutMs: 1000, responsive: ALL });
+
+  it('switched off: the ssn in force stays until the guarded delete of the key has succeeded', async () => {
+    const ok = harness();
+    const on = dyn({ synchronous_mode: true });
+    await tickOf(ok.m, viewOf(), on);
+    const ssn = 'FIRST 1 ("node2")';
+    expect(ok.m.desiredSsn(viewOf(), on)).toBe(ssn);
+    const keyed = viewOf({
+      sync: { leader: 'node1', syncStandbys: ['node2'], quorum: 0, modRevision: '12' },
+    });
+    // the loop renders before the leader duty: with the key still in etcd the value must hold
+    expect(ok.m.desiredSsn(keyed, dyn({}))).toBe(ssn);
+    await tickOf(ok.m, keyed, dyn({}));
+    expect(ok.effects.at(-1)).toBe('delete key @12');
+    expect(ok.m.desiredSsn(viewOf(), dyn({}))).toBeNull();
+
+    // etcd refuses or cannot be reached: the value stays, the delete is tried again next loop
+    const failing = harness({ failDelete: true });
+    await tickOf(failing.m, viewOf(), on);
+    await expect(tickOf(failing.m, keyed, dyn({}))).rejects.toThrow(/unavailable/);
+    expect(failing.m.desiredSsn(keyed, dyn({}))).toBe(ssn);
+  });
+
+  it('a writable primary it does not manage yet keeps the value in force unless the key names it', async () => {
+    const on = dyn({ synchronous_mode: true });
+    const inForce = 'FIRST 1 ("node2")';
+    // the agent restarted; the view shows a key of another leader (or none): the fallback ''
+    // would loosen the server's value outside a guarded step
+    for (const view of [
+      viewOf({ sync: { leader: 'node9', syncStandbys: ['node1'], quorum: 0, modRevision: '7' } }),
+      viewOf(),
+    ]) {
+      const { m, effects } = harness({ inForce });
+      await m.adoptInForce(view, on);
+      expect(effects).toEqual(['read ssn']);
+      expect(m.desiredSsn(view, on)).toBe(inForce);
+    }
+    // the key names us: its own value keeps its promise, nothing to read
+    const ours = viewOf({ sync: { leader: 'node1', syncStandbys: ['node3'], quorum: 0, modRevision: '7' } });
+    const named = harness({ inForce });
+    await named.m.adoptInForce(ours, on);
+    expect(named.effects).toEqual([]);
+    expect(named.m.desiredSsn(ours, on)).toBe('FIRST 1 ("node3")');
+    // mode off with a key left over (restarted before the delete): keep, until the key is gone
+    const leftover = harness({ inForce });
+    await leftover.m.adoptInForce(ours, dyn({}));
+    expect(leftover.m.desiredSsn(ours, dyn({}))).toBe(inForce);
+    // mode off, no key: nothing to keep, the operator's value
+    const none = harness({ inForce });
+    await none.m.adoptInForce(viewOf(), dyn({}));
+    expect(none.effects).toEqual([]);
+    expect(none.m.desiredSsn(viewOf(), dyn({}))).toBeNull();
   });
 
   it('a key of another leader gives a replica the fallback ssn; our own key keeps its promise', () => {

@@ -131,6 +131,53 @@ describe('seeded simulator, synchronous mode', () => {
     );
   }
 
+  for (const mode of ['on', 'on-strict', 'quorum-1']) {
+    it(
+      `${mode}, the mode switched off and on mid-run and agents restarted: no promised commit lost (${SEEDS.length} seeds)`,
+      async () => {
+        // docs/fast-failover.md, review items 1 and 2: a leader keeps the value in force until
+        // the guarded delete of the key, and a restarted agent keeps the server's value
+        const totals = { modeSwitches: 0, restarts: 0, acked: 0, stalls: {} as Record<string, number> };
+        for (const seed of SEEDS) {
+          const r = await runSimulation(seed, { sync: MODES[mode]!, syncTransitions: true });
+          if (r.violations.length > 0) expect.fail(`safety violated\n${report(r, mode)}`);
+          if (!r.live) {
+            const why = stallReason(r);
+            if (why === null) expect.fail(`no single leader after healing\n${report(r, mode)}`);
+            totals.stalls[why] = (totals.stalls[why] ?? 0) + 1;
+          }
+          totals.modeSwitches += r.stats.transitions?.modeSwitches ?? 0;
+          totals.restarts += r.stats.transitions?.restarts ?? 0;
+          totals.acked += r.stats.acked;
+        }
+        console.log(`sim ${mode} with transitions: ${SEEDS.length} seeds, ${JSON.stringify(totals)}`);
+        if (only === null) {
+          expect(totals.modeSwitches).toBeGreaterThan(SEEDS.length);
+          expect(totals.restarts).toBeGreaterThan(SEEDS.length);
+          expect(totals.acked).toBeGreaterThan(50 * SEEDS.length);
+          const stalled = Object.values(totals.stalls).reduce((a, b) => a + b, 0);
+          expect(stalled).toBeLessThan(SEEDS.length * 0.1);
+        }
+      },
+      Math.max(120_000, SEEDS.length * 40),
+    );
+  }
+
+  it('regression, bug D (seed 7, on, transitions): the mode switched on while leaderless and keyless no longer stalls', async () => {
+    // eligibility read "no sync key: nothing promised, asynchronous rules" but the proof still
+    // demanded a listing in the key: nobody could take over (core's `nothingPromised` now)
+    const r = await runSimulation(7, { sync: MODES.on!, syncTransitions: true });
+    expect(r.violations).toEqual([]);
+    expect(r.live).toBe(true);
+  });
+
+  it('regression, bug E (seed 15, on, transitions): an agent restarted in pause keeps its primary under the key', async () => {
+    // pause reported only, so the key expired with the old process's lease and the primary ran
+    // on without it until the pause ended; now a running primary rebinds or re-acquires a key
+    // nobody else holds, as Patroni's pause does
+    expect((await runSimulation(15, { sync: MODES.on!, syncTransitions: true })).violations).toEqual([]);
+  });
+
   it('regression, bug A (seed 18, on): the leader no longer loosens its ssn on a stale view of the key', async () => {
     // n0 wrote key [n1], was cut off with a cached view from before that write; the planner
     // dropped "write key []" as a no-op and set ssn '' — n1 (listed) later took over without

@@ -34,8 +34,8 @@ export class ParameterDuty {
     private readonly o: {
       readonly node: PostgresNode;
       readonly log: Logger;
-      /** the managed `synchronous_standby_names` (the sync duty's) */
-      readonly desiredSsn: (view: ClusterView | null, dyn: DynamicConfig) => string;
+      /** the managed `synchronous_standby_names` (the sync duty's); null: not managed */
+      readonly desiredSsn: (view: ClusterView | null, dyn: DynamicConfig) => string | null;
       /** Postgres re-read its configuration files (the `on_reload` callback) */
       readonly onReloaded?: (role: 'primary' | 'replica') => void;
     },
@@ -51,12 +51,12 @@ export class ParameterDuty {
   /**
    * The Postgres parameters this node should run with. In synchronous mode hapg owns
    * `synchronous_standby_names` (a value in `parameters` is ignored); with the mode off the
-   * operator's own value, if any, stands, as in Patroni.
+   * operator's own value, if any, stands, as in Patroni — once the sync key is gone.
    */
   desired(input: Omit<ParameterInput, 'pg'>, ssn?: string): Record<string, ParameterValue> {
     const merged = configuredParameters(input.dyn, input.config.postgresql.parameters);
-    if (input.dyn.synchronousMode !== 'off' || ssn !== undefined)
-      merged.synchronous_standby_names = ssn ?? this.o.desiredSsn(input.view, input.dyn);
+    const managed = ssn ?? this.o.desiredSsn(input.view, input.dyn);
+    if (managed !== null) merged.synchronous_standby_names = managed;
     return merged;
   }
 

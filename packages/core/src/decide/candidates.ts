@@ -170,16 +170,25 @@ function checkLag(c: Candidate, config: DecideConfig, view: ClusterView | null):
  * one taking over must also prove it (`quorumProof`).
  */
 function inSyncKey(name: MemberName, config: DecideConfig, view: ClusterView | null): boolean {
-  if (config.synchronousMode === 'off') return true;
-  const sync = view?.sync ?? null;
-  // No key: nothing has been promised synchronously yet (the mode was just switched on and
-  // the leader has not written it): asynchronous rules, as in Patroni. Every promotion and
-  // the bootstrap in synchronous mode write the key before Postgres becomes writable.
-  if (sync === null || sync.leader === null) return true;
+  if (config.synchronousMode === 'off' || nothingPromised(view)) return true;
+  const sync = view!.sync!;
   if (sync.leader === name) return true;
   // A key whose standbys need not hold any commit (quorum 0 of them) can never let one take
   // over: counting it as a candidate would make the others defer to it forever (simulator).
   return sync.syncStandbys.includes(name) && acksPerCommit(sync) >= 1;
+}
+
+/**
+ * No sync key (or one naming no leader): nothing has been promised synchronously yet — the
+ * mode was just switched on and no leader has written it — so asynchronous rules apply, as in
+ * Patroni. Every promotion and the bootstrap in synchronous mode write the key before Postgres
+ * becomes writable. One home for the rule: eligibility, the proof and the deferral all read it
+ * (the proof once demanded a listing in a key that did not exist, and a cluster whose mode was
+ * switched on while it had no leader stayed leaderless: simulator, `syncTransitions`).
+ */
+function nothingPromised(view: ClusterView | null): boolean {
+  const sync = view?.sync ?? null;
+  return sync === null || sync.leader === null;
 }
 
 /**
@@ -195,9 +204,8 @@ export function quorumProof(
   view: ClusterView,
   me: Candidate,
 ): { readonly code: ReasonCode; readonly text: string } | null {
-  if (obs.config.synchronousMode === 'off') return null;
-  const sync = view.sync;
-  if (sync?.leader === obs.self.name) return null;
+  if (obs.config.synchronousMode === 'off' || nothingPromised(view)) return null;
+  if (view.sync?.leader === obs.self.name) return null;
   if (me.lsn === null) return { code: 'QUORUM_NOT_AHEAD', text: `${me.name}: WAL position unknown` };
   const verdict = syncKeyProof(obs, view, obs.self.name, me.lsn, []);
   return verdict.safe ? null : { code: verdict.code, text: verdict.text };
@@ -239,7 +247,7 @@ export function targetCannotProve(
   target: Candidate,
   me: Candidate,
 ): boolean {
-  if (obs.config.synchronousMode === 'off') return false;
+  if (obs.config.synchronousMode === 'off' || nothingPromised(view)) return false;
   if (view.sync?.leader === target.name || target.lsn === null) return false;
   const verdict = syncKeyProof(obs, view, target.name, target.lsn, [[me.name, me.lsn]]);
   return !verdict.safe && verdict.code !== 'QUORUM_TOO_FEW_SEEN';

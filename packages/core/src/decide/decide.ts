@@ -20,6 +20,7 @@ import {
   isIsolated,
   isRunningPrimary,
   isRunningReplica,
+  namesUsUnderOurLease,
   onFailsafeDeadline,
 } from './lease.js';
 import type { Action, DecidedRole, Decision, Observation, ReasonCode } from './types.js';
@@ -117,7 +118,24 @@ function currentRole(obs: Observation): DecidedRole {
   return 'stopped';
 }
 
+/**
+ * Maintenance mode: report only — except that a running primary keeps its own key: a key with
+ * our name under an older lease (the agent restarted) is rebound to our lease, as outside
+ * pause. Without this the key expired with the old process's lease and the primary ran on
+ * without it until the pause ended (simulator, `syncTransitions`). A key that is already gone
+ * is not re-acquired in pause (Patroni's pause does take it): in failsafe mode such a primary
+ * runs on its failsafe deadline and stops there (docs/failsafe.md P7), and outside it the
+ * first loop after `resume` re-acquires it.
+ */
 function paused(obs: Observation): Decision {
+  const leader = obs.dcs.view?.leader ?? null;
+  if (
+    isRunningPrimary(obs.pg) &&
+    obs.dcs.reachable &&
+    leader?.name === obs.self.name &&
+    !namesUsUnderOurLease(obs)
+  )
+    return ownKeyOtherLease(obs);
   return decision(currentRole(obs), [], 'PAUSED', 'maintenance mode: reporting only, no automatic action');
 }
 

@@ -345,6 +345,7 @@ export function simSyncPostgres(world: SimWorld, node: SimNode): SyncPostgres {
     applySsn: async (value) => {
       node.pg.ssn = value;
     },
+    ssnInForce: async () => node.pg.ssn,
   };
 }
 

@@ -13,6 +13,7 @@ import {
   SyncManager,
   type SyncPlanner,
   syncDuty,
+  adoptSsnInForce,
 } from '@hapg/agent';
 import {
   type Action,
@@ -110,6 +111,13 @@ export interface SimOptions {
   readonly failsafe?: boolean;
   /** failsafe tuning and mutants (only with `failsafe`) */
   readonly failsafeOptions?: SimFailsafeOptions;
+  /**
+   * With `sync`: also switch `synchronous_mode` off and back on mid-run, and restart agents (a
+   * new process manages nothing yet while its Postgres runs on). With the mode off no commit is
+   * promised, so the ledger of acknowledged commits starts again when it is back on. Off by
+   * default, so the seeds of the other runs keep their schedule.
+   */
+  readonly syncTransitions?: boolean;
   /** faults at given instants (directed scenarios), besides the random ones (`faultRate`) */
   readonly schedule?: readonly ScheduledFault[];
   /** called at the end of every step, for scenario assertions */
@@ -228,6 +236,8 @@ export interface SimResult {
     codes: Record<string, number>;
     /** failsafe mode only */
     failsafe?: SimFailsafeStats;
+    /** `syncTransitions` only: how often the mode was switched, and agents restarted */
+    transitions?: { modeSwitches: number; restarts: number };
   };
   /** the last `traceLines` events, for a human reading a failure */
   readonly trace: readonly string[];
@@ -271,6 +281,9 @@ const FAILSAFE_FAULTS = [
   'watch-stall',
 ] as const;
 
+/** docs/fast-failover.md, review items 1 and 2: the mode switched mid-run, agents restarted */
+const SYNC_FAULTS = ['sync-mode-toggle', 'agent-restart'] as const;
+
 const TIMING: SimTiming = { ttlMs: 3_000, leaseMarginMs: 500, maxWatchDelayMs: 300 };
 
 /**
@@ -300,7 +313,8 @@ class Simulation {
   readonly healSteps: number;
   readonly faultRate: number;
   readonly traceLines: number;
-  readonly config: DecideConfig;
+  /** the decision's config; `synchronousMode` changes with `syncTransitions` */
+  config: DecideConfig;
   readonly etcd: SimEtcd;
   readonly nodes: SimNode[];
   readonly byName: Map<string, SimNode>;
@@ -320,10 +334,11 @@ class Simulation {
   readonly sync: SimSyncConfig | null;
   readonly syncPlan: SyncPlanner | undefined;
   readonly handlers: ActionHandlers;
-  readonly dyn: DynamicConfig;
+  dyn: DynamicConfig;
   readonly agents = new Map<SimNode, SimAgent>();
   readonly world: SimWorld;
-  readonly acks = new AckLedger();
+  /** commits promised to survive: forgotten when synchronous_mode is switched off */
+  acks = new AckLedger();
   readonly fenceOn: boolean;
   readonly decideFn: (obs: Observation, nowMs: number) => Decision;
   readonly faultKinds: readonly (
@@ -331,7 +346,11 @@ class Simulation {
     | (typeof HOSTILE_FAULTS)[number]
     | (typeof OPERATOR_FAULTS)[number]
     | (typeof FAILSAFE_FAULTS)[number]
+    | (typeof SYNC_FAULTS)[number]
   )[];
+  /** agents restart outside failsafe mode too (`syncTransitions`) */
+  readonly restarts: boolean;
+  readonly transitions: { modeSwitches: number; restarts: number } | null;
   /** failsafe mode: each agent process's failsafe glue (a restart makes a new one) */
   readonly failsafeOn: boolean;
   readonly fsOpts: SimFailsafeOptions;
@@ -397,7 +416,11 @@ class Simulation {
       ...(opts.hostileKeys === true ? HOSTILE_FAULTS : []),
       ...(opts.operatorRequests === true ? OPERATOR_FAULTS : []),
       ...(this.failsafeOn ? FAILSAFE_FAULTS : []),
+      ...(opts.syncTransitions === true && this.sync !== null ? SYNC_FAULTS : []),
     ];
+    this.transitions =
+      opts.syncTransitions === true && this.sync !== null ? { modeSwitches: 0, restarts: 0 } : null;
+    this.restarts = this.failsafeOn || this.transitions !== null;
     const n = opts.nodes ?? this.rng.int(2, 5);
     this.config = {
       ttlMs: TIMING.ttlMs,
@@ -472,7 +495,8 @@ class Simulation {
     // a commit, and runs with what that key allows
     if (this.sync !== null) {
       this.etcd.casSync({ leader: 'n0', syncStandbys: [], quorum: 0 }, null, n0, 0);
-      for (const node of this.nodes) node.pg.ssn = this.agents.get(node)!.sync.desiredSsn(null, this.dyn); // a key listing nobody: the fallback
+      for (const node of this.nodes)
+        node.pg.ssn = this.agents.get(node)!.sync.desiredSsn(null, this.dyn) ?? ''; // a key listing nobody: the fallback
     }
   }
 
@@ -543,7 +567,11 @@ class Simulation {
       seed: this.seed,
       violations: this.violations,
       live: this.oneLeader(),
-      stats: this.failsafeOn ? { ...this.stats, failsafe: this.fsStats } : this.stats,
+      stats: {
+        ...this.stats,
+        ...(this.failsafeOn ? { failsafe: this.fsStats } : {}),
+        ...(this.transitions === null ? {} : { transitions: this.transitions }),
+      },
       trace: this.trace,
       final: {
         syncKey: this.etcd.current.sync,
@@ -620,10 +648,22 @@ class Simulation {
       const done = pg.unacked.filter((lsn) => lsn <= released);
       if (done.length === 0) continue;
       pg.unacked = pg.unacked.filter((lsn) => lsn > released);
-      for (const lsn of done) this.acks.record(node.name, pg.timeline, lsn);
+      if (this.promised(node)) for (const lsn of done) this.acks.record(node.name, pg.timeline, lsn);
       this.stats.acked += done.length;
       if (this.nowMs >= this.faultSteps * this.stepMs) this.stats.ackedAfterHeal += done.length;
     }
+  }
+
+  /**
+   * Whether a commit `node` acknowledges now is promised to survive a failover. Always, in a
+   * run whose mode never changes (so any acknowledgement past the key's promise is found). With
+   * `syncTransitions`: while the mode is on and the sync key in etcd names `node` as leader —
+   * with the mode off nothing is promised, and right after it is switched on, nothing until a
+   * leader has written the key (asynchronous rules until then, as in Patroni).
+   */
+  promised(node: SimNode): boolean {
+    if (this.transitions === null) return true;
+    return this.dyn.synchronousMode !== 'off' && this.etcd.current.sync?.leader === node.name;
   }
 
   /** Leader-key changes wake every connected agent after its watch delay. */
@@ -712,6 +752,7 @@ class Simulation {
     const fs = this.fsOf.get(node);
     const ctx: ExecContext = {
       ...agent.ctx,
+      syncMode: this.dyn.synchronousMode,
       ...(fs === undefined ? {} : { failsafe: fs.port }),
       view: obs?.dcs.view ?? node.cachedView,
       streamingReplicas: obs?.pg.streamingReplicas ?? node.pg.streamingReplicas,
@@ -742,7 +783,10 @@ class Simulation {
       node.cachedView = toClusterView(this.etcd.readAt(node.watchFrozenAtMs ?? atMs));
     }
     const view = node.cachedView;
-    if (this.dyn.synchronousMode !== 'off') node.pg.ssn = agent.sync.desiredSsn(view, this.dyn);
+    // ha.ts: a writable primary keeps the value in force unless the key gives it one, then the
+    // render (the operator's value, when not managed, is none here)
+    await adoptSsnInForce(agent.sync, { view, dyn: this.dyn, runningPrimary: node.writable() });
+    if (this.sync !== null) node.pg.ssn = agent.sync.desiredSsn(view, this.dyn) ?? '';
     const before = `${node.pg.ssn}|${JSON.stringify(this.etcd.current.sync)}`;
     // leader-duties.ts: while W rests on F the leader's sync duty changes nothing (P6)
     if (frozen && node.writable() && holdsLeaderKey(view, node.name, node.leaseId)) return;
@@ -925,6 +969,9 @@ class Simulation {
       case 'watch-stall':
         await this.applyFault({ kind: 'watch-stall', node: node.name, forMs: untilMs - this.nowMs });
         return;
+      case 'sync-mode-toggle':
+        this.toggleSyncMode();
+        return;
     }
     this.log(`FAULT ${fault} on ${node.name} until ${untilMs}`);
   }
@@ -1038,9 +1085,21 @@ class Simulation {
    * clock starts again). Its memory is lost; the state file (the longest promise) survives;
    * the new process starts `downMs` later.
    */
+  /** `hactl edit-config` switching synchronous_mode off, or back to the run's mode. */
+  toggleSyncMode(): void {
+    if (this.sync === null) return;
+    const mode = this.dyn.synchronousMode === 'off' ? this.sync.mode : 'off';
+    this.dyn = { ...this.dyn, synchronousMode: mode };
+    this.config = { ...this.config, synchronousMode: mode };
+    if (mode === 'off') this.acks = new AckLedger();
+    if (this.transitions !== null) this.transitions.modeSwitches++;
+    this.log(`FAULT synchronous_mode = ${mode}`);
+  }
+
   restartAgent(node: SimNode, downMs: number, reboot: boolean): void {
-    if (!this.failsafeOn) return;
-    this.fsStats.restarts++;
+    if (!this.restarts) return;
+    if (this.failsafeOn) this.fsStats.restarts++;
+    if (this.transitions !== null) this.transitions.restarts++;
     const startAt = this.nowMs + downMs;
     if (reboot) {
       this.crash(node);
@@ -1057,7 +1116,7 @@ class Simulation {
     node.faults.agentDownUntilMs = startAt;
     node.nextLoopAtMs = startAt;
     this.agents.set(node, this.agentFor(node));
-    this.startFailsafe(node, startAt);
+    if (this.failsafeOn) this.startFailsafe(node, startAt);
     this.log(`FAULT ${reboot ? 'reboot of' : 'agent restart on'} ${node.name}: up again at ${startAt}`);
   }
 

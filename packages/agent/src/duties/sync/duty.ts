@@ -23,6 +23,18 @@ export interface SyncDutyInput {
 }
 
 /**
+ * Before the loop renders the parameters: a writable primary keeps the value in force unless
+ * the key gives it one (`SyncManager.adoptInForce`). If the server cannot say, this throws and
+ * the loop renders nothing, which keeps the value too.
+ */
+export async function adoptSsnInForce(
+  sync: SyncManager,
+  input: Pick<SyncDutyInput, 'view' | 'dyn' | 'runningPrimary'>,
+): Promise<void> {
+  if (input.runningPrimary) await sync.adoptInForce(input.view, input.dyn);
+}
+
+/**
  * The synchronous-replication duty of one loop, the same in the agent and the simulator: the
  * managed `synchronous_standby_names` lives as long as Postgres runs writable (it always kept
  * the promise of the key we last wrote, whereas a key read back from a lagging view might be

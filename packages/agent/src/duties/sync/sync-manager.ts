@@ -32,6 +32,8 @@ export interface SyncPostgres {
   standbyFlush(): Promise<readonly { readonly name: MemberName; readonly flushLsn: Lsn | null }[]>;
   /** renders `synchronous_standby_names` and reloads; resolves once our session sees it, throws otherwise */
   applySsn(value: string): Promise<void>;
+  /** `current_setting('synchronous_standby_names')`: the value the running server acknowledges by */
+  ssnInForce(): Promise<string>;
 }
 
 export type SyncPlanner = (input: PlanSyncInput) => SyncStep[];
@@ -85,15 +87,32 @@ export class SyncManager {
   }
 
   /**
-   * What `synchronous_standby_names` should be rendered as: the managed value while we lead,
-   * otherwise the value that keeps the key's promise (a start in place, a promotion).
+   * What `synchronous_standby_names` should be rendered as; null when hapg does not manage it
+   * (mode off, nothing of a key left to keep: the operator's own value stands). While we run
+   * writable, the value in force, which only a guarded step changes — even once the mode is
+   * switched off, until the key is gone (docs/fast-failover.md, review items 1 and 2); otherwise
+   * the value that keeps the key's promise (a start in place, a promotion).
    */
-  desiredSsn(view: ClusterView | null, dyn: DynamicConfig): string {
-    const mode = dyn.synchronousMode;
-    if (mode === 'off') return '';
+  desiredSsn(view: ClusterView | null, dyn: DynamicConfig): string | null {
     if (this.#ssn !== null) return this.#ssn;
+    const mode = dyn.synchronousMode;
+    if (mode === 'off') return null;
     const key = syncKeyFromState(this.#newest(view?.sync ?? null), mode);
     return ssnForKey(mode, dyn.synchronousModeStrict, key, this.#o.name);
+  }
+
+  /**
+   * Before a writable primary's parameters are rendered: if we do not manage its value yet (the
+   * agent restarted, Postgres came back after a restart in place) and the key does not name us,
+   * the value the server runs with is kept. Rendering the key's fallback (`''`, `'*'`) instead
+   * would loosen it outside the guarded steps, letting commits through that a listed standby
+   * may lack. When the key names us, its own value keeps its promise, as before.
+   */
+  async adoptInForce(view: ClusterView | null, dyn: DynamicConfig): Promise<void> {
+    if (this.#ssn !== null) return;
+    const key = this.#newest(view?.sync ?? null);
+    if (dyn.synchronousMode === 'off' ? key === null : key?.leader === this.#o.name) return;
+    this.#ssn = await this.#o.pg.ssnInForce();
   }
 
   /** The view's key, or ours when the view has not caught up with our last write yet. */
@@ -113,8 +132,8 @@ export class SyncManager {
     const { view, dyn } = input;
     const mode = dyn.synchronousMode;
     if (mode === 'off') {
-      // synchronous_standby_names is already '' (rendered before leader duties): now the key can go
-      this.#ssn = null;
+      // The key goes first (a guarded write), and only then may the value in force loosen: a
+      // member whose view still holds the key relies on its promise until etcd has removed it.
       const current = this.#newest(view.sync);
       const bad = this.#malformed(view, current);
       if ((view.sync !== null && current !== null) || bad !== null) {
@@ -122,12 +141,14 @@ export class SyncManager {
         this.#written = null;
         this.#o.log.info({ reason: 'synchronous_mode off' }, 'sync key removed');
       }
+      // the operator's value (or none) is rendered from the next loop on
+      this.#ssn = null;
       return;
     }
     const current = this.#newest(view.sync);
     const bad = this.#malformed(view, current);
     const key = syncKeyFromState(current, mode);
-    const inForce = this.desiredSsn(view, dyn);
+    const inForce = this.desiredSsn(view, dyn)!;
     this.#ssn = inForce;
     const desired = chooseSyncStandbys({
       mode,

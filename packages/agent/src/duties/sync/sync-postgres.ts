@@ -19,5 +19,11 @@ export function sqlSyncPostgres(
       return rows.map((r) => ({ name: r.name, flushLsn: r.flush === null ? null : parseLsn(r.flush) }));
     },
     applySsn,
+    ssnInForce: async () => {
+      const rows = await node.query<{ v: string }>(
+        "SELECT current_setting('synchronous_standby_names') AS v",
+      );
+      return String(rows[0]?.v ?? '');
+    },
   };
 }
