@@ -361,11 +361,22 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
   /**
    * Deletes the leader key if its mod revision is still `expectedModRevision`: for a key no
    * real leader holds (core's `invalidLeader`), so a leader that took the key since is never
-   * touched. False when the key changed or went meanwhile.
+   * touched; with `member`, also only if that member key is still as the caller saw it (absent:
+   * null), so a decision taken on a stalled view of it cannot delete a real leader's key. False
+   * when either changed meanwhile.
    */
-  async removeLeaderAt(expectedModRevision: string): Promise<boolean> {
+  async removeLeaderAt(
+    expectedModRevision: string,
+    member: { readonly name: MemberName; readonly modRevision: string | null } | null = null,
+  ): Promise<boolean> {
+    const evidence: Compare[] =
+      member === null
+        ? []
+        : member.modRevision === null
+          ? [{ key: this.keys.member(member.name), target: 'create', revision: '0' }]
+          : [{ key: this.keys.member(member.name), target: 'mod', revision: member.modRevision }];
     try {
-      await this.casDelete(this.keys.leader, expectedModRevision);
+      await this.casDelete(this.keys.leader, expectedModRevision, evidence);
       return true;
     } catch (e) {
       if (isHapgError(e, 'DCS_CAS_CONFLICT')) return false;

@@ -125,4 +125,22 @@ describe('member key repair (watch-driven)', () => {
     expect(etcd.get(store.keys.leader)).toBeNull();
     expect(await store.acquireLeader()).toBe(true);
   });
+
+  it('removeLeaderAt with a member: only while that member key is as the caller saw it', async () => {
+    const etcd = new MemoryEtcd();
+    const { store } = await open(etcd);
+    etcd.tool.put(store.keys.leader, 'node9');
+    const leaderRev = etcd.get(store.keys.leader)!.modRevision;
+    // seen absent, but written since (a stalled view): the key stays
+    etcd.tool.put(store.keys.member('node9'), JSON.stringify(json()));
+    expect(await store.removeLeaderAt(leaderRev, { name: 'node9', modRevision: null })).toBe(false);
+    expect(etcd.get(store.keys.leader)?.value).toBe('node9');
+    // seen at an older revision: stays; at the current one: removed
+    const memberRev = etcd.get(store.keys.member('node9'))!.modRevision;
+    etcd.tool.put(store.keys.member('node9'), JSON.stringify(json({ state: 'stopped' })));
+    expect(await store.removeLeaderAt(leaderRev, { name: 'node9', modRevision: memberRev })).toBe(false);
+    const now = etcd.get(store.keys.member('node9'))!.modRevision;
+    expect(await store.removeLeaderAt(leaderRev, { name: 'node9', modRevision: now })).toBe(true);
+    expect(etcd.get(store.keys.leader)).toBeNull();
+  });
 });

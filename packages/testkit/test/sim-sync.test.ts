@@ -6,6 +6,7 @@ import {
   type PlanSyncInput,
   type SyncStep,
 } from '@hapg/core';
+import { type ActionHandlers, HANDLERS } from '@hapg/agent';
 import { describe, expect, it } from 'vitest';
 import {
   releasedLsn,
@@ -176,6 +177,19 @@ describe('seeded simulator, synchronous mode', () => {
     // on without it until the pause ended; now a running primary rebinds or re-acquires a key
     // nobody else holds, as Patroni's pause does
     expect((await runSimulation(15, { sync: MODES.on!, syncTransitions: true })).violations).toEqual([]);
+  });
+
+  it('regression, bug F (seed 634, on, transitions): a leader key is not removed on a stalled view of its member key', async () => {
+    // n3's watch stalled before n0's member key was written: n3 saw "names n0, which has no
+    // member key" for ttl and deleted the live leader's key by CAS on the leader key alone.
+    // The removal now also compares the member key as the decision saw it (absent).
+    expect((await runSimulation(634, { sync: MODES.on!, syncTransitions: true })).violations).toEqual([]);
+    const blind: ActionHandlers = {
+      ...HANDLERS,
+      removeLeaderKey: (a, ctx, run) => HANDLERS.removeLeaderKey({ ...a, member: null }, ctx, run),
+    };
+    const r = await runSimulation(634, { sync: MODES.on!, syncTransitions: true, handlers: blind });
+    expect(r.violations.join('\n')).toMatch(/writable without the leader key/);
   });
 
   it('regression, bug A (seed 18, on): the leader no longer loosens its ssn on a stale view of the key', async () => {

@@ -163,7 +163,7 @@ export const HANDLERS: ActionHandlers = {
     const f = ctx.view?.failover;
     if (f) await ctx.store.deleteFailover(f.modRevision);
   },
-  removeLeaderKey: (a, ctx) => removeLeaderKey(ctx, a.modRevision),
+  removeLeaderKey: (a, ctx) => removeLeaderKey(ctx, a.modRevision, a.member),
   reinitialize: async (a, ctx) => {
     await ctx.fence.disarm();
     await reclone(ctx, a.leader);
@@ -191,12 +191,20 @@ function assertKeyConfirmed(run: RunState, what: string): void {
   assert(run.keyConfirmed, `${what} without acquireLeader or verifyLeader before it in the same run`);
 }
 
-/** Deletes a leader key no agent holds (CAS on the revision decided on); a key changed since is left alone. */
-async function removeLeaderKey(ctx: ExecContext, modRevision: string): Promise<void> {
+/**
+ * Deletes a leader key no agent holds (CAS on the revision decided on, and on the named member's
+ * key as the decision saw it); a key changed since, or a member key written since, is left alone.
+ */
+async function removeLeaderKey(
+  ctx: ExecContext,
+  modRevision: string,
+  member: { readonly name: MemberName; readonly modRevision: string | null } | null,
+): Promise<void> {
   const seen = ctx.view?.leader;
   const key = { value: seen?.name.slice(0, 100), leaseId: seen?.leaseId ?? null, modRevision };
-  if (await ctx.store.removeLeaderAt(modRevision)) ctx.log.warn(key, 'removed a leader key no agent holds');
-  else ctx.log.info(key, 'the invalid leader key changed or went meanwhile: left alone');
+  if (await ctx.store.removeLeaderAt(modRevision, member))
+    ctx.log.warn(key, 'removed a leader key no agent holds');
+  else ctx.log.info(key, 'the invalid leader key or its member key changed meanwhile: left alone');
 }
 
 /** Names us as the sync key's leader with no standbys (quorum 0, Patroni's layout) before a promotion. */

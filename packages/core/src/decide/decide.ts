@@ -400,7 +400,7 @@ function ownKeyOtherLease(obs: Observation): Decision {
  */
 function withInvalidLeader(obs: Observation, invalid: InvalidLeader): Decision {
   const remove: Action[] = invalid.removable
-    ? [{ kind: 'removeLeaderKey', modRevision: invalid.record.modRevision }]
+    ? [{ kind: 'removeLeaderKey', modRevision: invalid.record.modRevision, member: invalid.member }]
     : [];
   if (isRunningPrimary(obs.pg)) {
     // we do not hold the key (rule 1): stop writes now, as under any other leader's key

@@ -67,6 +67,8 @@ export interface InvalidLeader {
    * Then the election that follows cannot make a second primary.
    */
   readonly removable: boolean;
+  /** `no-member`: the named member's key as seen (mod revision, null: absent), for the removal's compare */
+  readonly member: { readonly name: MemberName; readonly modRevision: string | null } | null;
   readonly text: string;
 }
 
@@ -117,5 +119,9 @@ export function invalidLeader(obs: Observation, nowMs: number): InvalidLeader | 
     : since === null || waitedMs < obs.config.ttlMs
       ? `not following it; removing it if it stays ${obs.config.ttlMs - waitedMs} ms more (ttl)`
       : `not following it; not removing it while ${writer} reports a writable Postgres`;
-  return { record, flaw, removable, text: `${what}: ${next}` };
+  const member =
+    flaw === 'no-member'
+      ? { name: record.name, modRevision: view.members.get(record.name)?.modRevision ?? null }
+      : null;
+  return { record, flaw, removable, member, text: `${what}: ${next}` };
 }

@@ -257,9 +257,16 @@ export type Action =
   /**
    * Delete a leader key no real leader can hold (leader-key.ts) if its mod revision is still
    * `modRevision`: a CAS, so a leader that took the key since is never touched. A key that
-   * changed or went meanwhile is left alone, and that is not a failure.
+   * changed or went meanwhile is left alone, and that is not a failure. `member`: for a key
+   * naming a member with no member key bound to a lease, that member key as the decision saw
+   * it (its mod revision, null: absent), compared in the same transaction — the decision may
+   * rest on a stalled watch, and a member key written since means a real leader (simulator).
    */
-  | { readonly kind: 'removeLeaderKey'; readonly modRevision: string }
+  | {
+      readonly kind: 'removeLeaderKey';
+      readonly modRevision: string;
+      readonly member: { readonly name: MemberName; readonly modRevision: string | null } | null;
+    }
   /**
    * An operator's request, never decided: wipe the data directory and clone from `leader`
    * again (REST `POST /reinitialize`, `hactl reinit`). Refused while we hold the leader key.

@@ -5,6 +5,7 @@ import type {
   LeaderRecord,
   Member,
   StoredSync,
+  SyncMode,
   SyncState,
 } from '@hapg/core';
 import { holdsLeaderKey, toLsn, toTimeline } from '@hapg/core';
@@ -18,6 +19,8 @@ export interface SimMemberRecord {
   readonly xlog: bigint;
   readonly timeline: number;
   readonly nofailover: boolean;
+  /** the revision that wrote it (etcd's mod revision of the key) */
+  readonly modRevision: string;
 }
 
 /** One immutable state of the model etcd, stamped with when it became current. */
@@ -36,6 +39,14 @@ export interface EtcdSnapshot {
   readonly failsafe: SimFailsafeKey | null;
   /** `failsafe_mode` in the `config` key */
   readonly failsafeMode: boolean;
+  /** `synchronous_mode` in the `config` key */
+  readonly syncMode: SyncMode;
+}
+
+/** `synchronous_mode` as a node reads it from its view of the `config` key; null: not there. */
+export function syncModeOf(view: ClusterView | null): SyncMode | null {
+  const v = view?.config?.value.synchronous_mode;
+  return v === true ? 'on' : v === 'quorum' ? 'quorum' : v === false ? 'off' : null;
 }
 
 /** The `failsafe` key as the model etcd stores it. */
@@ -58,8 +69,13 @@ export class SimEtcd {
   /** etcd itself is down (not partitioned): nothing expires, nobody is served */
   #down = false;
 
-  constructor(initial: Omit<EtcdSnapshot, 'atMs' | 'revision' | 'sync' | 'failsafe' | 'failsafeMode'>) {
-    this.#snapshots = [{ ...initial, sync: null, failsafe: null, failsafeMode: false, atMs: 0, revision: 1 }];
+  constructor(
+    initial: Omit<EtcdSnapshot, 'atMs' | 'revision' | 'sync' | 'failsafe' | 'failsafeMode' | 'syncMode'>,
+    syncMode: SyncMode = 'off',
+  ) {
+    this.#snapshots = [
+      { ...initial, sync: null, failsafe: null, failsafeMode: false, syncMode, atMs: 0, revision: 1 },
+    ];
   }
 
   get down(): boolean {
@@ -170,8 +186,17 @@ export class SimEtcd {
   }
 
   /** txn mod_revision(leader) == rev → delete; false when it changed or went */
-  removeLeaderAt(modRevision: string, nowMs: number): boolean {
+  removeLeaderAt(
+    modRevision: string,
+    member: { readonly name: string; readonly modRevision: string | null } | null,
+    nowMs: number,
+  ): boolean {
     if (this.current.leader?.modRevision !== modRevision) return false;
+    if (
+      member !== null &&
+      (this.current.members.get(member.name)?.modRevision ?? null) !== member.modRevision
+    )
+      return false;
     this.#commit(nowMs, { leader: null });
     return true;
   }
@@ -239,16 +264,26 @@ export class SimEtcd {
     return true;
   }
 
+  /** `hactl edit-config -s synchronous_mode=…` */
+  setSyncMode(mode: SyncMode, nowMs: number): void {
+    if (this.current.syncMode !== mode) this.#commit(nowMs, { syncMode: mode });
+  }
+
   /** `hactl edit-config -s failsafe_mode=…` */
   setFailsafeMode(on: boolean, nowMs: number): void {
     if (this.current.failsafeMode !== on) this.#commit(nowMs, { failsafeMode: on });
   }
 
-  putMember(m: SimMemberRecord, nowMs: number): void {
+  putMember(m: Omit<SimMemberRecord, 'modRevision'>, nowMs: number): void {
     if (!this.#leases.has(m.leaseId)) return;
     const prev = this.current.members.get(m.name);
-    if (prev !== undefined && JSON.stringify(prev, big) === JSON.stringify(m, big)) return;
-    this.#commit(nowMs, { members: new Map(this.current.members).set(m.name, m) });
+    if (
+      prev !== undefined &&
+      JSON.stringify({ ...prev, modRevision: undefined }, big) === JSON.stringify(m, big)
+    )
+      return;
+    const record = { ...m, modRevision: String(this.current.revision + 1) };
+    this.#commit(nowMs, { members: new Map(this.current.members).set(m.name, record) });
   }
 
   putOptime(optime: number, nowMs: number): void {
@@ -297,7 +332,7 @@ export function toClusterView(s: EtcdSnapshot): ClusterView {
       pendingRestart: false,
       statusReason: null,
       leaseId: m.leaseId,
-      modRevision: String(s.revision),
+      modRevision: m.modRevision,
       raw: { conn_url: '', api_url: '', state: m.state, role: m.role, version: 'sim' },
     });
   }
@@ -307,7 +342,14 @@ export function toClusterView(s: EtcdSnapshot): ClusterView {
     initialize: 'sim-sysid',
     leader: s.leader,
     members,
-    config: { value: { pause: s.pause, failsafe_mode: s.failsafeMode }, modRevision: '1' },
+    config: {
+      value: {
+        pause: s.pause,
+        failsafe_mode: s.failsafeMode,
+        synchronous_mode: s.syncMode === 'off' ? false : s.syncMode === 'on' ? true : 'quorum',
+      },
+      modRevision: '1',
+    },
     failover: s.failover,
     sync: s.sync,
     history: { entries: s.history, modRevision: '1' },

@@ -9,7 +9,7 @@ import {
   toLsn,
   toTimeline,
 } from '@hapg/core';
-import { type SimEtcd, toClusterView } from './etcd.js';
+import { type SimEtcd, syncModeOf, toClusterView } from './etcd.js';
 
 /** A model of one node's Postgres: what replication and the invariants need, nothing more. */
 export interface PgModel {
@@ -254,7 +254,12 @@ export class SimNode {
         failoverPriority: this.failoverPriority,
         prePromoteFailure: this.prePromoteFailure,
       },
-      config: { ...config, pause: view?.config?.value.pause === true },
+      // pause and synchronous_mode as this node's (lagging) view of the config key has them
+      config: {
+        ...config,
+        pause: view?.config?.value.pause === true,
+        synchronousMode: syncModeOf(view) ?? config.synchronousMode,
+      },
       pg: seen.pg,
       dcs: {
         view,

@@ -93,9 +93,9 @@ export function simStore(world: SimWorld, node: SimNode): ClusterStorePort {
       if (released) node.ownLeaderCreateRevision = null;
       return released;
     },
-    removeLeaderAt: async (rev) => {
+    removeLeaderAt: async (rev, member) => {
       up();
-      return etcd.removeLeaderAt(rev, world.nowMs());
+      return etcd.removeLeaderAt(rev, member ?? null, world.nowMs());
     },
     tryInitialize: async () => notModelled('bootstrap'),
     setInitialize: async () => notModelled('bootstrap'),

@@ -31,7 +31,7 @@ import {
 } from '@hapg/core';
 import type { ReplicationRow } from '@hapg/postgres';
 import { AckLedger, releasedLsn } from './commits.js';
-import { SimEtcd, toClusterView } from './etcd.js';
+import { SimEtcd, syncModeOf, toClusterView } from './etcd.js';
 import { EventQueue, hostOf, NodeClock, overTheWire, answerOf, SimFailsafe } from './failsafe.js';
 import { type PgModel, SimNode, type SimTiming } from './node.js';
 import {
@@ -282,7 +282,7 @@ const FAILSAFE_FAULTS = [
 ] as const;
 
 /** docs/fast-failover.md, review items 1 and 2: the mode switched mid-run, agents restarted */
-const SYNC_FAULTS = ['sync-mode-toggle', 'agent-restart'] as const;
+const SYNC_FAULTS = ['sync-mode-toggle', 'agent-restart', 'watch-stall'] as const;
 
 const TIMING: SimTiming = { ttlMs: 3_000, leaseMarginMs: 500, maxWatchDelayMs: 300 };
 
@@ -313,8 +313,7 @@ class Simulation {
   readonly healSteps: number;
   readonly faultRate: number;
   readonly traceLines: number;
-  /** the decision's config; `synchronousMode` changes with `syncTransitions` */
-  config: DecideConfig;
+  readonly config: DecideConfig;
   readonly etcd: SimEtcd;
   readonly nodes: SimNode[];
   readonly byName: Map<string, SimNode>;
@@ -334,7 +333,7 @@ class Simulation {
   readonly sync: SimSyncConfig | null;
   readonly syncPlan: SyncPlanner | undefined;
   readonly handlers: ActionHandlers;
-  dyn: DynamicConfig;
+  readonly dyn: DynamicConfig;
   readonly agents = new Map<SimNode, SimAgent>();
   readonly world: SimWorld;
   /** commits promised to survive: forgotten when synchronous_mode is switched off */
@@ -435,14 +434,17 @@ class Simulation {
       synchronousModeStrict: this.sync?.strict ?? false,
       usePgRewind: true,
     };
-    this.etcd = new SimEtcd({
-      leader: null,
-      members: new Map(),
-      failover: null,
-      optime: null,
-      history: [],
-      pause: false,
-    });
+    this.etcd = new SimEtcd(
+      {
+        leader: null,
+        members: new Map(),
+        failover: null,
+        optime: null,
+        history: [],
+        pause: false,
+      },
+      this.sync?.mode ?? 'off',
+    );
     // nofailover plus a tight lag limit can legitimately leave no eligible member (the
     // fenced primary is nofailover, the rest lag): no liveness is promised then, so the
     // seed uses one or the other.
@@ -550,7 +552,7 @@ class Simulation {
       });
       this.nowMs = step * this.stepMs;
       if (this.etcd.down && this.nowMs >= this.etcdDownUntilMs) this.etcdUp();
-      if (this.failsafeOn) this.watches();
+      if (this.failsafeOn || this.transitions !== null) this.watches();
       while (this.schedule.length > 0 && this.schedule[0]!.atMs <= this.nowMs)
         await this.applyFault(this.schedule.shift()!.fault);
       if (step < this.faultSteps && this.rng.chance(this.faultRate)) await this.injectFault();
@@ -663,7 +665,7 @@ class Simulation {
    */
   promised(node: SimNode): boolean {
     if (this.transitions === null) return true;
-    return this.dyn.synchronousMode !== 'off' && this.etcd.current.sync?.leader === node.name;
+    return this.etcd.current.syncMode !== 'off' && this.etcd.current.sync?.leader === node.name;
   }
 
   /** Leader-key changes wake every connected agent after its watch delay. */
@@ -752,7 +754,7 @@ class Simulation {
     const fs = this.fsOf.get(node);
     const ctx: ExecContext = {
       ...agent.ctx,
-      syncMode: this.dyn.synchronousMode,
+      syncMode: this.dynOf(node).synchronousMode,
       ...(fs === undefined ? {} : { failsafe: fs.port }),
       view: obs?.dcs.view ?? node.cachedView,
       streamingReplicas: obs?.pg.streamingReplicas ?? node.pg.streamingReplicas,
@@ -783,10 +785,11 @@ class Simulation {
       node.cachedView = toClusterView(this.etcd.readAt(node.watchFrozenAtMs ?? atMs));
     }
     const view = node.cachedView;
+    const dyn = this.dynOf(node);
     // ha.ts: a writable primary keeps the value in force unless the key gives it one, then the
     // render (the operator's value, when not managed, is none here)
-    await adoptSsnInForce(agent.sync, { view, dyn: this.dyn, runningPrimary: node.writable() });
-    if (this.sync !== null) node.pg.ssn = agent.sync.desiredSsn(view, this.dyn) ?? '';
+    await adoptSsnInForce(agent.sync, { view, dyn, runningPrimary: node.writable() });
+    if (this.sync !== null) node.pg.ssn = agent.sync.desiredSsn(view, dyn) ?? '';
     const before = `${node.pg.ssn}|${JSON.stringify(this.etcd.current.sync)}`;
     // leader-duties.ts: while W rests on F the leader's sync duty changes nothing (P6)
     if (frozen && node.writable() && holdsLeaderKey(view, node.name, node.leaseId)) return;
@@ -795,7 +798,7 @@ class Simulation {
         agent.sync,
         {
           view,
-          dyn: this.dyn,
+          dyn,
           runningPrimary: node.writable(),
           holdsLeaderKey: holdsLeaderKey(view, node.name, node.leaseId),
           replication: node.pg.streamingReplicas.map((name) =>
@@ -1080,22 +1083,22 @@ class Simulation {
     this.log('etcd up again: leases refreshed');
   }
 
-  /**
-   * The agent's process restarts (a reboot: the host, so Postgres stops and the monotonic
-   * clock starts again). Its memory is lost; the state file (the longest promise) survives;
-   * the new process starts `downMs` later.
-   */
   /** `hactl edit-config` switching synchronous_mode off, or back to the run's mode. */
   toggleSyncMode(): void {
     if (this.sync === null) return;
-    const mode = this.dyn.synchronousMode === 'off' ? this.sync.mode : 'off';
-    this.dyn = { ...this.dyn, synchronousMode: mode };
-    this.config = { ...this.config, synchronousMode: mode };
+    const mode = this.etcd.current.syncMode === 'off' ? this.sync.mode : 'off';
+    // each node acts on it once its own (lagging, maybe stalled) view of the config key has it
+    this.etcd.setSyncMode(mode, this.nowMs);
     if (mode === 'off') this.acks = new AckLedger();
     if (this.transitions !== null) this.transitions.modeSwitches++;
     this.log(`FAULT synchronous_mode = ${mode}`);
   }
 
+  /**
+   * The agent's process restarts (a reboot: the host, so Postgres stops and the monotonic
+   * clock starts again). Its memory is lost; the state file (the longest promise) survives;
+   * the new process starts `downMs` later.
+   */
   restartAgent(node: SimNode, downMs: number, reboot: boolean): void {
     if (!this.restarts) return;
     if (this.failsafeOn) this.fsStats.restarts++;
@@ -1150,9 +1153,14 @@ class Simulation {
   }
 
   /** This node's dynamic config: `failsafe_mode` as it last read the config key (the bootstrap value before). */
+  /** The dynamic config as `node`'s view of the `config` key has it (failsafe and synchronous mode). */
   dynOf(node: SimNode): DynamicConfig {
     const v = node.cachedView?.config?.value.failsafe_mode;
-    return { ...this.dyn, failsafeMode: typeof v === 'boolean' ? v : this.dyn.failsafeMode };
+    return {
+      ...this.dyn,
+      failsafeMode: typeof v === 'boolean' ? v : this.dyn.failsafeMode,
+      synchronousMode: syncModeOf(node.cachedView) ?? this.dyn.synchronousMode,
+    };
   }
 
   /**
