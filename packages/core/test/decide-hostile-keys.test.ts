@@ -230,6 +230,31 @@ describe('decide with a leader key no real leader holds', () => {
     expect(formatActions(d.actions)).toBe(actions);
   });
 
+  it('the removal carries the member key it relied on: absent, leased off, or unparsable', () => {
+    const remove = (view: Partial<ClusterView>) =>
+      decide(
+        replicaObs({ view: { leader: ghost({ name: 'b', leaseId: '2' }), ...view }, dcs: seen(TTL_MS) }),
+        NOW_MS,
+      ).actions.find((a) => a.kind === 'removeLeaderKey');
+    // a stalled view may miss the member key a real leader wrote since: etcd compares it
+    expect(remove({ members: noMemberB })).toMatchObject({ member: { name: 'b', modRevision: null } });
+    const unleased = new Map([
+      ...noMemberB,
+      ['b', member('b', { leaseId: null, role: 'replica', modRevision: '4' })],
+    ]);
+    expect(remove({ members: unleased })).toMatchObject({ member: { name: 'b', modRevision: '4' } });
+    const malformed = [
+      { key: '/service/demo/members/b', kind: 'member' as const, error: 'not JSON', modRevision: '3' },
+    ];
+    expect(remove({ members: noMemberB, malformed })).toMatchObject({
+      member: { name: 'b', modRevision: '3' },
+    });
+    // a lease-less key is its own evidence
+    expect(
+      decide(replicaObs({ view: { leader: ghost(), members: bDemoted }, dcs: seen(TTL_MS) }), NOW_MS).actions,
+    ).toContainEqual({ kind: 'removeLeaderKey', modRevision: '6', member: null });
+  });
+
   it('says what is wrong and when it goes', () => {
     const d = decide(replicaObs({ view: { leader: ghost() }, dcs: seen(10_000) }), NOW_MS);
     expect(d.reason.text).toBe(

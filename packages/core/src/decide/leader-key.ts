@@ -120,8 +120,17 @@ export function invalidLeader(obs: Observation, nowMs: number): InvalidLeader | 
       ? `not following it; removing it if it stays ${obs.config.ttlMs - waitedMs} ms more (ttl)`
       : `not following it; not removing it while ${writer} reports a writable Postgres`;
   const member =
-    flaw === 'no-member'
-      ? { name: record.name, modRevision: view.members.get(record.name)?.modRevision ?? null }
-      : null;
+    flaw === 'no-member' ? { name: record.name, modRevision: memberKeyRevision(view, record.name) } : null;
   return { record, flaw, removable, member, text: `${what}: ${next}` };
+}
+
+/**
+ * The mod revision of `name`'s member key as the view holds it, also when its value is
+ * unparsable (another tool's); null when the view has none.
+ */
+function memberKeyRevision(view: ClusterView, name: MemberName): string | null {
+  const parsed = view.members.get(name)?.modRevision;
+  if (parsed !== undefined) return parsed;
+  const bad = view.malformed.find((m) => m.kind === 'member' && m.key.endsWith(`/members/${name}`));
+  return bad?.modRevision ?? null;
 }
