@@ -8,7 +8,10 @@ import { viewOf } from './cluster-ops-fixtures.js';
 /** The executor's order of effects, against fakes of etcd (CAS on the sync key) and Postgres. */
 function harness(opts: { failSsn?: boolean; failDelete?: boolean; inForce?: string } = {}) {
   const effects: string[] = [];
+  const reads: string[] = [];
   let revision = 10;
+  /** what the server runs with: the last value applied (a reload), or what it started with */
+  let serverSsn = opts.inForce ?? '';
   const store = {
     casSync: async (v: { syncStandbys: readonly string[]; quorum: number | null }, rev: string | null) => {
       effects.push(`key [${v.syncStandbys.join(',')}] q=${v.quorum} @${rev}`);
@@ -31,10 +34,11 @@ function harness(opts: { failSsn?: boolean; failDelete?: boolean; inForce?: stri
     applySsn: async (value: string) => {
       if (opts.failSsn) throw new Error('reload failed');
       effects.push(`ssn '${value}'`);
+      serverSsn = value;
     },
     ssnInForce: async () => {
-      effects.push('read ssn');
-      return opts.inForce ?? '';
+      reads.push(serverSsn);
+      return serverSsn;
     },
   };
   const clock = {
@@ -43,7 +47,15 @@ function harness(opts: { failSsn?: boolean; failDelete?: boolean; inForce?: stri
   };
   const log = { info: () => {}, warn: () => {} } as unknown as Logger;
   const m = new SyncManager({ name: 'node1', store, pg, clock, log, pollMs: 1 });
-  return { m, effects };
+  return {
+    m,
+    effects,
+    reads,
+    /** ALTER SYSTEM and a reload, outside the manager */
+    alterSystem: (value: string) => {
+      serverSsn = value;
+    },
+  };
 }
 
 const dyn = (json: Record<string, unknown>): DynamicConfig =>
@@ -98,7 +110,7 @@ describe('SyncManager', () => {
   });
 
   it('replaces a synchronous standby whose replies stopped, although its walsender row says streaming', async () => {
-    const { m, effects } = harness();
+    const { m, effects } = harness({ inForce: 'FIRST 1 ("node2")' });
     const view = viewOf({ sync: { leader: 'node1', syncStandbys: ['node2'], quorum: 0, modRevision: '7' } });
     await m.tick({
       view,
@@ -156,7 +168,7 @@ describe('SyncManager', () => {
   });
 
   it('no standby, not strict: the key is emptied before the ssn drops to asynchronous', async () => {
-    const { m, effects } = harness();
+    const { m, effects } = harness({ inForce: 'FIRST 1 ("node2")' });
     const view = viewOf({ sync: { leader: 'node1', syncStandbys: ['node2'], quorum: 0, modRevision: '7' } });
     await m.tick({
       view,
@@ -223,6 +235,29 @@ describe('SyncManager', () => {
     expect(failing.m.desiredSsn(keyed, dyn({}))).toBe(ssn);
   });
 
+  it('a value set outside hapg (ALTER SYSTEM) is read every tick; one that breaks the key empties it first', async () => {
+    const on = dyn({ synchronous_mode: true });
+    const h = harness();
+    await tickOf(h.m, viewOf(), on);
+    expect(h.m.desiredSsn(viewOf(), on)).toBe('FIRST 1 ("node2")');
+    const keyed = viewOf({
+      sync: { leader: 'node1', syncStandbys: ['node2'], quorum: 0, modRevision: '12' },
+    });
+    // postgresql.auto.conf now says '' and a reload took it: commits no longer wait for node2
+    h.alterSystem('');
+    const before = h.effects.length;
+    await tickOf(h.m, keyed, on);
+    // no standby may be promoted on that promise: the key names nobody before anything else
+    expect(h.effects.slice(before)).toEqual(['key [] q=0 @12']);
+    expect(h.m.desiredSsn(keyed, on)).toBe('');
+    // a foreign value that still keeps the key is only planned from
+    const k = harness({ inForce: 'FIRST 2 ("node2","node3")' });
+    await k.m.adoptInForce(keyed, on);
+    const ours = viewOf({ sync: { leader: 'node1', syncStandbys: ['node2'], quorum: 0, modRevision: '12' } });
+    await tickOf(k.m, ours, on);
+    expect(k.effects.some((e) => e.startsWith('key [] '))).toBe(false);
+  });
+
   it('a writable primary it does not manage yet keeps the value in force unless the key names it', async () => {
     const on = dyn({ synchronous_mode: true });
     const inForce = 'FIRST 1 ("node2")';
@@ -232,16 +267,16 @@ describe('SyncManager', () => {
       viewOf({ sync: { leader: 'node9', syncStandbys: ['node1'], quorum: 0, modRevision: '7' } }),
       viewOf(),
     ]) {
-      const { m, effects } = harness({ inForce });
+      const { m, reads } = harness({ inForce });
       await m.adoptInForce(view, on);
-      expect(effects).toEqual(['read ssn']);
+      expect(reads).toEqual([inForce]);
       expect(m.desiredSsn(view, on)).toBe(inForce);
     }
     // the key names us: its own value keeps its promise, nothing to read
     const ours = viewOf({ sync: { leader: 'node1', syncStandbys: ['node3'], quorum: 0, modRevision: '7' } });
     const named = harness({ inForce });
     await named.m.adoptInForce(ours, on);
-    expect(named.effects).toEqual([]);
+    expect(named.reads).toEqual([]);
     expect(named.m.desiredSsn(ours, on)).toBe('FIRST 1 ("node3")');
     // mode off with a key left over (restarted before the delete): keep, until the key is gone
     const leftover = harness({ inForce });
@@ -250,7 +285,7 @@ describe('SyncManager', () => {
     // mode off, no key: nothing to keep, the operator's value
     const none = harness({ inForce });
     await none.m.adoptInForce(viewOf(), dyn({}));
-    expect(none.effects).toEqual([]);
+    expect(none.reads).toEqual([]);
     expect(none.m.desiredSsn(viewOf(), dyn({}))).toBeNull();
   });
 

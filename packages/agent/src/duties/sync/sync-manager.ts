@@ -81,6 +81,8 @@ export class SyncManager {
   #written: SyncState | null = null;
   /** during a tick: the key the steps so far left in etcd (the invariant's reference) */
   #keyInForce: SyncKeyValue | null = null;
+  /** a value in force we did not set, once logged */
+  #foreign: string | null = null;
 
   constructor(o: SyncManagerOptions) {
     this.#o = o;
@@ -148,8 +150,22 @@ export class SyncManager {
     const current = this.#newest(view.sync);
     const bad = this.#malformed(view, current);
     const key = syncKeyFromState(current, mode);
-    const inForce = this.desiredSsn(view, dyn)!;
+    const inForce = await this.#readInForce(this.desiredSsn(view, dyn)!);
     this.#ssn = inForce;
+    if (!ssnKeepsKey(key, parseSsn(inForce), this.#o.name)) {
+      // a value set outside our steps no longer keeps the key's promise: empty the key (guarded),
+      // so that no standby is promoted on a promise the server stopped keeping; plan next loop
+      const empty: SyncStep = {
+        kind: 'writeSyncKey',
+        value: { leader: this.#o.name, syncStandbys: [], quorum: mode === 'on' ? null : 0 },
+      };
+      await this.#run(empty, bad?.modRevision ?? current?.modRevision ?? null, input.retryTimeoutMs);
+      this.#o.log.warn(
+        { synchronousStandbyNames: inForce, reason: 'the value in force does not keep the sync key' },
+        'sync key emptied',
+      );
+      return;
+    }
     const desired = chooseSyncStandbys({
       mode,
       nodeCount: dyn.synchronousNodeCount,
@@ -196,6 +212,32 @@ export class SyncManager {
         'synchronous replication changed',
       );
     }
+  }
+
+  /**
+   * The value the server runs with, read every tick (docs/fast-failover.md, review item 5):
+   * ALTER SYSTEM (postgresql.auto.conf wins over our file) or a hand edit takes effect at the
+   * next reload without passing our steps, so plans start from what is in force, not from
+   * what we last set. Logged once per foreign value.
+   */
+  async #readInForce(managed: string): Promise<string> {
+    const actual = await this.#o.pg.ssnInForce();
+    if (actual === managed) {
+      this.#foreign = null;
+      return managed;
+    }
+    if (this.#foreign !== actual) {
+      this.#foreign = actual;
+      this.#o.log.warn(
+        {
+          synchronousStandbyNames: actual,
+          managed,
+          reason: 'changed outside hapg (ALTER SYSTEM, postgresql.auto.conf?)',
+        },
+        'synchronous_standby_names in force is not the value hapg set',
+      );
+    }
+    return actual;
   }
 
   /** The sync key as etcd holds it is malformed (and newer than our own last write). */
