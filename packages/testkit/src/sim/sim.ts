@@ -112,10 +112,11 @@ export interface SimOptions {
   /** failsafe tuning and mutants (only with `failsafe`) */
   readonly failsafeOptions?: SimFailsafeOptions;
   /**
-   * With `sync`: also switch `synchronous_mode` off and back on mid-run, and restart agents (a
-   * new process manages nothing yet while its Postgres runs on). With the mode off no commit is
-   * promised, so the ledger of acknowledged commits starts again when it is back on. Off by
-   * default, so the seeds of the other runs keep their schedule.
+   * With `sync`: also switch `synchronous_mode` off and back on mid-run in the `config` key
+   * (each node acts on it when its own lagging view has it), restart agents (a new process
+   * manages nothing yet while its Postgres runs on) and stall watches. With the mode off no
+   * commit is promised, so the ledger of acknowledged commits starts again when it is back on.
+   * Off by default, so the seeds of the other runs keep their schedule.
    */
   readonly syncTransitions?: boolean;
   /** faults at given instants (directed scenarios), besides the random ones (`faultRate`) */
@@ -281,7 +282,7 @@ const FAILSAFE_FAULTS = [
   'watch-stall',
 ] as const;
 
-/** docs/fast-failover.md, review items 1 and 2: the mode switched mid-run, agents restarted */
+/** docs/fast-failover.md, review items 1 and 2: the mode switched mid-run, agents restarted, watches stalled */
 const SYNC_FAULTS = ['sync-mode-toggle', 'agent-restart', 'watch-stall'] as const;
 
 const TIMING: SimTiming = { ttlMs: 3_000, leaseMarginMs: 500, maxWatchDelayMs: 300 };
@@ -347,8 +348,7 @@ class Simulation {
     | (typeof FAILSAFE_FAULTS)[number]
     | (typeof SYNC_FAULTS)[number]
   )[];
-  /** agents restart outside failsafe mode too (`syncTransitions`) */
-  readonly restarts: boolean;
+  /** `syncTransitions`: its counters (agents restart outside failsafe mode too); null when off */
   readonly transitions: { modeSwitches: number; restarts: number } | null;
   /** failsafe mode: each agent process's failsafe glue (a restart makes a new one) */
   readonly failsafeOn: boolean;
@@ -419,7 +419,6 @@ class Simulation {
     ];
     this.transitions =
       opts.syncTransitions === true && this.sync !== null ? { modeSwitches: 0, restarts: 0 } : null;
-    this.restarts = this.failsafeOn || this.transitions !== null;
     const n = opts.nodes ?? this.rng.int(2, 5);
     this.config = {
       ttlMs: TIMING.ttlMs,
@@ -1100,7 +1099,7 @@ class Simulation {
    * the new process starts `downMs` later.
    */
   restartAgent(node: SimNode, downMs: number, reboot: boolean): void {
-    if (!this.restarts) return;
+    if (!this.failsafeOn && this.transitions === null) return;
     if (this.failsafeOn) this.fsStats.restarts++;
     if (this.transitions !== null) this.transitions.restarts++;
     const startAt = this.nowMs + downMs;

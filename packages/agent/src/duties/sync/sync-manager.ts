@@ -152,7 +152,8 @@ export class SyncManager {
     const key = syncKeyFromState(current, mode);
     const inForce = await this.#readInForce(this.desiredSsn(view, dyn)!);
     this.#ssn = inForce;
-    if (!ssnKeepsKey(key, parseSsn(inForce), this.#o.name)) {
+    const parsed = parseSsn(inForce);
+    if (!ssnKeepsKey(key, parsed, this.#o.name)) {
       // a value set outside our steps no longer keeps the key's promise: empty the key (guarded),
       // so that no standby is promoted on a promise the server stopped keeping; plan next loop
       const empty: SyncStep = {
@@ -180,7 +181,7 @@ export class SyncManager {
     });
     const steps = (this.#o.plan ?? planSyncUpdate)({
       key,
-      ssn: parseSsn(inForce),
+      ssn: parsed,
       desired,
       mode,
       strict: dyn.synchronousModeStrict,
