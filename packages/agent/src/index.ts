@@ -24,6 +24,7 @@ export type {
   TimelineFork,
 } from './executor/ports.js';
 export { adoptSsnInForce, type SyncDutyInput, syncDuty } from './duties/sync/duty.js';
+export { gatherTakeoverEvidence, type TakeoverProbes } from './fast-failover/evidence.js';
 export {
   SyncManager,
   type SyncManagerOptions,

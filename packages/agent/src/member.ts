@@ -5,6 +5,7 @@ import {
   type MemberJson,
   type NodeConfig,
   type PgObservation,
+  SYNC_PROMISE_VERSION,
   tagFlag,
 } from '@hapg/core';
 import type { NodeSnapshot } from './api/snapshot.js';
@@ -51,6 +52,8 @@ export function memberJson(
   if (snap.paused) json.pause = true;
   if (snap.statusReason !== null) json.status_reason = snap.statusReason;
   if (streamingFrom !== null) json.streaming_from = streamingFrom;
+  // a primary run by this code keeps the sync key's promise (docs/fast-failover.md I1–I4)
+  if (pg.inRecovery === false) json.sync_promise = SYNC_PROMISE_VERSION;
   return json;
 }
 

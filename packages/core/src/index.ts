@@ -117,6 +117,14 @@ export {
   selfCandidate,
   type SelfInfo,
   trackFlawedLeader,
+  evidenceShortfall,
+  fastTakeover,
+  type FastFailoverConfig,
+  keepsSyncPromise,
+  SYNC_PROMISE_VERSION,
+  type TakeoverEvidence,
+  type TakeoverTarget,
+  takeoverTarget,
 } from './decide/index.js';
 export { ERROR_CODES, type ErrorCode, errorText, HapgError, isHapgError } from './errors.js';
 export {

@@ -51,6 +51,12 @@ export interface MemberJson {
    * or the sender is no member. `hactl topology` draws the tree from it.
    */
   streaming_from?: string;
+  /**
+   * hapg addition: this leader keeps the sync key's promise as docs/fast-failover.md's I1–I4
+   * state (version 1): a listed standby may then take over before its lease expires. Absent
+   * (Patroni, an older hapg): never.
+   */
+  sync_promise?: number;
 }
 
 /** A member as the agent reasons about it: parsed, typed, with etcd metadata. */

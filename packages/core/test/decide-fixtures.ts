@@ -187,6 +187,8 @@ export function formatAction(a: Action): string {
       return `startPostgres(${a.as},${a.follow ?? '-'})`;
     case 'removeLeaderKey':
       return `removeLeaderKey(${a.modRevision})`;
+    case 'takeOverLeader':
+      return `takeOverLeader(${a.leader}@${a.leaderModRevision},sync@${a.syncModRevision})`;
   }
 }
 

@@ -45,6 +45,14 @@ export interface LeaseGrant {
   readonly ttlSeconds: number;
 }
 
+/** What etcd's LeaseTimeToLive says of a lease that exists. */
+export interface LeaseRemaining {
+  /** whole seconds left, rounded down: the lease expires in under remainingS + 1 s */
+  readonly remainingS: number;
+  /** the TTL the lease was granted with (each keepalive restarts it from this) */
+  readonly grantedS: number;
+}
+
 /** One change the watch reports; a delete's `kv` has the key and the deletion's `modRevision`. */
 export interface WatchEvent {
   readonly type: 'put' | 'delete';
@@ -78,6 +86,8 @@ export interface EtcdBackend {
   /** one keepalive; resolves with the TTL etcd reports — 0 means the lease no longer exists */
   keepAliveOnce(leaseId: string, limits: CallLimits): Promise<{ ttlSeconds: number }>;
   revokeLease(leaseId: string, limits: CallLimits): Promise<void>;
+  /** LeaseTimeToLive of any lease: the seconds etcd says remain (whole, rounded down) and the TTL it was granted with; null when the lease does not exist (expired or revoked) */
+  leaseTimeToLive(leaseId: string, limits: CallLimits): Promise<LeaseRemaining | null>;
   list(prefix: string, limits: CallLimits): Promise<ListResult>;
   txn(
     compares: readonly Compare[],

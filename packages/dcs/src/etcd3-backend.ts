@@ -83,6 +83,21 @@ export function createEtcd3Backend(opts: Etcd3BackendOptions): EtcdBackend {
       }
     },
 
+    async leaseTimeToLive(leaseId, limits) {
+      try {
+        const res = await client.leaseClient.leaseTimeToLive({ ID: leaseId }, deadline(limits));
+        const remainingS = Number(res.TTL);
+        // etcd 3.4 answers a lease it does not know with TTL -1 (grantedTTL 0), not an error
+        if (remainingS < 0) return null;
+        return { remainingS, grantedS: Number(res.grantedTTL) };
+      } catch (e) {
+        // other versions or proxies may send "lease not found" as an error instead; still not
+        // LeaseNotFoundError: that means *our* lease is lost, and the store would say DCS_LEASE_LOST
+        if (e instanceof EtcdLeaseInvalidError) return null;
+        throw e;
+      }
+    },
+
     async list(prefix, limits): Promise<ListResult> {
       const res = await client.kv.range(
         { key: Buffer.from(prefix), range_end: prefixEnd(prefix) },

@@ -4,6 +4,7 @@ export {
   type EtcdBackend,
   type Kv,
   type LeaseGrant,
+  type LeaseRemaining,
   LeaseNotFoundError,
   type ListResult,
   type Op,

@@ -11,7 +11,7 @@ import {
   type MemberName,
 } from '@hapg/core';
 import { systemClock } from '@hapg/platform';
-import type { CallLimits, Compare, EtcdBackend, Kv, Op, TxnResult } from './backend.js';
+import type { CallLimits, Compare, EtcdBackend, Kv, LeaseRemaining, Op, TxnResult } from './backend.js';
 import { createEtcd3Backend } from './etcd3-backend.js';
 import { type ClusterKeys, clusterKeys, DEFAULT_NAMESPACE } from './keys.js';
 import { type LeaseEvents, type LeaseInfo, LeaseKeeper, type RenewalPlan } from './lease.js';
@@ -73,6 +73,11 @@ const DEFAULT_MEMBER_REPAIR_INTERVAL_MS = 1000;
  * watch-fed cluster view. Every method either resolves or rejects with a
  * HapgError; no event or rejection escapes unhandled.
  */
+/** The mod revision a revision compare expects; null: the key's absence (create revision 0). */
+function expectedRevision(c: Compare): string | null {
+  return c.target === 'mod' ? c.revision : null;
+}
+
 export class EtcdStore extends EventEmitter<StoreEvents> {
   readonly keys: ClusterKeys;
   readonly scope: string;
@@ -85,6 +90,8 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
   readonly #log: Logger;
   /** the create revision of the leader key this store created (or rebound) last; null after a release */
   #ownLeaderCreateRevision: string | null = null;
+  /** the store revision of our last write of the leader key (create, rebind, takeover); null with the key released */
+  #ownLeaderWriteRevision: string | null = null;
   readonly #cache: ViewCache;
   readonly #watch: boolean;
   #lease: LeaseKeeper | null = null;
@@ -204,6 +211,11 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     return this.#lease?.info() ?? null;
   }
 
+  /** Another member's lease as etcd sees it now (fast failover, condition (e)); null: no such lease. One bounded call, retried within retry_timeout like every store call. */
+  leaseTimeToLive(leaseId: string): Promise<LeaseRemaining | null> {
+    return this.#call('lease time to live', (limits) => this.#backend.leaseTimeToLive(leaseId, limits));
+  }
+
   leaseId(): string | null {
     return this.leaseInfo()?.id ?? null;
   }
@@ -223,6 +235,20 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     return this.#ownLeaderCreateRevision;
   }
 
+  /**
+   * The etcd revision at which we last wrote the leader key (acquired, rebound, took over);
+   * null: none since we last released it. A view older than it predates our own write: after
+   * a fast takeover it still shows the old leader's key, which is not a reason to demote.
+   */
+  ownLeaderWriteRevision(): string | null {
+    return this.#ownLeaderWriteRevision;
+  }
+
+  #ownLeaderKey(createRevision: string | null, writeRevision: string | null): void {
+    this.#ownLeaderCreateRevision = createRevision;
+    this.#ownLeaderWriteRevision = createRevision === null ? null : writeRevision;
+  }
+
   /** See `LeaseKeeper.setRenewal`: the leader renews by core's `leaderRenewal`. */
   setRenewal(plan: RenewalPlan | null): void {
     this.#lease?.setRenewal(plan);
@@ -232,48 +258,61 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
 
   /**
    * txn `create_revision(leader) == 0` → put leader=name under our lease. True when we hold it.
-   * With `failsafeModRevision` (docs/failsafe.md M5) the txn also requires the failsafe key to be
-   * the one of the view the caller decided on: its mod revision, or absent when null. A watch that
-   * lags behind a new failsafe key (one that leaves us out) then cannot let us in. Without it the
-   * txn is the plain create-only one.
+   * The txn also requires the keys the caller's eligibility rested on to be as its view had them
+   * (mod revision, or absent when null; undefined: no compare):
+   * - `failsafeModRevision` (docs/failsafe.md M5): a watch that lags behind a new failsafe key
+   *   (one that leaves us out) cannot let us in;
+   * - `syncModRevision` (synchronous mode): a watch that lags behind the old leader's rewrite of
+   *   the sync key (one that no longer lists us: it ran degraded and acknowledged commits alone)
+   *   cannot let us in either (simulator, fast-failover runs: the promotion then overwrote that
+   *   key from a fresh read and lost the leader's commits).
+   * Without either the txn is the plain create-only one.
    */
-  async acquireLeader(opts: { readonly failsafeModRevision?: string | null } = {}): Promise<boolean> {
+  async acquireLeader(
+    opts: { readonly failsafeModRevision?: string | null; readonly syncModRevision?: string | null } = {},
+  ): Promise<boolean> {
     const name = this.#requireName();
     const leaseId = this.#requireLease();
     const leader = this.keys.leader;
-    const failsafe = this.#failsafeCompare(opts.failsafeModRevision);
+    const guards = [
+      ...this.#failsafeCompare(opts.failsafeModRevision),
+      ...this.#revisionCompare(this.keys.sync, opts.syncModRevision),
+    ];
     const res = await this.#txn(
       'acquire leader',
-      [{ key: leader, target: 'create', revision: '0' }, ...failsafe],
+      [{ key: leader, target: 'create', revision: '0' }, ...guards],
       [{ op: 'put', key: leader, value: name, lease: leaseId }],
-      [
-        { op: 'get', key: leader },
-        ...(failsafe.length > 0 ? [{ op: 'get', key: this.keys.failsafe } as const] : []),
-      ],
+      [{ op: 'get', key: leader }, ...guards.map((g) => ({ op: 'get', key: g.key }) as const)],
     );
     if (res.succeeded) {
       // created now: its create revision is this txn's
-      this.#ownLeaderCreateRevision = res.revision;
+      this.#ownLeaderKey(res.revision, res.revision);
       return this.#afterLeaderWrite(true);
     }
     const holder = res.gets[0] ?? null;
     // ours already (an earlier attempt of this very call may have committed)
     if (holder?.value === name) return this.#rebind(holder, leaseId);
-    // no leader key, so the create compare held: only the failsafe compare can have failed
-    if (holder === null && failsafe.length > 0)
+    // no leader key, so the create compare held: only a guard can have failed
+    if (holder === null && guards.length > 0)
       this.#log.info(
         {
-          expectedModRevision: opts.failsafeModRevision ?? null,
-          foundModRevision: res.gets[1]?.modRevision ?? null,
+          expectedModRevisions: Object.fromEntries(guards.map((g) => [g.key, expectedRevision(g)])),
+          foundModRevisions: Object.fromEntries(
+            guards.map((g, i) => [g.key, res.gets[i + 1]?.modRevision ?? null]),
+          ),
         },
-        'the failsafe key changed since the view the decision was made on: not taking the leader key',
+        'a key the decision rested on (failsafe, sync) changed since its view: not taking the leader key',
       );
     return false;
   }
 
   /** The failsafe key as the caller's view saw it: no compare when the caller gave no revision. */
   #failsafeCompare(modRevision: string | null | undefined): Compare[] {
-    const key = this.keys.failsafe;
+    return this.#revisionCompare(this.keys.failsafe, modRevision);
+  }
+
+  /** `key` at `modRevision`, absent when null; no compare when undefined. */
+  #revisionCompare(key: string, modRevision: string | null | undefined): Compare[] {
     if (modRevision === undefined) return [];
     if (modRevision === null) return [{ key, target: 'create', revision: '0' }];
     return [{ key, target: 'mod', revision: modRevision }];
@@ -317,7 +356,7 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     });
     // a retry finding the key gone or someone else's: an earlier attempt deleted ours
     const deletedEarlier = attempts > 1 && res.gets[0]?.value !== name;
-    if (res.succeeded || deletedEarlier) this.#ownLeaderCreateRevision = null;
+    if (res.succeeded || deletedEarlier) this.#ownLeaderKey(null, null);
     return this.#afterLeaderWrite(res.succeeded || deletedEarlier);
   }
 
@@ -352,7 +391,7 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
       [],
     );
     if (res.succeeded) {
-      this.#ownLeaderCreateRevision = holder.createRevision;
+      this.#ownLeaderKey(holder.createRevision, res.revision);
       this.#log.info({ oldLeaseId: holder.lease, leaseId }, 'rebound the leader key to our lease');
     }
     return this.#afterLeaderWrite(res.succeeded);
@@ -382,6 +421,48 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
       if (isHapgError(e, 'DCS_CAS_CONFLICT')) return false;
       throw e;
     }
+  }
+
+  /**
+   * Fast failover (docs/fast-failover.md): puts leader = our name under our lease over a key
+   * another member still holds, in one transaction that compares the leader key's mod revision
+   * and value (the key judged), the sync key's mod revision (the key that lists us: a guarded
+   * rewrite by the old leader changes it, so at most one of the two commits), and the `config`
+   * and `failsafe` keys as the caller's view had them (null: absent). The put keeps the key's
+   * create revision, which becomes ours as after a rebind. There is no delete-then-create:
+   * between the two a connected old leader would see the key free. True when we hold it.
+   */
+  async takeOverLeader(t: {
+    readonly leader: MemberName;
+    readonly leaderModRevision: string;
+    readonly syncModRevision: string;
+    readonly configModRevision: string | null;
+    readonly failsafeModRevision: string | null;
+  }): Promise<boolean> {
+    const name = this.#requireName();
+    const leaseId = this.#requireLease();
+    const leader = this.keys.leader;
+    const res = await this.#txn(
+      'take over leader',
+      [
+        { key: leader, target: 'mod', revision: t.leaderModRevision },
+        { key: leader, target: 'value', value: t.leader },
+        { key: this.keys.sync, target: 'mod', revision: t.syncModRevision },
+        ...this.#revisionCompare(this.keys.config, t.configModRevision),
+        ...this.#failsafeCompare(t.failsafeModRevision),
+      ],
+      [
+        { op: 'put', key: leader, value: name, lease: leaseId },
+        { op: 'get', key: leader },
+      ],
+      [{ op: 'get', key: leader }],
+    );
+    const holder = res.gets[0] ?? null;
+    // a retry finding our own key: an earlier attempt of this very call committed
+    const ours = holder !== null && holder.value === name && holder.lease === leaseId;
+    if (res.succeeded || ours)
+      this.#ownLeaderKey(holder?.createRevision ?? null, holder?.modRevision ?? null);
+    return this.#afterLeaderWrite(res.succeeded || ours);
   }
 
   /** A write of ours changed the leader key: the watch brings it within ms; without one, re-list now. */

@@ -251,8 +251,8 @@ describe('EtcdStore failsafe writes (in-memory etcd)', () => {
       { op: 'get', key: keys.failsafe },
     ]);
     expect(infos.at(-1)).toEqual({
-      obj: { expectedModRevision: null, foundModRevision: rev },
-      msg: 'the failsafe key changed since the view the decision was made on: not taking the leader key',
+      obj: { expectedModRevisions: { [keys.failsafe]: null }, foundModRevisions: { [keys.failsafe]: rev } },
+      msg: 'a key the decision rested on (failsafe, sync) changed since its view: not taking the leader key',
     });
     expect(await store.acquireLeader({ failsafeModRevision: String(BigInt(rev) - 1n) })).toBe(false);
     expect(etcd.get(keys.leader)).toBeNull();
@@ -266,5 +266,83 @@ describe('EtcdStore failsafe writes (in-memory etcd)', () => {
     etcd.afterCommit = lostAnswer;
     expect(await store.acquireLeader({ failsafeModRevision: null })).toBe(true);
     expect(etcd.get(keys.leader)).toMatchObject({ value: 'n1', lease: store.leaseId() });
+  });
+});
+
+/** docs/fast-failover.md: the takeover transaction, and the sync compare of the acquire. */
+describe('EtcdStore fast takeover and the sync compare (in-memory etcd)', () => {
+  async function withSyncKey() {
+    const etcd = new SpyEtcd();
+    const p = await open(etcd, 'p');
+    const s = await open(etcd, 's');
+    expect(await p.store.acquireLeader()).toBe(true);
+    const syncRev = await p.store.casSync({ leader: 'p', syncStandbys: ['s'], quorum: 0 }, null);
+    const leader = etcd.get(keys.leader)!;
+    const takeover = {
+      leader: 'p',
+      leaderModRevision: leader.modRevision,
+      syncModRevision: syncRev,
+      configModRevision: null,
+      failsafeModRevision: null,
+    };
+    return { etcd, p: p.store, s: s.store, leader, takeover };
+  }
+
+  it('puts the key over the live one in one txn: our name and lease, its create revision kept', async () => {
+    const { etcd, p, s, leader, takeover } = await withSyncKey();
+    expect(await s.takeOverLeader(takeover)).toBe(true);
+    const now = etcd.get(keys.leader)!;
+    expect(now).toMatchObject({ value: 's', lease: s.leaseId(), createRevision: leader.createRevision });
+    expect(s.ownLeaderCreateRevision()).toBe(leader.createRevision);
+    expect(s.ownLeaderWriteRevision()).toBe(now.modRevision);
+    expect(etcd.txns.at(-1)?.compares).toEqual([
+      { key: keys.leader, target: 'mod', revision: leader.modRevision },
+      { key: keys.leader, target: 'value', value: 'p' },
+      { key: keys.sync, target: 'mod', revision: takeover.syncModRevision },
+      { key: keys.config, target: 'create', revision: '0' },
+      { key: keys.failsafe, target: 'create', revision: '0' },
+    ]);
+    // the old leader's guarded writes fail from now on
+    await expect(
+      p.casSync({ leader: 'p', syncStandbys: [], quorum: 0 }, takeover.syncModRevision),
+    ).rejects.toThrow();
+  });
+
+  it('fails when the old leader rewrote the sync key first (the race, in that order)', async () => {
+    const { etcd, p, s, takeover } = await withSyncKey();
+    await p.casSync({ leader: 'p', syncStandbys: ['t'], quorum: 0 }, takeover.syncModRevision);
+    expect(await s.takeOverLeader(takeover)).toBe(false);
+    expect(etcd.get(keys.leader)?.value).toBe('p');
+  });
+
+  it.each([
+    ['the leader key was rewritten', { leaderModRevision: '1' }],
+    ['the key names someone else', { leader: 'x' }],
+    ['the config key appeared', { configModRevision: '1' }],
+    ['a failsafe key is expected that is not there', { failsafeModRevision: '1' }],
+  ])('fails when %s', async (_why, over) => {
+    const { etcd, s, takeover } = await withSyncKey();
+    expect(await s.takeOverLeader({ ...takeover, ...over })).toBe(false);
+    expect(etcd.get(keys.leader)?.value).toBe('p');
+  });
+
+  it('a retry after its commit lost the answer still holds the key', async () => {
+    const { etcd, s, takeover } = await withSyncKey();
+    etcd.afterCommit = lostAnswer;
+    expect(await s.takeOverLeader(takeover)).toBe(true);
+    expect(etcd.get(keys.leader)?.value).toBe('s');
+  });
+
+  it('acquireLeader compares the sync key the decision saw: a newer one (degraded, not listing us) refuses', async () => {
+    const { etcd, p, s, takeover } = await withSyncKey();
+    const newer = await p.casSync({ leader: 'p', syncStandbys: [], quorum: 0 }, takeover.syncModRevision);
+    expect(await p.releaseLeader()).toBe(true);
+    expect(await s.acquireLeader({ syncModRevision: takeover.syncModRevision })).toBe(false);
+    expect(etcd.txns.at(-1)?.compares).toContainEqual({
+      key: keys.sync,
+      target: 'mod',
+      revision: takeover.syncModRevision,
+    });
+    expect(await s.acquireLeader({ syncModRevision: newer })).toBe(true);
   });
 });

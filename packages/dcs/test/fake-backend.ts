@@ -27,6 +27,9 @@ export function fakeLeaseBackend(grantTtlSeconds: number): FakeLeaseBackend {
       return { ttlSeconds: b.mode === 'gone' ? 0 : grantTtlSeconds };
     },
     async revokeLease() {},
+    async leaseTimeToLive() {
+      throw new Error('not in this fake');
+    },
     async list() {
       throw new Error('not in this fake');
     },

@@ -3,6 +3,7 @@ import type {
   EtcdBackend,
   Kv,
   LeaseGrant,
+  LeaseRemaining,
   ListResult,
   Op,
   TxnResult,
@@ -16,12 +17,13 @@ function deleted(key: string, rev: string): WatchEvent {
 
 /**
  * A whole etcd in memory, as far as the store uses it: revisions, leases (never expiring
- * unless revoked), txn compares, prefix lists and a watch that fires after each write. `tool`
+ * unless revoked; `leases.setRemaining` makes one look aged to LeaseTimeToLive), txn compares, prefix lists and a watch that fires after each write. `tool`
  * writes as another program would (`etcdctl put`/`del`), bound to no lease unless told.
  */
 export class MemoryEtcd implements EtcdBackend {
   readonly #kvs = new Map<string, Kv>();
-  readonly #leases = new Set<string>();
+  /** lease id → its LeaseTimeToLive answer */
+  readonly #leases = new Map<string, LeaseRemaining>();
   readonly #watchers = new Set<{ prefix: string; h: WatchHandlers }>();
   #revision = 1;
   #nextLease = 100;
@@ -40,13 +42,29 @@ export class MemoryEtcd implements EtcdBackend {
 
   async grantLease(ttlSeconds: number): Promise<LeaseGrant> {
     const id = String(this.#nextLease++);
-    this.#leases.add(id);
+    this.#leases.set(id, { remainingS: ttlSeconds, grantedS: ttlSeconds });
     return { id, ttlSeconds };
   }
 
   async keepAliveOnce(leaseId: string): Promise<{ ttlSeconds: number }> {
-    return { ttlSeconds: this.#leases.has(leaseId) ? 30 : 0 };
+    const lease = this.#leases.get(leaseId);
+    // a renewal restarts the countdown, as in etcd
+    if (lease !== undefined) this.#leases.set(leaseId, { ...lease, remainingS: lease.grantedS });
+    return { ttlSeconds: lease !== undefined ? 30 : 0 };
   }
+
+  async leaseTimeToLive(leaseId: string): Promise<LeaseRemaining | null> {
+    return this.#leases.get(leaseId) ?? null;
+  }
+
+  /** What LeaseTimeToLive reports: a test ages a lease as missed keepalives would. */
+  readonly leases = {
+    setRemaining: (leaseId: string, remainingS: number): void => {
+      const lease = this.#leases.get(leaseId);
+      if (lease === undefined) throw new Error(`lease ${leaseId} not found`);
+      this.#leases.set(leaseId, { ...lease, remainingS });
+    },
+  };
 
   async revokeLease(leaseId: string): Promise<void> {
     this.#leases.delete(leaseId);

@@ -139,6 +139,12 @@ export {
 export { quoteIdent, quoteLiteral } from './sql.js';
 export { primaryConninfo, removeRecoverySignals, type UpstreamInfo, writeStandbySignal } from './standby.js';
 export {
+  parseStreamSilenceRows,
+  probeStreamSilence,
+  STREAM_SILENCE_SQL,
+  type StreamSilence,
+} from './stream-silence.js';
+export {
   parseTimelineHistory,
   readTimelineHistory,
   timelineHistoryFile,

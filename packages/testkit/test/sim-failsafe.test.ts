@@ -476,11 +476,11 @@ describe('failsafe: a lease the key is not bound to never moves the fence (P7)',
     safe(await runSimulation(709, { failsafe: true }));
   });
 
-  it('has teeth: with the unbound lease counted (leaseLost ignored), both give two writable primaries', async () => {
+  it('has teeth: with the unbound lease counted (leaseLost ignored), the scenario gives two writable primaries', async () => {
+    // Random seed 709 found it first; since a view older than the agent's own leader key write
+    // decides nothing (VIEW_BEHIND_OWN_WRITE, fast failover) that seed's path to the hole is gone
+    // (no seed of 3 000 reaches it with the mutant), and the directed scenario carries the teeth.
     const mutant: SimOptions = { failsafeOptions: { unboundLeaseCounts: true } };
     expect((await scenario(paused, mutant)).r.violations.join('\n')).toMatch(/two writable primaries/);
-    expect((await runSimulation(709, { failsafe: true, ...mutant })).violations.join('\n')).toMatch(
-      /two writable primaries/,
-    );
   });
 });

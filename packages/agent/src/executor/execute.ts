@@ -129,8 +129,23 @@ export const HANDLERS: ActionHandlers = {
   clone: (a, ctx) => clone(ctx, a.from ?? a.leader, a.leader),
   acquireLeader: async (a, ctx, run) => {
     beginLeadership(ctx);
-    if (!(await ctx.store.acquireLeader({ failsafeModRevision: failsafeRevisionOf(ctx.view) })))
+    const compares = {
+      failsafeModRevision: failsafeRevisionOf(ctx.view),
+      // the sync key our eligibility was judged on (synchronous mode): see store.acquireLeader
+      ...(ctx.syncMode === 'off' || ctx.view === null
+        ? {}
+        : { syncModRevision: revisionOf(ctx.view, 'sync') }),
+    };
+    if (!(await ctx.store.acquireLeader(compares)))
       throw new ActionFailed(a, 'the leader key is held by another member');
+    run.keyConfirmed = true;
+  },
+  takeOverLeader: async (a, ctx, run) => {
+    beginLeadership(ctx);
+    const { kind: _kind, ...compares } = a;
+    if (!(await ctx.store.takeOverLeader(compares)))
+      throw new ActionFailed(a, 'the leader, sync, config or failsafe key changed since the decision');
+    ctx.log.warn({ leader: a.leader }, 'fast failover: took the leader key over from a leader shown gone');
     run.keyConfirmed = true;
   },
   verifyLeader: async (a, ctx, run) => {

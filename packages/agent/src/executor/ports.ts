@@ -12,6 +12,7 @@ import type { FollowTarget, StartRole, StopMode } from '@hapg/postgres';
 export type ClusterStorePort = Pick<
   EtcdStore,
   | 'acquireLeader'
+  | 'takeOverLeader'
   | 'verifyLeader'
   | 'releaseLeader'
   | 'removeLeaderAt'

@@ -16,7 +16,12 @@ import { type AgentMemory, observed, prePromoteFailure } from './memory.js';
 export interface ObserverDeps {
   readonly store: Pick<
     EtcdStore,
-    'reachable' | 'leaseId' | 'leaseDeadlineMs' | 'renewFailingSinceMs' | 'ownLeaderCreateRevision'
+    | 'reachable'
+    | 'leaseId'
+    | 'leaseDeadlineMs'
+    | 'renewFailingSinceMs'
+    | 'ownLeaderCreateRevision'
+    | 'ownLeaderWriteRevision'
   >;
   readonly pg: LocalPostgres;
   readonly clock: Clock;
@@ -78,6 +83,7 @@ export async function observe(
       releasedLeaderAtMs: seen.memory.releasedLeaderAtMs,
       flawedLeaderSinceMs: seen.memory.flawedLeader?.sinceMs ?? null,
       ownLeaderCreateRevision: store.ownLeaderCreateRevision(),
+      ownLeaderWriteRevision: store.ownLeaderWriteRevision(),
       ...deps.failsafe?.observation(),
     },
     peers,

@@ -13,6 +13,7 @@ import {
   selfCandidate,
 } from './candidates.js';
 import { cannotConnect } from './cannot-connect.js';
+import { fastTakeover } from './fast-failover.js';
 import { type InvalidLeader, invalidLeader } from './leader-key.js';
 import {
   classifyLease,
@@ -50,7 +51,7 @@ export function decide(obs: Observation, nowMs: number): Decision {
   }
   // Before pause: its safety rules hold in pause, and "paused" would hide why nothing works.
   if (pg.connectFailure?.kind === 'rejected') return cannotConnect(obs, pg.connectFailure, nowMs);
-  if (config.pause) return paused(obs);
+  if (config.pause) return paused(obs, nowMs);
   if (pg.rejoinFailure !== null) return decision('stopped', [], 'REJOIN_FAILED', pg.rejoinFailure);
   if (view === null || !dcs.reachable) return dcsUnavailable(obs, nowMs);
   if (pg.dataDir === 'empty') return emptyDataDir(obs, view);
@@ -66,6 +67,8 @@ export function decide(obs: Observation, nowMs: number): Decision {
     const code = lease === 'isolated' ? 'ISOLATED' : 'LEASE_DEADLINE_PASSED';
     return decision(currentRole(obs), [], code, `not promoting: our leader lease is ${lease}`);
   }
+  const behind = viewBehindOwnWrite(obs, view);
+  if (behind !== null) return behind;
   const invalid = invalidLeader(obs, nowMs);
   if (invalid !== null) return withInvalidLeader(obs, invalid);
   const leader = view.leader;
@@ -126,16 +129,23 @@ function currentRole(obs: Observation): DecidedRole {
  * is not re-acquired in pause (Patroni's pause does take it): in failsafe mode such a primary
  * runs on its failsafe deadline and stops there (docs/failsafe.md P7), and outside it the
  * first loop after `resume` re-acquires it.
+ *
+ * And a running primary whose key another member validly holds demotes, pause or not (Patroni
+ * only warns): a fast failover may have deposed it just before the pause began, and it must
+ * not go on accepting writes beside the new primary (docs/fast-failover.md, review item 3).
  */
-function paused(obs: Observation): Decision {
+function paused(obs: Observation, nowMs: number): Decision {
   const leader = obs.dcs.view?.leader ?? null;
-  if (
-    isRunningPrimary(obs.pg) &&
-    obs.dcs.reachable &&
-    leader?.name === obs.self.name &&
-    !namesUsUnderOurLease(obs)
-  )
-    return ownKeyOtherLease(obs);
+  if (isRunningPrimary(obs.pg) && obs.dcs.reachable && leader !== null) {
+    if (leader.name === obs.self.name && !namesUsUnderOurLease(obs)) return ownKeyOtherLease(obs);
+    if (leader.name !== obs.self.name && invalidLeader(obs, nowMs) === null)
+      return decision(
+        'demoted',
+        [{ kind: 'demote', mode: 'fast', follow: null }],
+        'ANOTHER_LEADER',
+        `${leader.name} holds the leader key: demoting (pause does not suspend this)`,
+      );
+  }
   return decision(currentRole(obs), [], 'PAUSED', 'maintenance mode: reporting only, no automatic action');
 }
 
@@ -376,6 +386,24 @@ function promoteActions(obs: Observation, view: ClusterView): Action[] {
   return [...claim, { kind: 'promote', reason: 'failover' }];
 }
 
+/**
+ * Our view predates our own last write of the leader key (a stalled or slow watch): what it
+ * shows of the key is from before we took it. After a fast takeover it still shows the old
+ * leader's key, and acting on it demoted the new primary, which then rewound away commits it
+ * had acknowledged (simulator, fast failover). Wait for the view; the lease deadline and the
+ * fence bound us meanwhile, as with any view that lags.
+ */
+function viewBehindOwnWrite(obs: Observation, view: ClusterView): Decision | null {
+  const own = obs.dcs.ownLeaderWriteRevision ?? null;
+  if (own === null || BigInt(view.revision) >= BigInt(own)) return null;
+  return decision(
+    currentRole(obs),
+    [],
+    'VIEW_BEHIND_OWN_WRITE',
+    `our view (etcd revision ${view.revision}) predates our own leader key write at revision ${own}: waiting for it`,
+  );
+}
+
 /** The key carries our name under an older lease (we restarted). */
 function ownKeyOtherLease(obs: Observation): Decision {
   if (isRunningPrimary(obs.pg)) {
@@ -442,6 +470,8 @@ function withOtherLeader(obs: Observation, view: ClusterView, leader: MemberName
       `former primary: rejoining ${leader}`,
     );
   }
+  const fast = fastTakeover(obs);
+  if (fast !== null) return fast;
   const forked = pastForkPoint(obs, view, leader, nowMs);
   if (forked !== null) return decision('replica', [{ kind: 'rejoin', leader }], 'REJOINING', forked);
   // cascading: a replica streams from its `replicatefrom` member while that one can feed it

@@ -23,6 +23,33 @@ export interface DecideConfig {
   readonly synchronousMode: 'off' | 'on' | 'quorum';
   readonly synchronousModeStrict: boolean;
   readonly usePgRewind: boolean;
+  /** fast failover in `on` mode (docs/fast-failover.md); absent: off */
+  readonly fastFailover?: FastFailoverConfig;
+}
+
+/** `fast_failover*` (docs/fast-failover.md), in internal units. */
+export interface FastFailoverConfig {
+  readonly enabled: boolean;
+  /** (c): no message from the leader on our walreceiver for this long */
+  readonly streamSilenceMs: number;
+  /** (d): the bound on each REST and Postgres-port probe of the leader */
+  readonly probeTimeoutMs: number;
+}
+
+/**
+ * What a listed sync standby found out about a leader whose stream went silent (conditions
+ * (c)–(e) of docs/fast-failover.md), gathered by the agent while `takeoverTarget` holds.
+ */
+export interface TakeoverEvidence {
+  readonly leader: MemberName;
+  /** the leader key's mod revision the probes were made for */
+  readonly leaderModRevision: string;
+  /** ms since our walreceiver's last message from the leader; null: no walreceiver at all */
+  readonly streamSilenceMs: number | null;
+  readonly restAnswered: boolean;
+  readonly portAnswered: boolean;
+  /** LeaseTimeToLive of the leader key's lease, whole seconds; null: etcd has no such lease */
+  readonly lease: { readonly remainingS: number; readonly grantedS: number } | null;
 }
 
 /** This node's own identity and tags. */
@@ -152,6 +179,12 @@ export interface DcsObservation {
    */
   readonly ownLeaderCreateRevision?: string | null;
   /**
+   * the etcd revision of this node's last write of the leader key (acquire, rebind, fast
+   * takeover) since it last released it; null/absent: none. A view at an older revision
+   * predates that write (a stalled watch): its leader key says nothing about who holds it now.
+   */
+  readonly ownLeaderWriteRevision?: string | null;
+  /**
    * failsafe mode, a primary whose renewals fail: monotonic ms until which the last complete
    * round of `POST /failsafe` lets it write (F, docs/failsafe.md); the primary writes while
    * now < max(lease deadline, F). Null/absent: no complete round, or not in failsafe.
@@ -197,6 +230,8 @@ export interface Observation {
    * switchover). Absent: nothing scheduled is ever due. Never used for lease safety.
    */
   readonly wallNowMs?: number;
+  /** fast failover: the probes of the leader, when `takeoverTarget` held and all of them ran; absent/null: none */
+  readonly takeover?: TakeoverEvidence | null;
 }
 
 /**
@@ -266,6 +301,21 @@ export type Action =
       readonly kind: 'removeLeaderKey';
       readonly modRevision: string;
       readonly member: { readonly name: MemberName; readonly modRevision: string | null } | null;
+    }
+  /**
+   * Fast failover (docs/fast-failover.md): put the leader key = us under our lease in one
+   * transaction comparing the leader key's mod revision (still `leader`'s key, the one judged),
+   * the sync key's (still the key that lists us), and the `config` and `failsafe` keys' (null:
+   * absent) as the decision saw them. Fails when any changed: the leader's guarded key writes
+   * and this can never both succeed.
+   */
+  | {
+      readonly kind: 'takeOverLeader';
+      readonly leader: MemberName;
+      readonly leaderModRevision: string;
+      readonly syncModRevision: string;
+      readonly configModRevision: string | null;
+      readonly failsafeModRevision: string | null;
     }
   /**
    * An operator's request, never decided: wipe the data directory and clone from `leader`
@@ -351,7 +401,12 @@ export type ReasonCode =
   /** the agent started less than the longest promise it ever gave ago */
   | 'FAILSAFE_STARTUP_HOLD'
   /** the failsafe key exists and does not name this member: it never leads */
-  | 'FAILSAFE_NOT_LISTED';
+  | 'FAILSAFE_NOT_LISTED'
+  // added with fast failover (docs/fast-failover.md):
+  /** a listed sync standby takes the key from a leader shown gone before its lease expired */
+  | 'FAST_FAILOVER'
+  /** our view is older than our own last leader key write: nothing is decided on it */
+  | 'VIEW_BEHIND_OWN_WRITE';
 
 export interface Decision {
   readonly role: DecidedRole;

@@ -8,7 +8,7 @@ import type {
   SyncMode,
   SyncState,
 } from '@hapg/core';
-import { holdsLeaderKey, toLsn, toTimeline } from '@hapg/core';
+import { holdsLeaderKey, SYNC_PROMISE_VERSION, toLsn, toTimeline } from '@hapg/core';
 
 /** What a member writes to `members/<name>` in the model (bound to its lease). */
 export interface SimMemberRecord {
@@ -41,6 +41,8 @@ export interface EtcdSnapshot {
   readonly failsafeMode: boolean;
   /** `synchronous_mode` in the `config` key */
   readonly syncMode: SyncMode;
+  /** the `config` key's mod revision: pause, failsafe_mode and synchronous_mode live in it */
+  readonly configRevision: string;
 }
 
 /** `synchronous_mode` as a node reads it from its view of the `config` key; null: not there. */
@@ -70,11 +72,23 @@ export class SimEtcd {
   #down = false;
 
   constructor(
-    initial: Omit<EtcdSnapshot, 'atMs' | 'revision' | 'sync' | 'failsafe' | 'failsafeMode' | 'syncMode'>,
+    initial: Omit<
+      EtcdSnapshot,
+      'atMs' | 'revision' | 'sync' | 'failsafe' | 'failsafeMode' | 'syncMode' | 'configRevision'
+    >,
     syncMode: SyncMode = 'off',
   ) {
     this.#snapshots = [
-      { ...initial, sync: null, failsafe: null, failsafeMode: false, syncMode, atMs: 0, revision: 1 },
+      {
+        ...initial,
+        sync: null,
+        failsafe: null,
+        failsafeMode: false,
+        syncMode,
+        configRevision: '1',
+        atMs: 0,
+        revision: 1,
+      },
     ];
   }
 
@@ -106,7 +120,15 @@ export class SimEtcd {
 
   #commit(nowMs: number, change: Partial<EtcdSnapshot>): void {
     const cur = this.current;
-    this.#snapshots.push({ ...cur, ...change, atMs: nowMs, revision: cur.revision + 1 });
+    const revision = cur.revision + 1;
+    const config = 'pause' in change || 'syncMode' in change || 'failsafeMode' in change;
+    this.#snapshots.push({
+      ...cur,
+      ...change,
+      ...(config ? { configRevision: String(revision) } : {}),
+      atMs: nowMs,
+      revision,
+    });
     // Keep a bounded tail: nobody reads further back than the largest watch delay.
     if (this.#snapshots.length > 200) this.#snapshots = this.#snapshots.slice(-100);
   }
@@ -122,6 +144,42 @@ export class SimEtcd {
   keepAlive(id: string, nowMs: number, ttlMs: number): boolean {
     if (!this.#leases.has(id)) return false;
     this.#leases.set(id, nowMs + ttlMs);
+    return true;
+  }
+
+  /** LeaseTimeToLive: whole seconds left (rounded down, as etcd reports them) and the granted ttl; null: no such lease. */
+  timeToLive(id: string, nowMs: number): { remainingS: number; grantedS: number } | null {
+    const at = this.#leases.get(id);
+    if (at === undefined) return null;
+    return { remainingS: Math.floor((at - nowMs) / 1000), grantedS: Math.floor(this.#ttls.get(id)! / 1000) };
+  }
+
+  /**
+   * The store's takeOverLeader (fast failover): put leader = `name` under `leaseId` if the
+   * leader key is at `leaderModRevision` naming `leader`, the sync key at `syncModRevision`,
+   * and the config and failsafe keys at theirs (null: absent). Keeps the create revision.
+   */
+  takeOver(
+    name: string,
+    leaseId: string,
+    t: {
+      readonly leader: string;
+      readonly leaderModRevision: string;
+      readonly syncModRevision: string;
+      readonly configModRevision: string | null;
+      readonly failsafeModRevision: string | null;
+    },
+    nowMs: number,
+  ): boolean {
+    const cur = this.current;
+    if (!this.#leases.has(leaseId)) return false;
+    const l = cur.leader;
+    if (l === null || l.modRevision !== t.leaderModRevision || l.name !== t.leader) return false;
+    if (cur.sync?.modRevision !== t.syncModRevision) return false;
+    if (cur.configRevision !== t.configModRevision) return false;
+    if ((cur.failsafe?.modRevision ?? null) !== t.failsafeModRevision) return false;
+    const rev = String(cur.revision + 1);
+    this.#commit(nowMs, { leader: { name, leaseId, modRevision: rev, createRevision: l.createRevision } });
     return true;
   }
 
@@ -144,8 +202,9 @@ export class SimEtcd {
    * txn create_revision == 0 → put leader bound to lease; rebinds our own name, unless it is
    * bound to no lease on a key we did not create (`ownCreateRevision`: store.ts `#rebind`).
    * `failsafeModRevision` (store.ts, docs/failsafe.md M5): the create also compares the
-   * failsafe key's mod revision with it, or its absence when null; undefined: no compare. As in
-   * the store, the rebind of a key that already names us does not compare it.
+   * failsafe key's mod revision with it, or its absence when null; undefined: no compare; the
+   * same for `syncModRevision` and the sync key. As in the store, the rebind of a key that
+   * already names us compares neither.
    */
   acquire(
     name: string,
@@ -153,18 +212,17 @@ export class SimEtcd {
     nowMs: number,
     ownCreateRevision: string | null = null,
     failsafeModRevision?: string | null,
+    syncModRevision?: string | null,
   ): boolean {
     const cur = this.current;
     if (!this.#leases.has(leaseId)) return false;
     const l = cur.leader;
     if (l !== null && (l.name !== name || (l.leaseId === null && l.createRevision !== ownCreateRevision)))
       return false;
-    if (
-      l === null &&
-      failsafeModRevision !== undefined &&
-      (cur.failsafe?.modRevision ?? null) !== failsafeModRevision
-    )
-      return false;
+    const differs = (rev: string | null | undefined, current: string | null) =>
+      rev !== undefined && rev !== current;
+    if (l === null && differs(failsafeModRevision, cur.failsafe?.modRevision ?? null)) return false;
+    if (l === null && differs(syncModRevision, cur.sync?.modRevision ?? null)) return false;
     const rev = String(cur.revision + 1);
     this.#commit(nowMs, {
       leader: { name, leaseId, modRevision: rev, createRevision: cur.leader?.createRevision ?? rev },
@@ -333,7 +391,15 @@ export function toClusterView(s: EtcdSnapshot): ClusterView {
       statusReason: null,
       leaseId: m.leaseId,
       modRevision: m.modRevision,
-      raw: { conn_url: '', api_url: '', state: m.state, role: m.role, version: 'sim' },
+      raw: {
+        conn_url: '',
+        api_url: '',
+        state: m.state,
+        role: m.role,
+        version: 'sim',
+        // the agent's member.ts: a primary keeps the sync key's promise
+        ...(m.role === 'primary' ? { sync_promise: SYNC_PROMISE_VERSION } : {}),
+      },
     });
   }
   return {
@@ -348,7 +414,7 @@ export function toClusterView(s: EtcdSnapshot): ClusterView {
         failsafe_mode: s.failsafeMode,
         synchronous_mode: s.syncMode === 'off' ? false : s.syncMode === 'on' ? true : 'quorum',
       },
-      modRevision: '1',
+      modRevision: s.configRevision,
     },
     failover: s.failover,
     sync: s.sync,

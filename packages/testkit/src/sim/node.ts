@@ -35,6 +35,11 @@ export interface PgModel {
   ssn: string;
   /** commits this primary made on its current timeline that no client has seen succeed yet */
   unacked: bigint[];
+  /**
+   * a standby: when its walreceiver last got a message from its upstream
+   * (`pg_stat_wal_receiver.last_msg_receipt_time`); null: no walreceiver since its last start
+   */
+  lastMsgAtMs: number | null;
 }
 
 /** Faults active on a node; each is "until" a simulated instant. */
@@ -66,6 +71,8 @@ export class SimNode {
   leaseId: string | null = null;
   /** the create revision of the leader key this node's store created last (store.ts) */
   ownLeaderCreateRevision: string | null = null;
+  /** the etcd revision of this node's store's last leader key write (store.ts) */
+  ownLeaderWriteRevision: string | null = null;
   deadlineMs: number | null = null;
   renewFailingSinceMs: number | null = null;
   /** when etcd last confirmed a renewal: the isolation grace runs from it, as in LeaseKeeper */
@@ -203,6 +210,7 @@ export class SimNode {
   agentRestarted(): void {
     this.leaseId = null;
     this.ownLeaderCreateRevision = null;
+    this.ownLeaderWriteRevision = null;
     this.deadlineMs = null;
     this.renewFailingSinceMs = null;
     this.lastRenewedMs = null;
@@ -270,6 +278,7 @@ export class SimNode {
         releasedLeaderAtMs: this.memory.releasedLeaderAtMs,
         flawedLeaderSinceMs: this.memory.flawedLeader?.sinceMs ?? null,
         ownLeaderCreateRevision: this.ownLeaderCreateRevision,
+        ownLeaderWriteRevision: this.ownLeaderWriteRevision,
       },
       peers: view?.leader === null ? new Map(peers.map((p) => [p.name, p.status(nowMs, this)])) : null,
     };

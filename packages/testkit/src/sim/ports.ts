@@ -7,8 +7,9 @@ import type {
   PeerPort,
   PostgresControl,
   SyncPostgres,
+  TakeoverProbes,
 } from '@hapg/agent';
-import { type ClusterView, HapgError, toLsn, toTimeline } from '@hapg/core';
+import { type ClusterView, HapgError, type Member, toLsn, toTimeline } from '@hapg/core';
 import type { EtcdStore } from '@hapg/dcs';
 import type { FollowTarget } from '@hapg/postgres';
 import { type SimEtcd, toClusterView } from './etcd.js';
@@ -27,6 +28,32 @@ export interface SimWorld {
   newTimeline(): number;
   /** model synchronous replication (a fast shutdown hands WAL to the standbys streaming from us) */
   readonly syncModel: boolean;
+  /** a fast takeover committed: `to` deposed `from` (the simulator tracks the deposed primary) */
+  readonly onTakeover?: (from: string, to: string) => void;
+}
+
+/**
+ * The fast-failover probes of one standby over the model (the agent's `TakeoverProbes`): its
+ * walreceiver's last message, the leader's REST API (its agent up and not frozen) and
+ * Postgres port (running), each only across a working link, and LeaseTimeToLive from etcd.
+ */
+export function simTakeoverProbes(world: SimWorld, node: SimNode): TakeoverProbes {
+  const peer = (m: Member): SimNode | undefined => world.byName.get(m.name);
+  return {
+    streamSilenceMs: async () => (node.pg.lastMsgAtMs === null ? null : world.nowMs() - node.pg.lastMsgAtMs),
+    restAnswers: async (m) => {
+      const p = peer(m);
+      return p !== undefined && !p.agentPaused(world.nowMs()) && reachable(world, node, p);
+    },
+    portAnswers: async (m) => {
+      const p = peer(m);
+      return p !== undefined && p.pg.process === 'running' && reachable(world, node, p);
+    },
+    leaseTimeToLive: async (id) => {
+      if (!node.etcdConnected(world.nowMs())) unavailable();
+      return world.etcd.timeToLive(id, world.nowMs());
+    },
+  };
 }
 
 /**
@@ -77,10 +104,11 @@ export function simStore(world: SimWorld, node: SimNode): ClusterStorePort {
           world.nowMs(),
           node.ownLeaderCreateRevision,
           opts.failsafeModRevision,
+          opts.syncModRevision,
         )
       )
         return false;
-      node.ownLeaderCreateRevision = etcd.current.leader?.createRevision ?? null;
+      ownLeaderKey(node, etcd);
       return true;
     },
     verifyLeader: async () => {
@@ -90,8 +118,18 @@ export function simStore(world: SimWorld, node: SimNode): ClusterStorePort {
     releaseLeader: async () => {
       up();
       const released = etcd.release(node.name, world.nowMs());
-      if (released) node.ownLeaderCreateRevision = null;
+      if (released) {
+        node.ownLeaderCreateRevision = null;
+        node.ownLeaderWriteRevision = null;
+      }
       return released;
+    },
+    takeOverLeader: async (t) => {
+      up();
+      if (node.leaseId === null || !etcd.takeOver(node.name, node.leaseId, t, world.nowMs())) return false;
+      ownLeaderKey(node, etcd);
+      world.onTakeover?.(t.leader, node.name);
+      return true;
     },
     removeLeaderAt: async (rev, member) => {
       up();
@@ -127,6 +165,12 @@ export function simStore(world: SimWorld, node: SimNode): ClusterStorePort {
     },
     leaseDeadlineMs: () => node.deadlineMs,
   };
+}
+
+/** As the store records the key it wrote: its create revision and the revision of the write. */
+function ownLeaderKey(node: SimNode, etcd: SimEtcd): void {
+  node.ownLeaderCreateRevision = etcd.current.leader?.createRevision ?? null;
+  node.ownLeaderWriteRevision = etcd.current.leader?.modRevision ?? null;
 }
 
 /**
@@ -194,6 +238,7 @@ export function simPostgres(world: SimWorld, node: SimNode): PostgresControl {
       if (pg.process === 'running') throw new HapgError('INTERNAL', 'start: already running');
       pg.process = 'running';
       pg.incarnation++;
+      pg.lastMsgAtMs = null;
       if (role === 'primary') {
         // a standby's data directory started without standby.signal ends recovery on a new timeline
         if (!pg.primary) newTimeline(world, node);
@@ -228,6 +273,8 @@ export function simPostgres(world: SimWorld, node: SimNode): PostgresControl {
     checkpoint: async () => mustRun('CHECKPOINT'),
     followPrimary: async (target) => {
       mustRun('follow');
+      // a new primary_conninfo restarts the walreceiver
+      if (pg.upstream !== target.host) pg.lastMsgAtMs = null;
       pg.upstream = target.host;
     },
     checkpointLsn: async () => toLsn(pg.lsn),

@@ -14,6 +14,7 @@ import {
   type SyncPlanner,
   syncDuty,
   adoptSsnInForce,
+  gatherTakeoverEvidence,
 } from '@hapg/agent';
 import {
   type Action,
@@ -46,6 +47,7 @@ import {
   simPostgres,
   simStore,
   simSyncPostgres,
+  simTakeoverProbes,
 } from './ports.js';
 import { Prng } from './prng.js';
 
@@ -119,6 +121,14 @@ export interface SimOptions {
    * Off by default, so the seeds of the other runs keep their schedule.
    */
   readonly syncTransitions?: boolean;
+  /**
+   * With `sync` in `on` mode: fast failover (docs/fast-failover.md) on every node — a listed
+   * standby probes a silent leader through the agent's own gatherer and may take the key over
+   * before the leader's lease expires. A primary deposed so may stay writable until it notices;
+   * it must then acknowledge nothing (checked at every acknowledgement). Off by default, so the
+   * seeds of the other runs keep their schedule.
+   */
+  readonly fastFailover?: boolean;
   /** faults at given instants (directed scenarios), besides the random ones (`faultRate`) */
   readonly schedule?: readonly ScheduledFault[];
   /** called at the end of every step, for scenario assertions */
@@ -226,6 +236,10 @@ export interface SimResult {
     failovers: number;
     /** promotions a failing `pre_promote` aborted (`prePromoteFailRate`) */
     prePromoteFailures: number;
+    /** fast failover: leader keys taken over before the old lease expired */
+    fastFailovers: number;
+    /** fast failover: commits a deposed primary acknowledged (each one is a violation) */
+    deposedAcks: number;
     fenceStops: number;
     /** synchronous mode: commits a client saw succeed */
     acked: number;
@@ -285,6 +299,20 @@ const FAILSAFE_FAULTS = [
 /** docs/fast-failover.md, review items 1 and 2: the mode switched mid-run, agents restarted, watches stalled */
 const SYNC_FAULTS = ['sync-mode-toggle', 'agent-restart', 'watch-stall'] as const;
 
+/**
+ * Fast failover: what it is for (the primary's host dies, or is cut off from everything) and
+ * what races it (cuts between the primary and one member or etcd, stalled watches).
+ */
+const FAST_FAULTS = [
+  'host-death',
+  'host-death',
+  'primary-full-cut',
+  'primary-full-cut',
+  'primary-etcd-cut',
+  'node-cut',
+  'watch-stall',
+] as const;
+
 const TIMING: SimTiming = { ttlMs: 3_000, leaseMarginMs: 500, maxWatchDelayMs: 300 };
 
 /**
@@ -325,6 +353,8 @@ class Simulation {
     faults: 0,
     failovers: 0,
     prePromoteFailures: 0,
+    fastFailovers: 0,
+    deposedAcks: 0,
     fenceStops: 0,
     acked: 0,
     lostAcks: 0,
@@ -347,6 +377,7 @@ class Simulation {
     | (typeof OPERATOR_FAULTS)[number]
     | (typeof FAILSAFE_FAULTS)[number]
     | (typeof SYNC_FAULTS)[number]
+    | (typeof FAST_FAULTS)[number]
   )[];
   /** `syncTransitions`: its counters (agents restart outside failsafe mode too); null when off */
   readonly transitions: { modeSwitches: number; restarts: number } | null;
@@ -389,6 +420,10 @@ class Simulation {
   /** the instant each node's watch-fed view reflects */
   readonly viewAtMs = new Map<SimNode, number>();
   readonly prePromoteFailRate: number | undefined;
+  /** fast failover on (`fastFailover`) */
+  readonly fastOn: boolean;
+  /** primaries deposed by a fast takeover that are still writable (they must acknowledge nothing) */
+  readonly deposed = new Set<string>();
 
   constructor(
     readonly seed: number,
@@ -410,12 +445,14 @@ class Simulation {
     this.fsOpts = opts.failsafeOptions ?? {};
     this.schedule = [...(opts.schedule ?? [])].sort((a, b) => a.atMs - b.atMs);
     this.onStep = opts.onStep;
+    this.fastOn = opts.fastFailover === true && this.sync !== null;
     this.faultKinds = [
       ...FAULTS,
       ...(opts.hostileKeys === true ? HOSTILE_FAULTS : []),
       ...(opts.operatorRequests === true ? OPERATOR_FAULTS : []),
       ...(this.failsafeOn ? FAILSAFE_FAULTS : []),
       ...(opts.syncTransitions === true && this.sync !== null ? SYNC_FAULTS : []),
+      ...(this.fastOn ? FAST_FAULTS : []),
     ];
     this.transitions =
       opts.syncTransitions === true && this.sync !== null ? { modeSwitches: 0, restarts: 0 } : null;
@@ -432,6 +469,15 @@ class Simulation {
       synchronousMode: this.sync?.mode ?? 'off',
       synchronousModeStrict: this.sync?.strict ?? false,
       usePgRewind: true,
+      ...(this.fastOn
+        ? {
+            fastFailover: {
+              enabled: true,
+              streamSilenceMs: this.rng.pick([300, 600, 1_000]),
+              probeTimeoutMs: 500,
+            },
+          }
+        : {}),
     };
     this.etcd = new SimEtcd(
       {
@@ -474,6 +520,11 @@ class Simulation {
       nowMs: () => this.nowMs,
       newTimeline: () => ++this.maxTimeline,
       syncModel: this.sync !== null,
+      onTakeover: (from, to) => {
+        this.stats.fastFailovers++;
+        if (this.byName.get(from)?.writable() === true) this.deposed.add(from);
+        this.log(`${to} took the leader key over from ${from} (fast failover)`);
+      },
     };
     for (const node of this.nodes) this.agents.set(node, this.agentFor(node));
     if (this.failsafeOn) {
@@ -489,6 +540,7 @@ class Simulation {
     }
     this.etcd.acquire('n0', this.nodes[0]!.leaseId!, 0);
     this.nodes[0]!.ownLeaderCreateRevision = this.etcd.current.leader?.createRevision ?? null;
+    this.nodes[0]!.ownLeaderWriteRevision = this.etcd.current.leader?.modRevision ?? null;
     const n0 = this.nodes[0]!;
     n0.fence = { deadlineMs: n0.deadlineMs!, incarnation: n0.pg.incarnation };
     n0.lastSawPrimary = true;
@@ -551,7 +603,7 @@ class Simulation {
       });
       this.nowMs = step * this.stepMs;
       if (this.etcd.down && this.nowMs >= this.etcdDownUntilMs) this.etcdUp();
-      if (this.failsafeOn || this.transitions !== null) this.watches();
+      if (this.faultKinds.includes('watch-stall')) this.watches();
       while (this.schedule.length > 0 && this.schedule[0]!.atMs <= this.nowMs)
         await this.applyFault(this.schedule.shift()!.fault);
       if (step < this.faultSteps && this.rng.chance(this.faultRate)) await this.injectFault();
@@ -627,6 +679,7 @@ class Simulation {
       if (source === undefined || pg.process !== 'running' || pg.primary || !source.writable()) continue;
       if (!r.linked(source, this.nowMs) || !canStream(pg, source.pg)) continue;
       pg.streaming = true;
+      pg.lastMsgAtMs = this.nowMs;
       const behind = source.pg.lsn - pg.lsn;
       // synchronous mode: a seeded per-step bandwidth, so standbys lag and commits wait
       const bandwidth = this.sync === null ? 3_000n : BigInt(this.rng.pick([0, 1_000, 2_500, 4_000]));
@@ -649,10 +702,25 @@ class Simulation {
       const done = pg.unacked.filter((lsn) => lsn <= released);
       if (done.length === 0) continue;
       pg.unacked = pg.unacked.filter((lsn) => lsn > released);
+      this.checkDeposedAck(node, done.length);
       if (this.promised(node)) for (const lsn of done) this.acks.record(node.name, pg.timeline, lsn);
       this.stats.acked += done.length;
       if (this.nowMs >= this.faultSteps * this.stepMs) this.stats.ackedAfterHeal += done.length;
     }
+  }
+
+  /**
+   * Fast failover: a primary whose key another member holds must acknowledge nothing (its ssn
+   * needs the standby that took over) — the overlap the lease path never has.
+   */
+  checkDeposedAck(node: SimNode, count: number): void {
+    if (!this.fastOn || this.keyTakenFrom.has(node.name)) return;
+    const holder = this.etcd.current.leader?.name ?? null;
+    if (holder === null || holder === node.name) return;
+    this.stats.deposedAcks += count;
+    this.fail(
+      `${node.name} acknowledged ${count} commit(s) while ${holder} holds the leader key (ssn ${JSON.stringify(node.pg.ssn)})`,
+    );
   }
 
   /**
@@ -708,6 +776,9 @@ class Simulation {
         dcs: { ...obs.dcs, ...fs.observation() },
       };
     }
+    // the agent's fast-failover gatherer, over the model's probes
+    if (this.fastOn)
+      obs = { ...obs, takeover: await gatherTakeoverEvidence(simTakeoverProbes(this.world, node), obs) };
     const d = this.decideFn(obs, this.nowMs);
     this.stats.codes[d.reason.code] = (this.stats.codes[d.reason.code] ?? 0) + 1;
     if (d.actions.length > 0 || d.reason.code !== node.lastDecision?.reason.code) {
@@ -851,7 +922,10 @@ class Simulation {
   }
 
   checkSafety(where: string): void {
-    const writable = this.nodes.filter((n) => n.writable());
+    for (const name of this.deposed) if (!this.byName.get(name)!.writable()) this.deposed.delete(name);
+    // a primary deposed by a fast takeover may stay writable until it notices; that it
+    // acknowledges nothing then is checked at each acknowledgement (checkDeposedAck)
+    const writable = this.nodes.filter((n) => n.writable() && !this.deposed.has(n.name));
     if (writable.length > 1) {
       this.fail(`two writable primaries after ${where}: ${writable.map((n) => n.name).join(', ')}`);
     }
@@ -974,6 +1048,14 @@ class Simulation {
       case 'sync-mode-toggle':
         this.toggleSyncMode();
         return;
+      case 'host-death':
+        this.hostDeath(this.nodes.find((n) => n.writable()) ?? node, untilMs);
+        return;
+      case 'primary-full-cut': {
+        const primary = this.nodes.find((n) => n.writable()) ?? node;
+        await this.applyFault({ kind: 'full-cut', node: primary.name, forMs: untilMs - this.nowMs });
+        return;
+      }
     }
     this.log(`FAULT ${fault} on ${node.name} until ${untilMs}`);
   }
@@ -1114,12 +1196,37 @@ class Simulation {
     // the new process lists etcd afresh and watches from there: a stall was the old watch's
     node.faults.watchStalledUntilMs = 0;
     node.watchFrozenAtMs = null;
+    // nor can a stall leave the new process's view older than its own first list
+    this.viewAtMs.delete(node);
     node.faults.agentPausedUntilMs = 0;
     node.faults.agentDownUntilMs = startAt;
     node.nextLoopAtMs = startAt;
     this.agents.set(node, this.agentFor(node));
     if (this.failsafeOn) this.startFailsafe(node, startAt);
     this.log(`FAULT ${reboot ? 'reboot of' : 'agent restart on'} ${node.name}: up again at ${startAt}`);
+  }
+
+  /**
+   * The host dies (kill -9 of everything, or power): Postgres and the agent stop, nothing
+   * reaches it until `untilMs`, when it boots with Postgres stopped and a fresh agent.
+   */
+  hostDeath(node: SimNode, untilMs: number): void {
+    if (this.failsafeOn) {
+      this.restartAgent(node, untilMs - this.nowMs, true);
+      return;
+    }
+    this.crash(node);
+    node.fence = null;
+    node.agentRestarted();
+    node.faults.agentPausedUntilMs = 0;
+    node.faults.agentDownUntilMs = untilMs;
+    node.faults.fullCutUntilMs = Math.max(node.faults.fullCutUntilMs, untilMs);
+    node.faults.watchStalledUntilMs = 0;
+    node.watchFrozenAtMs = null;
+    this.viewAtMs.delete(node);
+    node.nextLoopAtMs = untilMs;
+    this.agents.set(node, this.agentFor(node));
+    this.log(`FAULT host of ${node.name} dies: up again at ${untilMs}`);
   }
 
   /** A new agent process's failsafe glue on `node`, its runner's first tick at `startAt`. */
@@ -1434,5 +1541,6 @@ function initialPg(primary: boolean): PgModel {
     streamingReplicas: [],
     ssn: '',
     unacked: [],
+    lastMsgAtMs: null,
   };
 }

@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decide,
+  evidenceShortfall,
+  type Observation,
+  SYNC_PROMISE_VERSION,
+  type TakeoverEvidence,
+  takeoverTarget,
+} from '../src/index.js';
+import { clusterView, member, NOW_MS, replicaObs } from './decide-fixtures.js';
+
+/**
+ * Fast failover (docs/fast-failover.md): `a`, listed in an `on`-mode sync key of leader `b`,
+ * whose stream, REST API, Postgres port and lease keepalives have all gone silent.
+ */
+const FAST = { enabled: true, streamSilenceMs: 1000, probeTimeoutMs: 500 } as const;
+
+const GONE: TakeoverEvidence = {
+  leader: 'b',
+  leaderModRevision: '5',
+  streamSilenceMs: 1500,
+  restAnswered: false,
+  portAnswered: false,
+  lease: { remainingS: 7, grantedS: 10 },
+};
+
+function leaderB(over: Record<string, unknown> = {}) {
+  return member('b', {
+    role: 'primary',
+    raw: {
+      conn_url: '',
+      api_url: '',
+      state: 'running',
+      role: 'primary',
+      version: '0.1.0',
+      sync_promise: SYNC_PROMISE_VERSION,
+    },
+    ...over,
+  });
+}
+
+function obs(
+  over: {
+    evidence?: TakeoverEvidence | null;
+    config?: Partial<Observation['config']>;
+    view?: Parameters<typeof clusterView>[0];
+    pg?: Partial<Observation['pg']>;
+    self?: Partial<Observation['self']>;
+  } = {},
+): Observation {
+  const base = replicaObs({
+    config: { synchronousMode: 'on', fastFailover: FAST, ...over.config },
+    pg: { following: 'b', streaming: true, ...over.pg },
+    self: over.self ?? {},
+    view: clusterView({
+      members: new Map([
+        ['a', member('a')],
+        ['b', leaderB()],
+        ['c', member('c')],
+      ]),
+      sync: { leader: 'b', syncStandbys: ['a'], quorum: 0, modRevision: '7' },
+      config: { value: { synchronous_mode: true }, modRevision: '3' },
+      ...over.view,
+    }),
+  });
+  return { ...base, takeover: over.evidence === undefined ? GONE : over.evidence };
+}
+
+describe('fast failover: the takeover rule', () => {
+  it('takes the key over in one guarded transaction, then verifies, claims the sync key and promotes', () => {
+    const d = decide(obs(), NOW_MS);
+    expect(d.reason.code).toBe('FAST_FAILOVER');
+    expect(d.actions).toEqual([
+      {
+        kind: 'takeOverLeader',
+        leader: 'b',
+        leaderModRevision: '5',
+        syncModRevision: '7',
+        configModRevision: '3',
+        failsafeModRevision: null,
+      },
+      { kind: 'verifyLeader' },
+      { kind: 'claimSyncKey' },
+      { kind: 'promote', reason: 'failover' },
+    ]);
+  });
+
+  it.each<[string, Parameters<typeof obs>[0]]>([
+    ['the switch is off', { config: { fastFailover: { ...FAST, enabled: false } } }],
+    ['no switch at all', { config: { fastFailover: undefined } }],
+    ['asynchronous mode', { config: { synchronousMode: 'off' } }],
+    ['quorum mode (needs release keys, not built)', { config: { synchronousMode: 'quorum' } }],
+    [
+      'a switchover in progress',
+      { view: { failover: { leader: 'b', member: 'c', scheduledAt: null, modRevision: '8' } } },
+    ],
+    [
+      'the key lists another standby',
+      { view: { sync: { leader: 'b', syncStandbys: ['c'], quorum: 0, modRevision: '7' } } },
+    ],
+    [
+      'the key names another leader',
+      { view: { sync: { leader: 'c', syncStandbys: ['a'], quorum: 0, modRevision: '7' } } },
+    ],
+    [
+      'a quorum key left over after quorum → on',
+      { view: { sync: { leader: 'b', syncStandbys: ['a', 'c'], quorum: 1, modRevision: '7' } } },
+    ],
+    ['no sync key', { view: { sync: null } }],
+    [
+      'a leader that does not keep the promise (Patroni)',
+      {
+        view: {
+          members: new Map([
+            ['a', member('a')],
+            ['b', member('b', { role: 'primary' })],
+          ]),
+        },
+      },
+    ],
+    ['we follow another member', { pg: { following: 'c' } }],
+    ["our timeline is not the leader's", { pg: { timeline: 2 as never } }],
+    ['tagged nofailover', { self: { nofailover: true } }],
+    ['a failsafe promise', { self: { failsafeHold: { code: 'FAILSAFE_PROMISED', text: 'promised' } } }],
+  ])('never when %s', (_why, over) => {
+    const d = decide(obs(over), NOW_MS);
+    expect(d.reason.code).not.toBe('FAST_FAILOVER');
+    expect(d.actions.map((a) => a.kind)).not.toContain('takeOverLeader');
+  });
+
+  it.each<[string, Partial<TakeoverEvidence>, RegExp]>([
+    ['the stream is live', { streamSilenceMs: 400 }, /stream .* is live/],
+    ['the REST API answers', { restAnswered: true }, /REST API answers/],
+    ['the Postgres port answers (only the agent died)', { portAnswered: true }, /Postgres port answers/],
+    [
+      'the lease was renewed less than a second ago',
+      { lease: { remainingS: 9, grantedS: 10 } },
+      /renewed its lease/,
+    ],
+    ['the probes were for an older key', { leaderModRevision: '4' }, /another leader key/],
+  ])('not while %s', (_why, ev, text) => {
+    const o = obs({ evidence: { ...GONE, ...ev } });
+    expect(decide(o, NOW_MS).reason.code).not.toBe('FAST_FAILOVER');
+    expect(evidenceShortfall(takeoverTarget(o)!, { ...GONE, ...ev })).toMatch(text);
+  });
+
+  it('a walreceiver that is gone counts as silent, a lease etcd no longer has as missed', () => {
+    expect(
+      decide(obs({ evidence: { ...GONE, streamSilenceMs: null, lease: null } }), NOW_MS).reason.code,
+    ).toBe('FAST_FAILOVER');
+  });
+
+  it('without evidence the replica follows as before', () => {
+    expect(decide(obs({ evidence: null }), NOW_MS).reason.code).toBe('FOLLOWING');
+  });
+});
+
+describe('a view older than our own leader key write decides nothing', () => {
+  it('after a takeover, a stalled view still showing the old leader does not demote us', () => {
+    const o = obs({ evidence: null });
+    const primary: Observation = {
+      ...o,
+      pg: { ...o.pg, inRecovery: false, flushLsn: o.pg.receiveLsn, following: null },
+      dcs: { ...o.dcs, ownLeaderWriteRevision: '11' },
+    };
+    const d = decide(primary, NOW_MS);
+    expect(d.reason.code).toBe('VIEW_BEHIND_OWN_WRITE');
+    expect(d.actions).toEqual([]);
+    // once the view has caught up, a key held by another member demotes as always
+    const later = decide({ ...primary, dcs: { ...primary.dcs, ownLeaderWriteRevision: '9' } }, NOW_MS);
+    expect(later.reason.code).toBe('ANOTHER_LEADER');
+  });
+});
+
+describe('pause does not keep a deposed primary writable', () => {
+  it('a running primary whose key another member validly holds demotes in pause', () => {
+    const o = obs({ evidence: null, config: { pause: true } });
+    const primary: Observation = { ...o, pg: { ...o.pg, inRecovery: false, flushLsn: o.pg.receiveLsn } };
+    const d = decide(primary, NOW_MS);
+    expect(d.reason.code).toBe('ANOTHER_LEADER');
+    expect(d.actions).toEqual([{ kind: 'demote', mode: 'fast', follow: null }]);
+  });
+});
