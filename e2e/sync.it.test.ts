@@ -115,6 +115,55 @@ describe('synchronous mode', () => {
     await waitSync('on');
   });
 
+  it('fast failover: kill -9 of the primary host, the sync standby takes the key before the old lease expires, nothing lost', async () => {
+    // docs/fast-failover.md: the stream, REST API and Postgres port of the dead primary are
+    // silent and its keepalives stopped, so the listed standby takes over through the guarded
+    // takeover transaction instead of waiting for the lease; history records `failover (fast)`
+    await cluster.patchConfig({ fast_failover: true });
+    try {
+      const { primary, sync } = await waitSync('on');
+      const writer = cluster.writer({ statementTimeoutMs: 10_000 });
+      writer.start();
+      await sleep(1500);
+      await cluster.killHost(primary);
+      const next = await cluster.waitForPrimary(30_000, primary);
+      expect(next.name).toBe(sync[0]!.name);
+      const history = (await cluster.api(next, '/history'))?.body as unknown[][];
+      expect(history.at(-1)?.[2]).toBe('failover (fast)');
+      expect(history.at(-1)?.[4]).toBe(next.name);
+      await expectNothingLost(writer, next);
+      await bringBack(primary);
+    } finally {
+      await cluster.patchConfig({ fast_failover: false });
+    }
+  });
+
+  it('fast failover on, primary frozen: its Postgres port still accepts connections, so the lease path applies', async () => {
+    // a stopped postmaster's listen socket still completes TCP handshakes: condition (d) fails,
+    // as it must for an agent that merely hangs, and the standby waits for the lease
+    await cluster.patchConfig({ fast_failover: true });
+    try {
+      const { primary, sync } = await waitSync('on');
+      const writer = cluster.writer({ statementTimeoutMs: 10_000 });
+      writer.start();
+      await sleep(1500);
+      const frozen = await cluster.freezeHost(primary);
+      try {
+        const next = await cluster.waitForPrimary(TTL_S * 1000 + 30_000, primary);
+        expect(next.name).toBe(sync[0]!.name);
+        const history = (await cluster.api(next, '/history'))?.body as unknown[][];
+        expect(history.at(-1)?.[2]).toBe('failover');
+        await expectNothingLost(writer, next);
+      } finally {
+        cluster.thawHost(primary, frozen);
+      }
+      await cluster.waitHealthy(60_000);
+      await waitSync('on');
+    } finally {
+      await cluster.patchConfig({ fast_failover: false });
+    }
+  });
+
   it('an asynchronous member is never promoted, even as the only one left; it says why', async () => {
     const { primary, sync } = await waitSync('on');
     const async = cluster.nodes.find((n) => n !== primary && n !== sync[0])!;

@@ -49,6 +49,9 @@ import { LoopScheduler } from './loop/scheduler.js';
 import { viewChangeWakes } from './loop/wake.js';
 import { EMPTY_PG_OBSERVATION } from './snapshot-build.js';
 import { ownUrls } from './member.js';
+import { agentTakeoverProbes } from './fast-failover/agent-probes.js';
+import type { TakeoverProbes } from './fast-failover/evidence.js';
+import { SilenceWatch } from './fast-failover/silence-watch.js';
 import type { AgentMetrics } from './metrics.js';
 
 export type { Fence } from './loop/fence-arming.js';
@@ -137,6 +140,9 @@ export class HaLoop {
   readonly #hooks: HooksPort;
   /** failsafe mode: promises, rounds, the failsafe key */
   readonly failsafe: AgentFailsafe;
+  /** fast failover: the probes of a leader that may be gone, and the stream sampler between loops */
+  readonly #takeoverProbes: TakeoverProbes;
+  readonly #silenceWatch: SilenceWatch;
 
   constructor(o: HaOptions) {
     this.#o = o;
@@ -253,6 +259,12 @@ export class HaLoop {
       },
       replicationSampleMs(this.#dyn.primaryIsolationTimeoutMs),
     );
+    this.#takeoverProbes = agentTakeoverProbes({ pg: o.pg.node, store: o.store });
+    this.#silenceWatch = new SilenceWatch({
+      lastObservation: () => this.#lastObs,
+      probes: this.#takeoverProbes,
+      wake: (why) => this.wake(why),
+    });
     this.#listen();
   }
 
@@ -309,6 +321,7 @@ export class HaLoop {
 
   start(): void {
     this.#guard.start();
+    this.#silenceWatch.start();
     this.failsafe.start();
     this.wake('start');
   }
@@ -317,6 +330,7 @@ export class HaLoop {
     // no iteration starts from here on; the running one ends on its own
     const ended = this.#scheduler.stop();
     this.#guard.stop();
+    this.#silenceWatch.stop();
     this.failsafe.stop();
     await ended;
   }
@@ -378,7 +392,7 @@ export class HaLoop {
     // a start or clone in this loop writes pg_hba.conf from the current dynamic config
     pg.node.setPgHba(effectivePgHba(config, this.#dyn));
     const seen = await observe(
-      { ...this.#o, failsafe: this.failsafe },
+      { ...this.#o, failsafe: this.failsafe, takeoverProbes: this.#takeoverProbes },
       { config, dyn: this.#dyn, view, memory: this.#memory },
     );
     this.#memory = seen.memory;

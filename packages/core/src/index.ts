@@ -112,6 +112,7 @@ export {
   quorumProof,
   rankCandidates,
   type Reason,
+  type PromoteReason,
   type ReasonCode,
   safetyDemotion,
   selfCandidate,

@@ -42,6 +42,7 @@ describe('parseDynamicConfig', () => {
       pause: false,
       failsafeMode: false,
       failsafeTimeoutMs: 2_000,
+      fastFailover: { enabled: false, streamSilenceMs: 1_000, probeTimeoutMs: 500 },
       memberSlotsTtlMs: 1_800_000,
       slots: {},
       ignoreSlots: [],
@@ -161,6 +162,7 @@ describe('toDecideConfig', () => {
       synchronousMode: 'on',
       synchronousModeStrict: true,
       usePgRewind: true,
+      fastFailover: { enabled: false, streamSilenceMs: 1_000, probeTimeoutMs: 500 },
     });
   });
 });

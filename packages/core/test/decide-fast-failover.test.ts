@@ -81,7 +81,7 @@ describe('fast failover: the takeover rule', () => {
       },
       { kind: 'verifyLeader' },
       { kind: 'claimSyncKey' },
-      { kind: 'promote', reason: 'failover' },
+      { kind: 'promote', reason: 'fast-failover' },
     ]);
   });
 

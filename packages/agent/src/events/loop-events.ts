@@ -4,6 +4,7 @@ import {
   type MemberName,
   type PgObservation,
   walPosition,
+  type PromoteReason,
 } from '@hapg/core';
 import type { NodeSnapshot } from '../api/snapshot.js';
 import type { EventInput, EventJournal } from './journal.js';
@@ -61,7 +62,7 @@ export class LoopEvents {
   }
 
   /** We promoted: a failover or switchover away from the last other leader seen. */
-  promoted(reason: 'failover' | 'switchover' | 'manual', pg: PgObservation | null): void {
+  promoted(reason: PromoteReason, pg: PgObservation | null): void {
     this.report(
       {
         type: reason === 'switchover' ? 'switchover' : 'failover',
@@ -69,7 +70,7 @@ export class LoopEvents {
         newRole: 'primary',
         oldLeader: this.#lastOtherLeader,
         newLeader: this.#self,
-        reason: { code: reason.toUpperCase(), text: `promoted (${reason})` },
+        reason: { code: reason.replace('-', '_').toUpperCase(), text: `promoted (${reason})` },
       },
       pg,
     );

@@ -12,6 +12,7 @@ import {
   malformedKey,
   maxLsn,
   type MemberName,
+  type PromoteReason,
 } from '@hapg/core';
 import type { FollowTarget } from '@hapg/postgres';
 import { pgAddressOf } from '../conn.js';
@@ -59,7 +60,7 @@ export interface ExecContext {
   readonly syncMode: 'off' | 'on' | 'quorum';
   /** the dynamic config a bootstrap writes (`bootstrap.dcs`) */
   readonly bootstrapDcs: Readonly<Record<string, unknown>>;
-  readonly onPromoted: (reason: 'failover' | 'switchover' | 'manual') => void;
+  readonly onPromoted: (reason: PromoteReason) => void;
   readonly onReleased: () => void;
   /** `pre_promote` failed and the key was released: the node does not compete for ttl (why) */
   readonly onPrePromoteFailed: (why: string) => void;
@@ -318,11 +319,7 @@ function assertLeaseAhead(ctx: ExecContext): void {
   }
 }
 
-async function promote(
-  ctx: ExecContext,
-  run: RunState,
-  reason: 'failover' | 'switchover' | 'manual',
-): Promise<void> {
+async function promote(ctx: ExecContext, run: RunState, reason: PromoteReason): Promise<void> {
   const { pg, store, view } = ctx;
   assertKeyConfirmed(run, 'promote');
   beginLeadership(ctx);
@@ -347,7 +344,7 @@ async function promote(
   const entry: HistoryEntry = {
     timeline: oldTimeline,
     switchLsn: switchLsn === null ? 0 : lsnToJson(switchLsn),
-    reason,
+    reason: reason === 'fast-failover' ? 'failover (fast)' : reason,
     time: new Date(ctx.clock.wallMs()).toISOString(),
     newLeader: ctx.name,
   };

@@ -10,6 +10,7 @@ import {
 import type { EtcdStore } from '@hapg/dcs';
 import type { LocalPostgres } from '../local-pg.js';
 import { fetchPeerStatuses } from '../peers.js';
+import { gatherTakeoverEvidence, type TakeoverProbes } from '../fast-failover/evidence.js';
 import type { AgentFailsafe } from '../failsafe/index.js';
 import { type AgentMemory, observed, prePromoteFailure } from './memory.js';
 
@@ -31,6 +32,8 @@ export interface ObserverDeps {
   };
   /** failsafe mode: our promises (`failsafeHold`) and the deadline of our rounds */
   readonly failsafe?: Pick<AgentFailsafe, 'hold' | 'observation'>;
+  /** fast failover: the probes of a leader that may be gone (asked only while `takeoverTarget` holds) */
+  readonly takeoverProbes?: TakeoverProbes;
 }
 
 /**
@@ -89,5 +92,7 @@ export async function observe(
     peers,
     wallNowMs: clock.wallMs(),
   };
-  return { obs, memory: seen.memory };
+  const takeover =
+    deps.takeoverProbes === undefined ? null : await gatherTakeoverEvidence(deps.takeoverProbes, obs);
+  return { obs: takeover === null ? obs : { ...obs, takeover }, memory: seen.memory };
 }

@@ -4,6 +4,7 @@
  * bytes) outside; converted once into `DynamicConfig` (units in names).
  */
 import type { z } from 'zod';
+import type { FastFailoverConfig } from '../decide/types.js';
 import { leaseMarginMs } from '../lease-margin.js';
 import { f, freeMap, listOf, section } from './fields.js';
 import type { KeyPattern } from './keys.js';
@@ -50,6 +51,10 @@ export const dynamicConfigSchema = section({
   failsafe_mode: f.flag(),
   // hapg only: the bound on each POST /failsafe of a round (Patroni hard-codes 2 s)
   failsafe_timeout: f.fractionalSeconds({ min: 0, max: SECONDS_MAX }),
+  // hapg only: fast failover in `on` mode (docs/fast-failover.md)
+  fast_failover: f.flag(),
+  fast_failover_stream_silence: f.fractionalSeconds({ min: 0, max: SECONDS_MAX }),
+  fast_failover_probe_timeout: f.fractionalSeconds({ min: 0, max: SECONDS_MAX }),
   member_slots_ttl: f.duration(),
   slots: freeMap(slotSchema),
   ignore_slots: listOf(ignoreSlotSchema),
@@ -117,6 +122,9 @@ export const DEFAULT_DYNAMIC_CONFIG = Object.freeze({
   pause: false,
   failsafe_mode: false,
   failsafe_timeout: 2,
+  fast_failover: false,
+  fast_failover_stream_silence: 1,
+  fast_failover_probe_timeout: 0.5,
   member_slots_ttl: '30min',
   slots: Object.freeze({}),
   ignore_slots: Object.freeze([]),
@@ -162,6 +170,8 @@ export interface DynamicConfig {
   readonly failsafeMode: boolean;
   /** the bound on each `POST /failsafe` of a round */
   readonly failsafeTimeoutMs: number;
+  /** fast failover in `on` mode (docs/fast-failover.md) */
+  readonly fastFailover: FastFailoverConfig;
   readonly memberSlotsTtlMs: number;
   readonly slots: Readonly<Record<string, SlotConfig>>;
   readonly ignoreSlots: readonly IgnoreSlotRule[];
@@ -230,6 +240,11 @@ export function toDynamicConfig(
       raw.failsafe_timeout === undefined
         ? Math.min(sToMs(D.failsafe_timeout), failsafeRoundRoomMs(sToMs(raw.ttl ?? D.ttl)))
         : sToMs(raw.failsafe_timeout),
+    fastFailover: {
+      enabled: raw.fast_failover ?? D.fast_failover,
+      streamSilenceMs: sToMs(raw.fast_failover_stream_silence ?? D.fast_failover_stream_silence),
+      probeTimeoutMs: sToMs(raw.fast_failover_probe_timeout ?? D.fast_failover_probe_timeout),
+    },
     memberSlotsTtlMs: raw.member_slots_ttl ?? 30 * 60_000,
     slots: Object.fromEntries(
       Object.entries(raw.slots)

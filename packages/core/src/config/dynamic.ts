@@ -71,6 +71,19 @@ export function validateDynamicConfig(cfg: DynamicConfig): ConfigProblem[] {
       message: `must be more than 0 and at most (ttl - margin) / 2 = ${seconds(roundRoomMs)}, got ${seconds(failsafeTimeoutMs)}`,
     });
   }
+  const ff = cfg.fastFailover;
+  if (ff.probeTimeoutMs <= 0 || ff.probeTimeoutMs >= ttlMs) {
+    problems.push({
+      path: ['fast_failover_probe_timeout'],
+      message: `must be more than 0 and less than ttl (${seconds(ttlMs)}), got ${seconds(ff.probeTimeoutMs)}`,
+    });
+  }
+  if (ff.streamSilenceMs <= 0) {
+    problems.push({
+      path: ['fast_failover_stream_silence'],
+      message: `must be more than 0, got ${seconds(ff.streamSilenceMs)}`,
+    });
+  }
   return problems;
 }
 
@@ -89,6 +102,7 @@ export function toDecideConfig(dyn: DynamicConfig): DecideConfig {
     synchronousMode: dyn.synchronousMode,
     synchronousModeStrict: dyn.synchronousModeStrict,
     usePgRewind: dyn.postgresql.usePgRewind,
+    fastFailover: dyn.fastFailover,
   };
 }
 

@@ -114,7 +114,7 @@ export function fastTakeover(obs: Observation): Decision | null {
       takeover,
       { kind: 'verifyLeader' },
       { kind: 'claimSyncKey' },
-      { kind: 'promote', reason: 'failover' },
+      { kind: 'promote', reason: 'fast-failover' },
     ],
     reason: {
       code: 'FAST_FAILOVER',

@@ -278,7 +278,7 @@ export type Action =
    */
   | { readonly kind: 'claimSyncKey' }
   /** pg_promote(wait) then append to `history` */
-  | { readonly kind: 'promote'; readonly reason: 'failover' | 'switchover' | 'manual' }
+  | { readonly kind: 'promote'; readonly reason: PromoteReason }
   /** stop accepting writes now: stop Postgres (`immediate` when the lease is in doubt); a later loop starts it as a standby */
   | { readonly kind: 'demote'; readonly mode: 'fast' | 'immediate'; readonly follow: MemberName | null }
   /** start the stopped Postgres: as primary (only while holding the key) or as a standby of `follow` */
@@ -324,6 +324,9 @@ export type Action =
   | { readonly kind: 'reinitialize'; readonly leader: MemberName };
 
 export type ActionKind = Action['kind'];
+
+/** Why a promotion happened; `fast-failover`: after a takeover before the old lease expired (history: `failover (fast)`). */
+export type PromoteReason = 'failover' | 'fast-failover' | 'switchover' | 'manual';
 
 export type DecidedRole = 'primary' | 'replica' | 'candidate' | 'demoted' | 'uninitialized' | 'stopped';
 
