@@ -86,82 +86,64 @@ describe('synchronous mode', () => {
     expect(list.find((m) => m.member === sync[0]!.name)?.role).toBe('Sync Standby');
   });
 
-  it('kill -9 of the primary: the sync standby takes over with every acknowledged commit', async () => {
+  /**
+   * Kills or freezes (agent and Postgres stopped, fence alive) the primary's host under a
+   * writer: the sync standby takes over with every acknowledged commit, and history records
+   * how (`failover`, or `failover (fast)` after a takeover before the old lease expired).
+   */
+  async function syncStandbyTakesOver(fault: 'kill' | 'freeze', historyReason: string): Promise<void> {
     const { primary, sync } = await waitSync('on');
     const writer = cluster.writer({ statementTimeoutMs: 10_000 });
     writer.start();
     await sleep(1500);
-    await cluster.killHost(primary);
-    const next = await cluster.waitForPrimary(30_000, primary);
-    expect(next.name).toBe(sync[0]!.name);
-    await expectNothingLost(writer, next);
-    await bringBack(primary);
-  });
-
-  it('primary frozen (agent and Postgres stopped, fence alive): the sync standby takes over, nothing lost', async () => {
-    const { primary, sync } = await waitSync('on');
-    const writer = cluster.writer({ statementTimeoutMs: 10_000 });
-    writer.start();
-    await sleep(1500);
-    const frozen = await cluster.freezeHost(primary);
+    const frozen = fault === 'freeze' ? await cluster.freezeHost(primary) : null;
+    if (fault === 'kill') await cluster.killHost(primary);
     try {
       const next = await cluster.waitForPrimary(TTL_S * 1000 + 30_000, primary);
       expect(next.name).toBe(sync[0]!.name);
+      const history = (await cluster.api(next, '/history'))?.body as unknown[][];
+      expect(history.at(-1)?.[2]).toBe(historyReason);
+      expect(history.at(-1)?.[4]).toBe(next.name);
       await expectNothingLost(writer, next);
     } finally {
-      cluster.thawHost(primary, frozen);
+      if (frozen !== null) cluster.thawHost(primary, frozen);
     }
-    await cluster.waitHealthy(60_000);
-    await waitSync('on');
+    if (fault === 'kill') await bringBack(primary);
+    else {
+      await cluster.waitHealthy(60_000);
+      await waitSync('on');
+    }
+  }
+
+  /** `fast_failover` on for `fn` (docs/fast-failover.md), off again after it. */
+  async function withFastFailover(fn: () => Promise<void>): Promise<void> {
+    await cluster.patchConfig({ fast_failover: true });
+    try {
+      await fn();
+    } finally {
+      await cluster.patchConfig({ fast_failover: false });
+    }
+  }
+
+  it('kill -9 of the primary: the sync standby takes over with every acknowledged commit', async () => {
+    await syncStandbyTakesOver('kill', 'failover');
+  });
+
+  it('primary frozen (agent and Postgres stopped, fence alive): the sync standby takes over, nothing lost', async () => {
+    await syncStandbyTakesOver('freeze', 'failover');
   });
 
   it('fast failover: kill -9 of the primary host, the sync standby takes the key before the old lease expires, nothing lost', async () => {
     // docs/fast-failover.md: the stream, REST API and Postgres port of the dead primary are
     // silent and its keepalives stopped, so the listed standby takes over through the guarded
-    // takeover transaction instead of waiting for the lease; history records `failover (fast)`
-    await cluster.patchConfig({ fast_failover: true });
-    try {
-      const { primary, sync } = await waitSync('on');
-      const writer = cluster.writer({ statementTimeoutMs: 10_000 });
-      writer.start();
-      await sleep(1500);
-      await cluster.killHost(primary);
-      const next = await cluster.waitForPrimary(30_000, primary);
-      expect(next.name).toBe(sync[0]!.name);
-      const history = (await cluster.api(next, '/history'))?.body as unknown[][];
-      expect(history.at(-1)?.[2]).toBe('failover (fast)');
-      expect(history.at(-1)?.[4]).toBe(next.name);
-      await expectNothingLost(writer, next);
-      await bringBack(primary);
-    } finally {
-      await cluster.patchConfig({ fast_failover: false });
-    }
+    // takeover transaction instead of waiting for the lease
+    await withFastFailover(() => syncStandbyTakesOver('kill', 'failover (fast)'));
   });
 
   it('fast failover on, primary frozen: its Postgres port still accepts connections, so the lease path applies', async () => {
     // a stopped postmaster's listen socket still completes TCP handshakes: condition (d) fails,
     // as it must for an agent that merely hangs, and the standby waits for the lease
-    await cluster.patchConfig({ fast_failover: true });
-    try {
-      const { primary, sync } = await waitSync('on');
-      const writer = cluster.writer({ statementTimeoutMs: 10_000 });
-      writer.start();
-      await sleep(1500);
-      const frozen = await cluster.freezeHost(primary);
-      try {
-        const next = await cluster.waitForPrimary(TTL_S * 1000 + 30_000, primary);
-        expect(next.name).toBe(sync[0]!.name);
-        const history = (await cluster.api(next, '/history'))?.body as unknown[][];
-        expect(history.at(-1)?.[2]).toBe('failover');
-        await expectNothingLost(writer, next);
-      } finally {
-        cluster.thawHost(primary, frozen);
-      }
-      await cluster.waitHealthy(60_000);
-      await waitSync('on');
-    } finally {
-      await cluster.patchConfig({ fast_failover: false });
-    }
+    await withFastFailover(() => syncStandbyTakesOver('freeze', 'failover'));
   });
 
   it('an asynchronous member is never promoted, even as the only one left; it says why', async () => {

@@ -1,100 +1,18 @@
-import { SYNC_PROMISE_VERSION, type Observation } from '@hapg/core';
+import type { Observation } from '@hapg/core';
 import { describe, expect, it } from 'vitest';
 import { gatherTakeoverEvidence, type TakeoverProbes } from '../src/fast-failover/evidence.js';
 import { SilenceWatch } from '../src/fast-failover/silence-watch.js';
+import { FAST_FAILOVER, LEADER_GONE, syncStandbyObs } from '../../core/test/decide-fixtures.js';
 
 /** docs/fast-failover.md: the order and cost of the probes a listed sync standby makes. */
 
-const FAST = { enabled: true, streamSilenceMs: 1000, probeTimeoutMs: 500 };
-
-function leader(name: string) {
-  return {
-    name,
-    connUrl: 'postgres://127.0.0.1:5432/postgres',
-    apiUrl: 'http://127.0.0.1:8008/patroni',
-    state: 'running',
-    role: 'primary',
-    version: '0.1.0',
-    tags: {},
-    timeline: 1,
-    xlogLocation: 1000n,
-    receiveLsn: null,
-    replayLsn: null,
-    replicationState: null,
-    pendingRestart: false,
-    statusReason: null,
-    leaseId: '2',
-    modRevision: '3',
-    raw: {
-      conn_url: '',
-      api_url: '',
-      state: 'running',
-      role: 'primary',
-      version: '0.1.0',
-      sync_promise: SYNC_PROMISE_VERSION,
-    },
-  };
-}
-
-/** `a`, a running standby of `b`, listed in b's `on`-mode sync key. */
-function standbyObs(over: { fast?: typeof FAST | undefined } = {}): Observation {
-  return {
-    self: { name: 'a', nofailover: false, nosync: false, failoverPriority: 1 },
-    config: {
-      ttlMs: 10_000,
-      loopWaitMs: 2_000,
-      retryTimeoutMs: 3_000,
-      primaryStartTimeoutMs: 30_000,
-      maximumLagOnFailoverBytes: 1_000_000n,
-      primaryIsolationTimeoutMs: 1_000,
-      checkTimeline: false,
-      pause: false,
-      synchronousMode: 'on',
-      synchronousModeStrict: false,
-      usePgRewind: true,
-      ...('fast' in over
-        ? over.fast === undefined
-          ? {}
-          : { fastFailover: over.fast }
-        : { fastFailover: FAST }),
-    },
-    pg: {
-      dataDir: 'initialized',
-      systemId: 's',
-      process: 'running',
-      crashedAtMs: null,
-      inRecovery: true,
-      wasPrimary: false,
-      timeline: 1,
-      flushLsn: null,
-      receiveLsn: 1000n,
-      replayLsn: 1000n,
-      following: 'b',
-      streaming: true,
-      streamingReplicas: [],
-      rejoinFailure: null,
-    },
-    dcs: {
-      view: {
-        scope: 'demo',
-        revision: '10',
-        initialize: 's',
-        leader: { name: 'b', leaseId: '2', modRevision: '5', createRevision: '5' },
-        members: new Map([['b', leader('b')]]),
-        config: null,
-        failover: null,
-        sync: { leader: 'b', syncStandbys: ['a'], quorum: 0, modRevision: '7' },
-        history: null,
-        status: null,
-        malformed: [],
-      },
-      reachable: true,
-      leaseId: '1',
-      leaseDeadlineMs: 100_000,
-      renewFailingSinceMs: null,
-    },
-    peers: null,
-  } as unknown as Observation;
+/** `a`, a running standby of `b`, listed in b's `on`-mode sync key (core's fixture). */
+function standbyObs(
+  over: { fast?: typeof FAST_FAILOVER | { enabled: false } | undefined } = {},
+): Observation {
+  if (!('fast' in over)) return syncStandbyObs();
+  const fast = over.fast === undefined ? undefined : { ...FAST_FAILOVER, ...over.fast };
+  return syncStandbyObs({ config: { fastFailover: fast } });
 }
 
 function probes(answers: { silenceMs: number | null; rest?: boolean; port?: boolean }) {
@@ -123,14 +41,7 @@ function probes(answers: { silenceMs: number | null; rest?: boolean; port?: bool
 describe('gatherTakeoverEvidence', () => {
   it('asks every probe in order of cost once each earlier one showed the leader silent', async () => {
     const { p, calls } = probes({ silenceMs: 1500 });
-    expect(await gatherTakeoverEvidence(p, standbyObs())).toEqual({
-      leader: 'b',
-      leaderModRevision: '5',
-      streamSilenceMs: 1500,
-      restAnswered: false,
-      portAnswered: false,
-      lease: { remainingS: 7, grantedS: 10 },
-    });
+    expect(await gatherTakeoverEvidence(p, standbyObs())).toEqual(LEADER_GONE);
     expect(calls).toEqual(['silence', 'rest', 'port', 'ttl 2']);
   });
 
@@ -149,7 +60,7 @@ describe('gatherTakeoverEvidence', () => {
   it('no probe at all while fast failover is off', async () => {
     const { p, calls } = probes({ silenceMs: null });
     expect(await gatherTakeoverEvidence(p, standbyObs({ fast: undefined }))).toBeNull();
-    expect(await gatherTakeoverEvidence(p, standbyObs({ fast: { ...FAST, enabled: false } }))).toBeNull();
+    expect(await gatherTakeoverEvidence(p, standbyObs({ fast: { enabled: false } }))).toBeNull();
     expect(calls).toEqual([]);
   });
 

@@ -3,41 +3,25 @@ import {
   decide,
   evidenceShortfall,
   type Observation,
-  SYNC_PROMISE_VERSION,
   type TakeoverEvidence,
   takeoverTarget,
 } from '../src/index.js';
-import { clusterView, member, NOW_MS, replicaObs } from './decide-fixtures.js';
+import {
+  type clusterView,
+  FAST_FAILOVER,
+  LEADER_GONE,
+  member,
+  NOW_MS,
+  syncStandbyObs,
+} from './decide-fixtures.js';
 
 /**
  * Fast failover (docs/fast-failover.md): `a`, listed in an `on`-mode sync key of leader `b`,
  * whose stream, REST API, Postgres port and lease keepalives have all gone silent.
  */
-const FAST = { enabled: true, streamSilenceMs: 1000, probeTimeoutMs: 500 } as const;
+const FAST = FAST_FAILOVER;
 
-const GONE: TakeoverEvidence = {
-  leader: 'b',
-  leaderModRevision: '5',
-  streamSilenceMs: 1500,
-  restAnswered: false,
-  portAnswered: false,
-  lease: { remainingS: 7, grantedS: 10 },
-};
-
-function leaderB(over: Record<string, unknown> = {}) {
-  return member('b', {
-    role: 'primary',
-    raw: {
-      conn_url: '',
-      api_url: '',
-      state: 'running',
-      role: 'primary',
-      version: '0.1.0',
-      sync_promise: SYNC_PROMISE_VERSION,
-    },
-    ...over,
-  });
-}
+const GONE = LEADER_GONE;
 
 function obs(
   over: {
@@ -48,22 +32,8 @@ function obs(
     self?: Partial<Observation['self']>;
   } = {},
 ): Observation {
-  const base = replicaObs({
-    config: { synchronousMode: 'on', fastFailover: FAST, ...over.config },
-    pg: { following: 'b', streaming: true, ...over.pg },
-    self: over.self ?? {},
-    view: clusterView({
-      members: new Map([
-        ['a', member('a')],
-        ['b', leaderB()],
-        ['c', member('c')],
-      ]),
-      sync: { leader: 'b', syncStandbys: ['a'], quorum: 0, modRevision: '7' },
-      config: { value: { synchronous_mode: true }, modRevision: '3' },
-      ...over.view,
-    }),
-  });
-  return { ...base, takeover: over.evidence === undefined ? GONE : over.evidence };
+  const { evidence, ...rest } = over;
+  return { ...syncStandbyObs(rest), takeover: evidence === undefined ? GONE : evidence };
 }
 
 describe('fast failover: the takeover rule', () => {

@@ -1,5 +1,12 @@
-import { type Action, toLsn, toTimeline } from '../src/index.js';
-import type { ClusterView, Member, MemberName, Observation, PeerStatus } from '../src/index.js';
+import { type Action, SYNC_PROMISE_VERSION, toLsn, toTimeline } from '../src/index.js';
+import type {
+  ClusterView,
+  Member,
+  MemberName,
+  Observation,
+  PeerStatus,
+  TakeoverEvidence,
+} from '../src/index.js';
 
 /** Test fixtures for decide(): plain mutable objects, so tests and scenarios can poke fields. */
 
@@ -142,6 +149,51 @@ export function primaryObs(over: Over = {}): Observation {
         ['b', member('b')],
         ['c', member('c')],
       ]),
+      ...over.view,
+    },
+  });
+}
+
+export const FAST_FAILOVER = { enabled: true, streamSilenceMs: 1000, probeTimeoutMs: 500 } as const;
+
+/** What `a` finds out about `b` when b's host is gone: silent everywhere, 7 of 10 s left on its lease. */
+export const LEADER_GONE: TakeoverEvidence = {
+  leader: 'b',
+  leaderModRevision: '5',
+  streamSilenceMs: 1500,
+  restAnswered: false,
+  portAnswered: false,
+  lease: { remainingS: 7, grantedS: 10 },
+};
+
+/**
+ * Replica `a` listed in the `on`-mode sync key of leader `b`, whose member key keeps the sync
+ * promise, with fast failover on (docs/fast-failover.md).
+ */
+export function syncStandbyObs(over: Over = {}): Observation {
+  const leader = member('b', {
+    role: 'primary',
+    raw: {
+      conn_url: '',
+      api_url: '',
+      state: 'running',
+      role: 'primary',
+      version: '0.1.0',
+      sync_promise: SYNC_PROMISE_VERSION,
+    },
+  });
+  return replicaObs({
+    ...over,
+    config: { synchronousMode: 'on', fastFailover: FAST_FAILOVER, ...over.config },
+    pg: { following: 'b', streaming: true, ...over.pg },
+    view: {
+      members: new Map([
+        ['a', member('a')],
+        ['b', leader],
+        ['c', member('c')],
+      ]),
+      sync: { leader: 'b', syncStandbys: ['a'], quorum: 0, modRevision: '7' },
+      config: { value: { synchronous_mode: true }, modRevision: '3' },
       ...over.view,
     },
   });
