@@ -7,7 +7,8 @@
  *   modes interleaved `--rounds` times on one primary after a warm-up;
  *   failover time: SIGKILL of the primary's agent, fence and postmaster → first write
  *   acknowledged by the new primary (`--runs` times), with the acknowledged-commit check;
- *   in `on` mode twice: lease-bound, and with `fast_failover` on (docs/fast-failover.md).
+ *   in `on` mode twice: lease-bound, and with `fast_failover` on (docs/fast-failover.md);
+ *   `--only-fast` runs the fast row alone.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -29,6 +30,8 @@ const run = promisify(execFile);
 const seconds = Number(cliArg('--seconds')) || 20;
 const runs = cliArg('--runs') === undefined ? 5 : Number(cliArg('--runs'));
 const rounds = Number(cliArg('--rounds')) || 3;
+/** `--only-fast`: just the `on, fast_failover` failovers (no TPS rounds, no lease-bound runs) */
+const onlyFast = process.argv.includes('--only-fast');
 const user = TEST_SUPERUSER.username;
 const password = TEST_SUPERUSER.password;
 const MODES = [
@@ -82,7 +85,7 @@ async function main(): Promise<void> {
     await pgbench(bin, first, ['-c', '8', '-j', '2', '-T', '10']); // warm-up: caches, first checkpoint
     // TPS: the modes interleaved, `--rounds` times, on one primary, so drift and checkpoints
     // spread over all of them instead of favouring whichever ran last
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < (onlyFast ? 0 : rounds); round++) {
       for (const mode of MODES) {
         await cluster.patchConfig({ synchronous_mode: mode.value });
         const primary = await settle(cluster, mode);
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
         );
       }
     }
-    for (const mode of FAILOVERS) {
+    for (const mode of FAILOVERS.filter((m) => !onlyFast || m.fast)) {
       await cluster.patchConfig({ synchronous_mode: mode.value, fast_failover: mode.fast });
       const times: number[] = [];
       let lost = 0;
@@ -125,7 +128,7 @@ async function main(): Promise<void> {
       '\n| synchronous_mode | pgbench TPS (each round) | median | host death → first write on the new primary |',
     );
     console.log('|---|---|---|---|');
-    for (const mode of FAILOVERS) {
+    for (const mode of FAILOVERS.filter((m) => !onlyFast || m.fast)) {
       const xs = tps.get(mode.name)!;
       const median = [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
       const tpsCells = mode.fast

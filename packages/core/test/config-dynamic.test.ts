@@ -191,6 +191,39 @@ describe('failsafe_timeout', () => {
   });
 });
 
+describe('fast_failover keys', () => {
+  const problems = (raw: Record<string, unknown>) => {
+    try {
+      parseDynamicConfig(raw, SOURCE);
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  it('convert to milliseconds, with their documented defaults', () => {
+    expect(parseDynamicConfig({}, SOURCE).config.fastFailover).toEqual({
+      enabled: false,
+      streamSilenceMs: 1_000,
+      probeTimeoutMs: 500,
+    });
+    expect(
+      parseDynamicConfig(
+        { fast_failover: true, fast_failover_stream_silence: 0.3, fast_failover_probe_timeout: 2 },
+        SOURCE,
+      ).config.fastFailover,
+    ).toEqual({ enabled: true, streamSilenceMs: 300, probeTimeoutMs: 2_000 });
+  });
+  it('reject a probe timeout of 0 or of ttl and more, and a silence of 0', () => {
+    expect(problems({ fast_failover_probe_timeout: 0 })).toMatch(
+      /fast_failover_probe_timeout: must be more than 0 and less than ttl/,
+    );
+    expect(problems({ fast_failover_probe_timeout: 10 })).toMatch(/fast_failover_probe_timeout/);
+    expect(problems({ fast_failover_stream_silence: 0 })).toMatch(
+      /fast_failover_stream_silence: must be more than 0/,
+    );
+  });
+});
+
 describe('mergeDynamicConfig', () => {
   it('merges maps recursively, deletes on null, replaces lists and scalars', () => {
     const base = { ttl: 10, pause: true, postgresql: { parameters: { a: 1, b: 2 }, pg_hba: ['x', 'y'] } };

@@ -136,15 +136,16 @@ function currentRole(obs: Observation): DecidedRole {
  */
 function paused(obs: Observation, nowMs: number): Decision {
   const leader = obs.dcs.view?.leader ?? null;
-  if (isRunningPrimary(obs.pg) && obs.dcs.reachable && leader !== null) {
+  const view = obs.dcs.view;
+  if (isRunningPrimary(obs.pg) && obs.dcs.reachable && view !== null && leader !== null) {
     if (leader.name === obs.self.name && !namesUsUnderOurLease(obs)) return ownKeyOtherLease(obs);
-    if (leader.name !== obs.self.name && invalidLeader(obs, nowMs) === null)
-      return decision(
-        'demoted',
-        [{ kind: 'demote', mode: 'fast', follow: null }],
-        'ANOTHER_LEADER',
-        `${leader.name} holds the leader key: demoting (pause does not suspend this)`,
-      );
+    // (a view older than our own takeover shows the leader we deposed: not a reason)
+    if (
+      leader.name !== obs.self.name &&
+      viewBehindOwnWrite(obs, view) === null &&
+      invalidLeader(obs, nowMs) === null
+    )
+      return demoteForOtherLeader(leader.name, ' (pause does not suspend this)');
   }
   return decision(currentRole(obs), [], 'PAUSED', 'maintenance mode: reporting only, no automatic action');
 }
@@ -404,6 +405,16 @@ function viewBehindOwnWrite(obs: Observation, view: ClusterView): Decision | nul
   );
 }
 
+/** Another member holds the leader key (rule 1): stop writes. */
+function demoteForOtherLeader(leader: MemberName, why: string): Decision {
+  return decision(
+    'demoted',
+    [{ kind: 'demote', mode: 'fast', follow: null }],
+    'ANOTHER_LEADER',
+    `${leader} holds the leader key: demoting${why}`,
+  );
+}
+
 /** The key carries our name under an older lease (we restarted). */
 function ownKeyOtherLease(obs: Observation): Decision {
   if (isRunningPrimary(obs.pg)) {
@@ -440,14 +451,7 @@ function withInvalidLeader(obs: Observation, invalid: InvalidLeader): Decision {
 
 function withOtherLeader(obs: Observation, view: ClusterView, leader: MemberName, nowMs: number): Decision {
   const { pg } = obs;
-  if (isRunningPrimary(pg)) {
-    return decision(
-      'demoted',
-      [{ kind: 'demote', mode: 'fast', follow: null }],
-      'ANOTHER_LEADER',
-      `${leader} holds the leader key: demoting`,
-    );
-  }
+  if (isRunningPrimary(pg)) return demoteForOtherLeader(leader, '');
   // Following a leader on an older timeline than ours would replay a history we have already
   // left; refuse and say why (Patroni's check_timeline guards the election the same way).
   const leaderTimeline = view.members.get(leader)?.timeline ?? null;
