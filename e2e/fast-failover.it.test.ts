@@ -37,7 +37,7 @@ describe('fast failover on namespaced hosts (packets dropped)', () => {
     const { primary: old, sync } = await cluster.waitSync('on', 1, 120_000);
     const writer = cluster.writer({ intervalMs: 50, statementTimeoutMs: 15_000 });
     writer.start();
-    await sleep(1500);
+    await sleep(3000);
     const cutAt = Date.now();
     await cluster.net!.isolate(old.name);
     const next = await cluster.waitForPrimary(TTL_S * 1000 + 20_000, old);
@@ -46,6 +46,8 @@ describe('fast failover on namespaced hosts (packets dropped)', () => {
       timeoutMs: 15_000,
       what: `a write acknowledged by ${next.name}`,
     });
+    // the old primary, still reachable by clients, keeps being written to meanwhile
+    await sleep(2000);
     await writer.stop();
     const history = (await cluster.api(next, '/history'))?.body as unknown[][];
     expect(history.at(-1)?.[2]).toBe('failover (fast)');

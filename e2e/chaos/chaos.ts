@@ -1,6 +1,6 @@
 /**
  * The chaos run (by hand; a short one is in `npm test`):
- *   npm run chaos -- --faults 200 --seed 7 [--sync off|on|quorum] [--ttl 6] [--kinds a,b]
+ *   npm run chaos -- --faults 200 --seed 7 [--sync off|on|quorum] [--strict] [--fast] [--ttl 6] [--kinds a,b]
  * A seeded schedule of every fault type (testkit `FAULT_KINDS`) on a 3-node cluster with 3
  * etcd members, each its own namespaced host, under a writer and readers on every node. Prints
  * a line per fault and a table per fault type; exits 1 on any write acknowledged by two
@@ -30,11 +30,14 @@ async function main(): Promise<void> {
     seed: Number(cliArg('--seed') ?? 1),
     sync,
     ttlS: Number(cliArg('--ttl') ?? 6),
+    fastFailover: process.argv.includes('--fast'),
+    strict: process.argv.includes('--strict'),
     ...(kinds ? { kinds } : {}),
   };
+  if (opts.fastFailover && sync !== 'on') throw new Error('--fast needs --sync on (fast failover is on mode only)');
   const started = Date.now();
   console.log(
-    `chaos: ${opts.faults} faults, seed ${opts.seed}, synchronous_mode ${sync}, ttl ${opts.ttlS} s`,
+    `chaos: ${opts.faults} faults, seed ${opts.seed}, synchronous_mode ${sync}${opts.strict ? ' strict' : ''}${opts.fastFailover ? ', fast_failover' : ''}, ttl ${opts.ttlS} s`,
   );
   const report = await runChaos(opts);
   console.log(`\n${chaosTable(report)}\n`);
@@ -57,7 +60,7 @@ async function appendResults(out: string, report: ChaosReport, argv: readonly st
   const section = [
     `## \`npm run chaos -- ${args}\``,
     '',
-    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, this machine (2 cores, 24 GiB, Debian bookworm, PostgreSQL 15, etcd 3.4): ${report.results.length} faults in ${Math.round(tookMs / 60_000)} min, ${report.acks} acknowledged commits, synchronous_mode ${o.sync}, ttl ${o.ttlS} s. Times in ms from the fault.`,
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, this machine (2 cores, 24 GiB, Debian bookworm, PostgreSQL 15, etcd 3.4): ${report.results.length} faults in ${Math.round(tookMs / 60_000)} min, ${report.acks} acknowledged commits, synchronous_mode ${o.sync}${o.strict ? ' strict' : ''}${o.fastFailover ? ', fast_failover on' : ''}, ttl ${o.ttlS} s. Times in ms from the fault.`,
     '',
     chaosTable(report),
     '',

@@ -25,6 +25,10 @@ export interface ChaosOptions {
   readonly seed: number;
   readonly sync: SyncMode;
   readonly ttlS: number;
+  /** `fast_failover` on (docs/fast-failover.md; `on` mode only) */
+  readonly fastFailover?: boolean;
+  /** `synchronous_mode_strict` */
+  readonly strict?: boolean;
   /** restrict the schedule to these kinds (default: all) */
   readonly kinds?: readonly FaultKind[];
   readonly log?: (line: string) => void;
@@ -75,7 +79,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     retryTimeout: Math.max(1, Math.floor((opts.ttlS - 1) / 2)),
     clockControl: true,
     diskMb: 1024,
-    ...(opts.sync === 'off' ? {} : { dcs: { synchronous_mode: opts.sync === 'on' ? true : 'quorum' } }),
+    ...(opts.sync === 'off'
+      ? {}
+      : {
+          dcs: {
+            synchronous_mode: opts.sync === 'on' ? true : 'quorum',
+            ...(opts.strict === true ? { synchronous_mode_strict: true } : {}),
+            ...(opts.fastFailover === true ? { fast_failover: true } : {}),
+          },
+        }),
   });
   const results: FaultResult[] = [];
   const failures: string[] = [];
