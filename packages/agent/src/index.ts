@@ -25,6 +25,7 @@ export type {
 } from './executor/ports.js';
 export { adoptSsnInForce, type SyncDutyInput, syncDuty } from './duties/sync/duty.js';
 export { gatherTakeoverEvidence, type TakeoverProbes } from './fast-failover/evidence.js';
+export { fenceMoves } from './loop/fence-arming.js';
 export {
   SyncManager,
   type SyncManagerOptions,

@@ -22,6 +22,26 @@ export interface FenceArmingOptions {
 }
 
 /**
+ * Whether a moved W (a renewal, a failsafe round) moves the fence: while we run a primary
+ * *and* etcd's data (the watch-fed view) shows the leader key ours. A renewal proves our lease
+ * lives, not that the key is still bound to it: a primary deposed by a fast takeover goes on
+ * renewing, and a fence moved by those renewals would outlive the key (docs/fast-failover.md,
+ * review item 3). Left unmoved, the fence stops it at the deadline of the last renewal that
+ * came while the key was ours; its loop, seeing the new key, usually demotes it first. A
+ * postmaster we cannot probe (refusing us, or in a long crash recovery) may be a primary: while
+ * we hold the key its fence moves like any primary's, or it would be killed every ttl and
+ * started again by the loop. The simulator calls this too.
+ */
+export function fenceMoves(
+  last: Pick<PgObservation, 'inRecovery'> | null,
+  holdsLeaderKey: boolean,
+  postmasterRunning: boolean,
+): boolean {
+  if (last === null || last.inRecovery === true || !holdsLeaderKey) return false;
+  return last.inRecovery === false || postmasterRunning;
+}
+
+/**
  * Which deadline and which postmaster the fence watches. The executor arms it when Postgres
  * becomes writable; every lease renewal (and failsafe round that extended W) moves it on.
  */
@@ -45,14 +65,9 @@ export class FenceArming {
     return this.#o.fence.disarm();
   }
 
-  /** W moved (a renewal, a failsafe round): move the fence while we run a primary. */
+  /** W moved (a renewal, a failsafe round): move the fence when `fenceMoves` says so. */
   async deadlineMoved(): Promise<void> {
-    const last = this.#o.lastPg();
-    if (last === null || last.inRecovery === true) return;
-    // A postmaster we cannot probe (refusing us, or in a long crash recovery) may be a primary:
-    // while we hold the key its fence moves with our lease like any primary's. Left armed at
-    // its start deadline, the fence would kill it every ttl and the loop start it again.
-    if (last.inRecovery === null && !(this.#o.pg.node.running && this.#o.holdsLeaderKey())) return;
+    if (!fenceMoves(this.#o.lastPg(), this.#o.holdsLeaderKey(), this.#o.pg.node.running)) return;
     await this.arm();
   }
 }

@@ -1,4 +1,4 @@
-import { type AgentMemory, FRESH_MEMORY, observed, prePromoteFailure } from '@hapg/agent';
+import { type AgentMemory, FRESH_MEMORY, fenceMoves, observed, prePromoteFailure } from '@hapg/agent';
 import {
   type DecideConfig,
   type Decision,
@@ -110,6 +110,8 @@ export class SimNode {
    * failsafe mode W = max(lease deadline, failsafe deadline) (set by the simulator).
    */
   fenceDeadline: () => number | null = () => this.deadlineMs;
+  /** the agent's rule for moving the fence on a renewal (a mutant in tests) */
+  fenceMoves: typeof fenceMoves = fenceMoves;
   /** the store's `lease-lost` event: a keepalive found the lease gone (set by the simulator in failsafe mode) */
   onLeaseLost: (() => void) | null = null;
 
@@ -175,9 +177,12 @@ export class SimNode {
     this.lastRenewedMs = nowMs;
     this.deadlineMs = nowMs + timing.ttlMs - timing.leaseMarginMs;
     this.renewFailingSinceMs = null;
-    // ha.ts #rearmFence: each renewal moves the fence of a primary, armed with the current postmaster
+    // ha.ts: each renewal moves the fence of a primary whose view shows the key its own (the
+    // agent's rule, `fenceMoves`), armed with the current postmaster
     const deadlineMs = this.fenceDeadline();
-    if (this.lastSawPrimary && this.pg.process === 'running' && deadlineMs !== null)
+    const holds = holdsLeaderKey(this.cachedView, this.name, this.leaseId);
+    const last = this.lastSawPrimary ? { inRecovery: false } : null;
+    if (this.fenceMoves(last, holds, this.pg.process === 'running') && deadlineMs !== null)
       this.fence = { deadlineMs, incarnation: this.pg.incarnation };
   }
 

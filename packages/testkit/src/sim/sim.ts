@@ -14,6 +14,7 @@ import {
   type SyncPlanner,
   syncDuty,
   adoptSsnInForce,
+  type fenceMoves,
   gatherTakeoverEvidence,
 } from '@hapg/agent';
 import {
@@ -129,6 +130,8 @@ export interface SimOptions {
    * seeds of the other runs keep their schedule.
    */
   readonly fastFailover?: boolean;
+  /** the agent's rule for moving the fence on a renewal (default: `fenceMoves`); tests pass mutants */
+  readonly fenceMoves?: typeof fenceMoves;
   /** faults at given instants (directed scenarios), besides the random ones (`faultRate`) */
   readonly schedule?: readonly ScheduledFault[];
   /** called at the end of every step, for scenario assertions */
@@ -498,6 +501,7 @@ class Simulation {
     this.nodes = Array.from({ length: n }, (_, i) => {
       const nofailover = tags && i !== eligibleOne && this.rng.chance(0.15);
       const node = new SimNode(`n${i}`, nofailover, this.rng.pick([1, 1, 2]), initialPg(i === 0));
+      if (opts.fenceMoves !== undefined) node.fenceMoves = opts.fenceMoves;
       node.renew(this.etcd, 0, TIMING);
       node.nextLoopAtMs = this.rng.int(0, 5) * this.stepMs;
       return node;
@@ -1315,13 +1319,8 @@ class Simulation {
 
   /** ha.ts `#rearmFence`: a complete round moves the fence of a running primary to W. */
   rearmFence(node: SimNode, fs: SimFailsafe): void {
-    const last = fs.lastPg;
-    if (last === null || last.inRecovery === true) return;
-    if (
-      last.inRecovery === null &&
-      !(node.pg.process === 'running' && holdsLeaderKey(node.cachedView, node.name, node.leaseId))
-    )
-      return;
+    const holds = holdsLeaderKey(node.cachedView, node.name, node.leaseId);
+    if (!node.fenceMoves(fs.lastPg, holds, node.pg.process === 'running')) return;
     const deadlineMs = fs.writableUntilMs();
     if (deadlineMs === null || node.pg.process !== 'running') return;
     node.fence = { deadlineMs, incarnation: node.pg.incarnation };
