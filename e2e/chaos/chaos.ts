@@ -34,7 +34,8 @@ async function main(): Promise<void> {
     strict: process.argv.includes('--strict'),
     ...(kinds ? { kinds } : {}),
   };
-  if (opts.fastFailover && sync !== 'on') throw new Error('--fast needs --sync on (fast failover is on mode only)');
+  if (opts.fastFailover && sync !== 'on')
+    throw new Error('--fast needs --sync on (fast failover is on mode only)');
   const started = Date.now();
   console.log(
     `chaos: ${opts.faults} faults, seed ${opts.seed}, synchronous_mode ${sync}${opts.strict ? ' strict' : ''}${opts.fastFailover ? ', fast_failover' : ''}, ttl ${opts.ttlS} s`,

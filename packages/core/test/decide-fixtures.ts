@@ -223,6 +223,7 @@ export function formatAction(a: Action): string {
     case 'verifyLeader':
     case 'checkpoint':
     case 'claimSyncKey':
+    case 'dropSyncKey':
       return a.kind;
     case 'awaitReplica':
       return `awaitReplica(${a.member ?? 'any'})`;

@@ -266,10 +266,16 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
    *   the sync key (one that no longer lists us: it ran degraded and acknowledged commits alone)
    *   cannot let us in either (simulator, fast-failover runs: the promotion then overwrote that
    *   key from a fresh read and lost the leader's commits).
-   * Without either the txn is the plain create-only one.
+   * - `configModRevision`: a watch that lags behind the `config` key (pause, `synchronous_mode`
+   *   switched on) cannot let us in on the rules of an older config.
+   * Without any the txn is the plain create-only one.
    */
   async acquireLeader(
-    opts: { readonly failsafeModRevision?: string | null; readonly syncModRevision?: string | null } = {},
+    opts: {
+      readonly failsafeModRevision?: string | null;
+      readonly syncModRevision?: string | null;
+      readonly configModRevision?: string | null;
+    } = {},
   ): Promise<boolean> {
     const name = this.#requireName();
     const leaseId = this.#requireLease();
@@ -277,6 +283,7 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     const guards = [
       ...this.#failsafeCompare(opts.failsafeModRevision),
       ...this.#revisionCompare(this.keys.sync, opts.syncModRevision),
+      ...this.#revisionCompare(this.keys.config, opts.configModRevision),
     ];
     const res = await this.#txn(
       'acquire leader',
@@ -301,7 +308,7 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
             guards.map((g, i) => [g.key, res.gets[i + 1]?.modRevision ?? null]),
           ),
         },
-        'a key the decision rested on (failsafe, sync) changed since its view: not taking the leader key',
+        'a key the decision rested on (failsafe, sync, config) changed since its view: not taking the leader key',
       );
     return false;
   }

@@ -252,7 +252,7 @@ describe('EtcdStore failsafe writes (in-memory etcd)', () => {
     ]);
     expect(infos.at(-1)).toEqual({
       obj: { expectedModRevisions: { [keys.failsafe]: null }, foundModRevisions: { [keys.failsafe]: rev } },
-      msg: 'a key the decision rested on (failsafe, sync) changed since its view: not taking the leader key',
+      msg: 'a key the decision rested on (failsafe, sync, config) changed since its view: not taking the leader key',
     });
     expect(await store.acquireLeader({ failsafeModRevision: String(BigInt(rev) - 1n) })).toBe(false);
     expect(etcd.get(keys.leader)).toBeNull();

@@ -324,6 +324,15 @@ describe('seeded simulator, fast failover in on mode', () => {
     expect(r.stats.codes.VIEW_BEHIND_OWN_WRITE).toBeGreaterThan(0);
   });
 
+  it('regression, bug I (seed 325, on, transitions): a sync key left from before the mode was switched off does not strand the cluster', async () => {
+    // n2 died degraded ({n2, []}), the mode was switched off, two short-lived leaders promoted
+    // asynchronously without removing the key, and once the mode was on again only n2 — on an
+    // old timeline — was eligible. A promotion in asynchronous mode now drops such a key.
+    const r = await runSimulation(325, { sync: MODES.on!, fastFailover: true, syncTransitions: true });
+    expect(r.violations).toEqual([]);
+    expect(r.live).toBe(true);
+  });
+
   it('regression, bug H (seed 2372, on, transitions): an election on a stale view of the sync key does not overwrite it', async () => {
     // n0's watch stalled while n2 narrowed the key to itself (degraded) and acknowledged alone;
     // n2 died, n0 took the free key on its stale view and claimed the sync key from a fresh

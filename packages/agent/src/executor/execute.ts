@@ -130,12 +130,15 @@ export const HANDLERS: ActionHandlers = {
   clone: (a, ctx) => clone(ctx, a.from ?? a.leader, a.leader),
   acquireLeader: async (a, ctx, run) => {
     beginLeadership(ctx);
+    // the keys our eligibility was judged on, as the decision's view had them (store.acquireLeader)
     const compares = {
       failsafeModRevision: failsafeRevisionOf(ctx.view),
-      // the sync key our eligibility was judged on (synchronous mode): see store.acquireLeader
-      ...(ctx.syncMode === 'off' || ctx.view === null
+      ...(ctx.view === null
         ? {}
-        : { syncModRevision: revisionOf(ctx.view, 'sync') }),
+        : {
+            syncModRevision: revisionOf(ctx.view, 'sync'),
+            configModRevision: revisionOf(ctx.view, 'config'),
+          }),
     };
     if (!(await ctx.store.acquireLeader(compares)))
       throw new ActionFailed(a, 'the leader key is held by another member');
@@ -167,6 +170,7 @@ export const HANDLERS: ActionHandlers = {
     await prePromote(ctx, run);
     await claimSyncKey(ctx);
   },
+  dropSyncKey: (_a, ctx) => dropSyncKey(ctx),
   promote: (a, ctx, run) => promote(ctx, run, a.reason),
   demote: (a, ctx) => demote(ctx, a.mode),
   startPostgres: (a, ctx, run) => startPostgres(ctx, run, a.as, a.follow),
@@ -223,6 +227,23 @@ async function removeLeaderKey(
   else ctx.log.info(key, 'the invalid leader key or its member key changed meanwhile: left alone');
 }
 
+/**
+ * Asynchronous mode, right before a promotion: delete a `sync` key left from before the mode was
+ * switched off (guarded by our leader key). It promises nothing now, and left in place it would
+ * name a member that may never take over again once the mode is back on (simulator: a cluster
+ * left leaderless). Best effort: a failure changes nothing about this promotion.
+ */
+async function dropSyncKey(ctx: ExecContext): Promise<void> {
+  const rev = revisionOf(ctx.view, 'sync');
+  if (rev === null) return;
+  try {
+    await ctx.store.deleteSync(rev);
+    ctx.log.info({ reason: 'synchronous_mode off' }, 'stale sync key removed before promotion');
+  } catch (e) {
+    ctx.log.warn({ err: errorText(e) }, 'could not remove the stale sync key');
+  }
+}
+
 /** Names us as the sync key's leader with no standbys (quorum 0, Patroni's layout) before a promotion. */
 async function claimSyncKey(ctx: ExecContext): Promise<void> {
   await writeSyncKeyAsLeader(ctx, []);
@@ -248,7 +269,7 @@ async function writeSyncKeyAsLeader(ctx: ExecContext, syncStandbys: MemberName[]
  * The mod revision to CAS a key at: the parsed key's, else a malformed value's (another tool
  * wrote it; it is ours to replace, or a promotion could never claim the sync key), else null.
  */
-function revisionOf(view: ClusterView | null, kind: 'sync' | 'history'): string | null {
+function revisionOf(view: ClusterView | null, kind: 'sync' | 'history' | 'config'): string | null {
   return view?.[kind]?.modRevision ?? malformedKey(view, kind)?.modRevision ?? null;
 }
 

@@ -2,7 +2,7 @@ import { cloneSourceOf, upstreamOf } from '../cluster/upstream.js';
 import { switchoverAdmission } from '../cluster/switchover.js';
 import { parseZonedTimeMs } from '../schedule.js';
 import { formatLsn, maxLsn, toLsn } from '../lsn.js';
-import type { ClusterView, MemberName } from '../types.js';
+import { type ClusterView, malformedKey, type MemberName } from '../types.js';
 import {
   type Candidate,
   compareCandidates,
@@ -378,7 +378,13 @@ function staleFailover(obs: Observation, view: ClusterView): boolean {
 }
 
 function promoteActions(obs: Observation, view: ClusterView): Action[] {
-  const claim: Action[] = obs.config.synchronousMode === 'off' ? [] : [{ kind: 'claimSyncKey' }];
+  const leftover = view.sync !== null || malformedKey(view, 'sync') !== null;
+  const claim: Action[] =
+    obs.config.synchronousMode !== 'off'
+      ? [{ kind: 'claimSyncKey' }]
+      : leftover
+        ? [{ kind: 'dropSyncKey' }]
+        : [];
   const f = view.failover;
   if (f !== null && f.member === obs.self.name) {
     const reason = f.leader !== null ? 'switchover' : 'manual';

@@ -277,6 +277,11 @@ export type Action =
    * A failed CAS (the key changed under us) fails the promotion; the next loop retries.
    */
   | { readonly kind: 'claimSyncKey' }
+  /**
+   * Asynchronous mode, right before a promotion: delete a `sync` key left from before the mode
+   * was switched off (CAS at the view's revision, guarded by our leader key; best effort).
+   */
+  | { readonly kind: 'dropSyncKey' }
   /** pg_promote(wait) then append to `history` */
   | { readonly kind: 'promote'; readonly reason: PromoteReason }
   /** stop accepting writes now: stop Postgres (`immediate` when the lease is in doubt); a later loop starts it as a standby */

@@ -203,7 +203,7 @@ export class SimEtcd {
    * bound to no lease on a key we did not create (`ownCreateRevision`: store.ts `#rebind`).
    * `failsafeModRevision` (store.ts, docs/failsafe.md M5): the create also compares the
    * failsafe key's mod revision with it, or its absence when null; undefined: no compare; the
-   * same for `syncModRevision` and the sync key. As in the store, the rebind of a key that
+   * same for `syncModRevision` and the sync key, `configModRevision` and the config key. As in the store, the rebind of a key that
    * already names us compares neither.
    */
   acquire(
@@ -213,6 +213,7 @@ export class SimEtcd {
     ownCreateRevision: string | null = null,
     failsafeModRevision?: string | null,
     syncModRevision?: string | null,
+    configModRevision?: string | null,
   ): boolean {
     const cur = this.current;
     if (!this.#leases.has(leaseId)) return false;
@@ -223,6 +224,7 @@ export class SimEtcd {
       rev !== undefined && rev !== current;
     if (l === null && differs(failsafeModRevision, cur.failsafe?.modRevision ?? null)) return false;
     if (l === null && differs(syncModRevision, cur.sync?.modRevision ?? null)) return false;
+    if (l === null && differs(configModRevision, cur.configRevision)) return false;
     const rev = String(cur.revision + 1);
     this.#commit(nowMs, {
       leader: { name, leaseId, modRevision: rev, createRevision: cur.leader?.createRevision ?? rev },

@@ -105,6 +105,7 @@ export function simStore(world: SimWorld, node: SimNode): ClusterStorePort {
           node.ownLeaderCreateRevision,
           opts.failsafeModRevision,
           opts.syncModRevision,
+          opts.configModRevision,
         )
       )
         return false;
