@@ -167,15 +167,17 @@ describe('toDecideConfig', () => {
   });
 });
 
+/** The load error of a dynamic config, or null when it loads. */
+function problems(raw: Record<string, unknown>): string | null {
+  try {
+    parseDynamicConfig(raw, SOURCE);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 describe('failsafe_timeout', () => {
-  const problems = (raw: Record<string, unknown>) => {
-    try {
-      parseDynamicConfig(raw, SOURCE);
-      return null;
-    } catch (e) {
-      return (e as Error).message;
-    }
-  };
   it('unset: 2 s, or (ttl − margin) / 2 when a short ttl leaves less room', () => {
     expect(parseDynamicConfig({ ttl: 10 }, SOURCE).config.failsafeTimeoutMs).toBe(2_000);
     expect(
@@ -192,14 +194,6 @@ describe('failsafe_timeout', () => {
 });
 
 describe('fast_failover keys', () => {
-  const problems = (raw: Record<string, unknown>) => {
-    try {
-      parseDynamicConfig(raw, SOURCE);
-      return null;
-    } catch (e) {
-      return (e as Error).message;
-    }
-  };
   it('convert to milliseconds, with their documented defaults', () => {
     expect(parseDynamicConfig({}, SOURCE).config.fastFailover).toEqual({
       enabled: false,
