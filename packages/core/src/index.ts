@@ -149,6 +149,7 @@ export {
   type LeaderRecord,
   type LeaderStatus,
   type MalformedKey,
+  keyRevision,
   malformedKey,
   type MalformedKind,
   type Member,

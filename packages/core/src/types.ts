@@ -185,4 +185,16 @@ export function malformedKey(
   return view?.malformed.find((m) => m.kind === kind) ?? null;
 }
 
+/**
+ * The mod revision of a singleton key as `view` has it: the parsed key's, else a malformed
+ * value's (another tool wrote it: a CAS may replace it, and a compare must see it), else null
+ * (absent). What every guarded write and every compare of "the key the decision saw" uses.
+ */
+export function keyRevision(
+  view: ClusterView | null,
+  kind: 'config' | 'failover' | 'sync' | 'history' | 'failsafe',
+): string | null {
+  return view?.[kind]?.modRevision ?? malformedKey(view, kind)?.modRevision ?? null;
+}
+
 export const EMPTY_REVISION = '0';

@@ -67,16 +67,17 @@ const FAILED_LIST_RETRY_MS = 500;
 const CONFIRM_LIST_AFTER_MS = 1000;
 const DEFAULT_MEMBER_REPAIR_INTERVAL_MS = 1000;
 
+/** The mod revision a revision compare expects; null: the key's absence (create revision 0). */
+function expectedRevision(c: Compare): string | null {
+  return c.target === 'mod' ? c.revision : null;
+}
+
 /**
  * hapg's etcd store: the Patroni-compatible keys of one scope, this node's
  * lease with its local deadline, the leader lock, CAS writes, and a
  * watch-fed cluster view. Every method either resolves or rejects with a
  * HapgError; no event or rejection escapes unhandled.
  */
-/** The mod revision a revision compare expects; null: the key's absence (create revision 0). */
-function expectedRevision(c: Compare): string | null {
-  return c.target === 'mod' ? c.revision : null;
-}
 
 export class EtcdStore extends EventEmitter<StoreEvents> {
   readonly keys: ClusterKeys;
@@ -281,7 +282,7 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     const leaseId = this.#requireLease();
     const leader = this.keys.leader;
     const guards = [
-      ...this.#failsafeCompare(opts.failsafeModRevision),
+      ...this.#revisionCompare(this.keys.failsafe, opts.failsafeModRevision),
       ...this.#revisionCompare(this.keys.sync, opts.syncModRevision),
       ...this.#revisionCompare(this.keys.config, opts.configModRevision),
     ];
@@ -313,12 +314,7 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     return false;
   }
 
-  /** The failsafe key as the caller's view saw it: no compare when the caller gave no revision. */
-  #failsafeCompare(modRevision: string | null | undefined): Compare[] {
-    return this.#revisionCompare(this.keys.failsafe, modRevision);
-  }
-
-  /** `key` at `modRevision`, absent when null; no compare when undefined. */
+  /** `key` as the caller's view saw it: at `modRevision`, absent when null; no compare when undefined. */
   #revisionCompare(key: string, modRevision: string | null | undefined): Compare[] {
     if (modRevision === undefined) return [];
     if (modRevision === null) return [{ key, target: 'create', revision: '0' }];
@@ -456,7 +452,7 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
         { key: leader, target: 'value', value: t.leader },
         { key: this.keys.sync, target: 'mod', revision: t.syncModRevision },
         ...this.#revisionCompare(this.keys.config, t.configModRevision),
-        ...this.#failsafeCompare(t.failsafeModRevision),
+        ...this.#revisionCompare(this.keys.failsafe, t.failsafeModRevision),
       ],
       [
         { op: 'put', key: leader, value: name, lease: leaseId },

@@ -8,6 +8,7 @@ import {
   effectiveDynamicConfig,
   errorText,
   isHapgError,
+  keyRevision,
   type KnownParameters,
   type MalformedKey,
   malformedKey,
@@ -203,7 +204,7 @@ export class ClusterOps {
         if (isHapgError(e, 'CONFIG_INVALID')) return refuse(400, 'CONFIG_INVALID', errorText(e));
         throw e;
       }
-      await this.#store.casConfig(value, view.config?.modRevision ?? bad?.modRevision ?? null);
+      await this.#store.casConfig(value, keyRevision(view, 'config'));
       return reply(200, value);
     });
   }

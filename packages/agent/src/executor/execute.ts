@@ -8,8 +8,8 @@ import {
   type HistoryEntry,
   InvariantViolation,
   isHapgError,
+  keyRevision,
   lsnToJson,
-  malformedKey,
   maxLsn,
   type MemberName,
   type PromoteReason,
@@ -136,8 +136,8 @@ export const HANDLERS: ActionHandlers = {
       ...(ctx.view === null
         ? {}
         : {
-            syncModRevision: revisionOf(ctx.view, 'sync'),
-            configModRevision: revisionOf(ctx.view, 'config'),
+            syncModRevision: keyRevision(ctx.view, 'sync'),
+            configModRevision: keyRevision(ctx.view, 'config'),
           }),
     };
     if (!(await ctx.store.acquireLeader(compares)))
@@ -202,8 +202,7 @@ function beginLeadership(ctx: ExecContext): void {
  * revision (it is ignored, as Patroni ignores one), and no key as its absence.
  */
 function failsafeRevisionOf(view: ClusterView | null): string | null | undefined {
-  if (view?.failsafe === undefined) return undefined;
-  return view.failsafe?.modRevision ?? malformedKey(view, 'failsafe')?.modRevision ?? null;
+  return view?.failsafe === undefined ? undefined : keyRevision(view, 'failsafe');
 }
 
 /** Never writable without etcd's word in this very run that the key is ours (design rule 1). */
@@ -234,7 +233,7 @@ async function removeLeaderKey(
  * left leaderless). Best effort: a failure changes nothing about this promotion.
  */
 async function dropSyncKey(ctx: ExecContext): Promise<void> {
-  const rev = revisionOf(ctx.view, 'sync');
+  const rev = keyRevision(ctx.view, 'sync');
   if (rev === null) return;
   try {
     await ctx.store.deleteSync(rev);
@@ -258,19 +257,11 @@ async function claimSyncKey(ctx: ExecContext): Promise<void> {
 async function writeSyncKeyAsLeader(ctx: ExecContext, syncStandbys: MemberName[]): Promise<void> {
   const value = { leader: ctx.name, syncStandbys, quorum: 0 };
   try {
-    await ctx.store.casSync(value, revisionOf(ctx.store.view(), 'sync'));
+    await ctx.store.casSync(value, keyRevision(ctx.store.view(), 'sync'));
   } catch (e) {
     if (!isHapgError(e) || (e.code !== 'DCS_CAS_CONFLICT' && e.code !== 'DCS_KEY_EXISTS')) throw e;
-    await ctx.store.casSync(value, revisionOf(await ctx.store.readView(), 'sync'));
+    await ctx.store.casSync(value, keyRevision(await ctx.store.readView(), 'sync'));
   }
-}
-
-/**
- * The mod revision to CAS a key at: the parsed key's, else a malformed value's (another tool
- * wrote it; it is ours to replace, or a promotion could never claim the sync key), else null.
- */
-function revisionOf(view: ClusterView | null, kind: 'sync' | 'history' | 'config'): string | null {
-  return view?.[kind]?.modRevision ?? malformedKey(view, kind)?.modRevision ?? null;
 }
 
 /** Where to stream from: the leader's Postgres address from its member key, our slot on it. */
@@ -373,7 +364,7 @@ async function promote(ctx: ExecContext, run: RunState, reason: PromoteReason): 
   const entries = [...(current?.entries ?? []).filter((h) => h.timeline !== oldTimeline), entry];
   try {
     // a malformed history (another tool's) is replaced: its entries cannot be read anyway
-    await store.casHistory(entries, revisionOf(view, 'history'));
+    await store.casHistory(entries, keyRevision(view, 'history'));
   } catch (e) {
     // History is for people; a lost race here must not undo a promotion.
     ctx.log.warn({ err: errorText(e) }, 'could not append to history');

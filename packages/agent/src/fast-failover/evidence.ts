@@ -1,4 +1,5 @@
 import { type Member, type Observation, type TakeoverEvidence, takeoverTarget } from '@hapg/core';
+import type { LeaseRemaining } from '@hapg/dcs';
 
 /**
  * What a listed sync standby asks about a leader that may be gone (docs/fast-failover.md,
@@ -13,9 +14,7 @@ export interface TakeoverProbes {
   /** (d) a TCP connect to the leader's Postgres port completed within `timeoutMs` */
   portAnswers(leader: Member, timeoutMs: number): Promise<boolean>;
   /** (e) LeaseTimeToLive of the leader key's lease; null: etcd has no such lease */
-  leaseTimeToLive(
-    leaseId: string,
-  ): Promise<{ readonly remainingS: number; readonly grantedS: number } | null>;
+  leaseTimeToLive(leaseId: string): Promise<LeaseRemaining | null>;
 }
 
 /**

@@ -2,7 +2,7 @@ import { cloneSourceOf, upstreamOf } from '../cluster/upstream.js';
 import { switchoverAdmission } from '../cluster/switchover.js';
 import { parseZonedTimeMs } from '../schedule.js';
 import { formatLsn, maxLsn, toLsn } from '../lsn.js';
-import { type ClusterView, malformedKey, type MemberName } from '../types.js';
+import { type ClusterView, keyRevision, type MemberName } from '../types.js';
 import {
   type Candidate,
   compareCandidates,
@@ -378,7 +378,7 @@ function staleFailover(obs: Observation, view: ClusterView): boolean {
 }
 
 function promoteActions(obs: Observation, view: ClusterView): Action[] {
-  const leftover = view.sync !== null || malformedKey(view, 'sync') !== null;
+  const leftover = keyRevision(view, 'sync') !== null;
   const claim: Action[] =
     obs.config.synchronousMode !== 'off'
       ? [{ kind: 'claimSyncKey' }]

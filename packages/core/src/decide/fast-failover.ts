@@ -1,4 +1,4 @@
-import { malformedKey, type ClusterView, type Member, type MemberName } from '../types.js';
+import { type ClusterView, keyRevision, malformedKey, type Member, type MemberName } from '../types.js';
 import { isEligible, selfCandidate } from './candidates.js';
 import { isRunningReplica } from './lease.js';
 import type { Action, Decision, FastFailoverConfig, Observation, TakeoverEvidence } from './types.js';
@@ -102,8 +102,8 @@ export function fastTakeover(obs: Observation): Decision | null {
     leader,
     leaderModRevision: target.leaderModRevision,
     syncModRevision: view.sync!.modRevision,
-    configModRevision: view.config?.modRevision ?? malformedKey(view, 'config')?.modRevision ?? null,
-    failsafeModRevision: view.failsafe?.modRevision ?? malformedKey(view, 'failsafe')?.modRevision ?? null,
+    configModRevision: keyRevision(view, 'config'),
+    failsafeModRevision: keyRevision(view, 'failsafe'),
   };
   const silence =
     evidence.streamSilenceMs === null ? 'no stream' : `stream silent ${evidence.streamSilenceMs} ms`;

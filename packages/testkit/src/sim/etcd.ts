@@ -203,8 +203,8 @@ export class SimEtcd {
    * bound to no lease on a key we did not create (`ownCreateRevision`: store.ts `#rebind`).
    * `failsafeModRevision` (store.ts, docs/failsafe.md M5): the create also compares the
    * failsafe key's mod revision with it, or its absence when null; undefined: no compare; the
-   * same for `syncModRevision` and the sync key, `configModRevision` and the config key. As in the store, the rebind of a key that
-   * already names us compares neither.
+   * same for `syncModRevision` and the sync key, `configModRevision` and the config key. As in
+   * the store, the rebind of a key that already names us compares none of them.
    */
   acquire(
     name: string,

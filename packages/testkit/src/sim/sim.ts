@@ -1196,6 +1196,13 @@ class Simulation {
       // CLOCK_MONOTONIC starts near zero again after a boot
       this.clocks.set(node, new NodeClock(old.rate, -old.rate * startAt + this.rng.int(1_000, 60_000)));
     }
+    this.newAgentProcess(node, startAt);
+    if (this.failsafeOn) this.startFailsafe(node, startAt);
+    this.log(`FAULT ${reboot ? 'reboot of' : 'agent restart on'} ${node.name}: up again at ${startAt}`);
+  }
+
+  /** The agent's process is gone until `startAt`, when a new one starts with nothing in memory. */
+  newAgentProcess(node: SimNode, startAt: number): void {
     node.agentRestarted();
     // the new process lists etcd afresh and watches from there: a stall was the old watch's
     node.faults.watchStalledUntilMs = 0;
@@ -1206,8 +1213,6 @@ class Simulation {
     node.faults.agentDownUntilMs = startAt;
     node.nextLoopAtMs = startAt;
     this.agents.set(node, this.agentFor(node));
-    if (this.failsafeOn) this.startFailsafe(node, startAt);
-    this.log(`FAULT ${reboot ? 'reboot of' : 'agent restart on'} ${node.name}: up again at ${startAt}`);
   }
 
   /**
@@ -1221,15 +1226,8 @@ class Simulation {
     }
     this.crash(node);
     node.fence = null;
-    node.agentRestarted();
-    node.faults.agentPausedUntilMs = 0;
-    node.faults.agentDownUntilMs = untilMs;
     node.faults.fullCutUntilMs = Math.max(node.faults.fullCutUntilMs, untilMs);
-    node.faults.watchStalledUntilMs = 0;
-    node.watchFrozenAtMs = null;
-    this.viewAtMs.delete(node);
-    node.nextLoopAtMs = untilMs;
-    this.agents.set(node, this.agentFor(node));
+    this.newAgentProcess(node, untilMs);
     this.log(`FAULT host of ${node.name} dies: up again at ${untilMs}`);
   }
 

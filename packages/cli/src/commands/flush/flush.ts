@@ -1,4 +1,4 @@
-import { errorText, isHapgError, malformedKey } from '@hapg/core';
+import { errorText, isHapgError, keyRevision } from '@hapg/core';
 import type { ActionDeps } from '../../actions/deps.js';
 import { failedMessage, forEachMember } from '../../actions/each-member.js';
 import { healthyLeader } from '../../actions/members.js';
@@ -33,7 +33,7 @@ export async function flushSwitchover(deps: ActionDeps): Promise<number> {
   }
   if (!done) {
     // a malformed key blocks every switchover: clearing it is what `flush --switchover` is for
-    const revision = view.failover?.modRevision ?? malformedKey(view, 'failover')?.modRevision ?? null;
+    const revision = keyRevision(view, 'failover');
     if (revision === null) throw new CliError('no scheduled switchover to cancel');
     try {
       await deps.store.deleteFailover(revision);
