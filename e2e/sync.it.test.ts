@@ -107,9 +107,15 @@ describe('synchronous mode', () => {
     try {
       const next = await cluster.waitForPrimary(TTL_S * 1000 + 30_000, primary);
       expect(next.name).toBe(sync[0]!.name);
-      const history = (await cluster.api(next, '/history'))?.body as unknown[][];
+      // history is written right after pg_promote, so /primary may answer before it is there
+      const history = await waitFor(
+        async () => {
+          const h = (await cluster.api(next, '/history'))?.body as unknown[][] | undefined;
+          return h?.at(-1)?.[4] === next.name ? h : null;
+        },
+        { timeoutMs: 10_000, what: `a history entry naming ${next.name}` },
+      );
       expect(historyReasons).toContain(history.at(-1)?.[2]);
-      expect(history.at(-1)?.[4]).toBe(next.name);
       await expectNothingLost(writer, next);
       return Math.min(...writer.acks.filter((a) => a.target === next.name).map((a) => a.atMs)) - faultAt;
     } finally {
