@@ -52,8 +52,12 @@ export function memberJson(
   if (snap.paused) json.pause = true;
   if (snap.statusReason !== null) json.status_reason = snap.statusReason;
   if (streamingFrom !== null) json.streaming_from = streamingFrom;
-  // a primary run by this code keeps the sync key's promise (docs/fast-failover.md I1–I4)
-  if (pg.inRecovery === false) json.sync_promise = SYNC_PROMISE_VERSION;
+  // a primary run by this code keeps the sync key's promise (docs/fast-failover.md I1–I4),
+  // unless commits may return without a synchronous standby: then it says why
+  if (pg.inRecovery === false) {
+    if (snap.syncPromiseWithheld === null) json.sync_promise = SYNC_PROMISE_VERSION;
+    else json.sync_promise_withheld = snap.syncPromiseWithheld;
+  }
   return json;
 }
 

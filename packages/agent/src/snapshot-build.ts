@@ -4,6 +4,7 @@ import {
   clusterRows,
   type Decision,
   type DynamicConfig,
+  fastFailoverReadiness,
   keyHasSyncStandbysFor,
   lsnToJson,
   type NodeConfig,
@@ -178,7 +179,22 @@ export function buildSnapshot(i: SnapshotInputs): NodeSnapshot {
     scheduledSwitchover: view?.failover?.scheduledAt
       ? { at: view.failover.scheduledAt, from: view.failover.leader, to: view.failover.member }
       : null,
+    fastFailover:
+      view === null
+        ? { state: 'unavailable', reason: 'no cluster view yet' }
+        : fastFailoverReadiness(view, dyn),
+    syncPromiseWithheld: syncPromiseWithheld(status),
   };
+}
+
+/**
+ * Why a primary cannot keep the sync key's promise: commits that may return before a
+ * synchronous standby has them. A standby may take over fast only from a leader that keeps it,
+ * or such commits, acknowledged by a cut-off old primary, would overlap the new one's.
+ */
+export function syncPromiseWithheld(status: PgStatus | null): string | null {
+  const skip = status?.commitsSkipStandby ?? null;
+  return skip === null || skip.length === 0 ? null : skip.join('; ');
 }
 
 function pendingReason(s: PgStatus): Record<string, { old_value: string; new_value: string }> | null {

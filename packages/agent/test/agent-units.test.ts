@@ -4,9 +4,16 @@ import { describe, expect, it } from 'vitest';
 import { runActions } from '../src/executor/execute.js';
 import { formatApiUrl, formatConnUrl, pgAddressOf } from '../src/conn.js';
 import { memberJson } from '../src/member.js';
+import type { PgStatus } from '@hapg/postgres';
 import { fetchPeerStatuses, parsePeerStatus } from '../src/peers.js';
 import { slotNameFor } from '../src/duties/slots/names.js';
-import { buildSnapshot, clusterMembers, memberState, nodeRole } from '../src/snapshot-build.js';
+import {
+  buildSnapshot,
+  clusterMembers,
+  memberState,
+  nodeRole,
+  syncPromiseWithheld,
+} from '../src/snapshot-build.js';
 
 const config: NodeConfig = parseNodeConfig(
   'scope: s\nname: n1\nrestapi:\n  listen: 127.0.0.1:8008\npostgresql:\n  listen: 127.0.0.1:5432\n  data_dir: /tmp/x\ntags:\n  zone: a\n',
@@ -164,6 +171,52 @@ describe('member JSON', () => {
       timeline: 2,
       replication_state: 'streaming',
     });
+  });
+  it('a primary publishes its sync promise, or why it withholds it', () => {
+    const primary = pgObs({ inRecovery: false });
+    const snapWith = (status: PgStatus) =>
+      buildSnapshot({
+        version: '1.0',
+        config,
+        dyn: defaultDynamicConfig(),
+        view: null,
+        pg: primary,
+        status,
+        decision: null,
+        holdsLeaderKey: true,
+        leaseDeadlineMs: null,
+        dcsReachable: true,
+        dcsLastSeenS: null,
+        nowMonotonicMs: 0,
+      });
+    const status = (commitsSkipStandby: string[] | null): PgStatus => ({
+      inRecovery: false,
+      timeline: null,
+      writeLsn: null,
+      flushLsn: null,
+      receiveLsn: null,
+      replayLsn: null,
+      replayedAt: null,
+      replayPaused: false,
+      systemId: '1',
+      serverVersion: 150013,
+      postmasterStartTime: new Date(0),
+      walReceiver: null,
+      replication: [],
+      pendingRestart: {},
+      commitsSkipStandby,
+    });
+    const kept = memberJson(config, primary, snapWith(status([])), '1.0');
+    expect(kept.sync_promise).toBe(1);
+    expect(kept.sync_promise_withheld).toBeUndefined();
+    const weak = ['synchronous_commit=local for role app', 'synchronous_commit=off (configuration file)'];
+    const withheld = memberJson(config, primary, snapWith(status(weak)), '1.0');
+    expect(withheld.sync_promise).toBeUndefined();
+    expect(withheld.sync_promise_withheld).toBe(
+      'synchronous_commit=local for role app; synchronous_commit=off (configuration file)',
+    );
+    // a standby promises nothing either way
+    expect(syncPromiseWithheld(null)).toBeNull();
   });
   it('reports a failed rejoin as the reason a node is stopped', () => {
     const pg = pgObs({ process: 'stopped', inRecovery: null, rejoinFailure: 'pg_rewind failed' });

@@ -54,6 +54,8 @@ const base: NodeSnapshot = {
   history: [],
   dynamicConfig: { ttl: 30, loop_wait: 10 },
   scheduledSwitchover: null,
+  fastFailover: { state: 'off' },
+  syncPromiseWithheld: null,
 };
 
 export const primaryHealthy: NodeSnapshot = {

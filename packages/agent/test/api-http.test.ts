@@ -116,6 +116,24 @@ describe('information endpoints', () => {
     }
   });
 
+  it('GET /cluster says whether a fast failover could happen now, only while the switch is on', async () => {
+    const off = await api(snapshots.primaryHealthy).inject({ method: 'GET', url: '/cluster' });
+    expect(off.json()).not.toHaveProperty('fast_failover');
+    const ready = await api({
+      ...snapshots.primaryHealthy,
+      fastFailover: { state: 'ready', leader: 'node1', standbys: ['node2'] },
+    }).inject({ method: 'GET', url: '/cluster' });
+    expect(ready.json().fast_failover).toEqual({ state: 'ready', leader: 'node1', standbys: ['node2'] });
+    const unavailable = await api({
+      ...snapshots.primaryHealthy,
+      fastFailover: { state: 'unavailable', reason: 'no synchronous standby' },
+    }).inject({ method: 'GET', url: '/cluster' });
+    expect(unavailable.json().fast_failover).toEqual({
+      state: 'unavailable',
+      reason: 'no synchronous standby',
+    });
+  });
+
   it('GET /cluster lists members with lag and failover eligibility', async () => {
     const snapshot: NodeSnapshot = {
       ...primaryHealthy,

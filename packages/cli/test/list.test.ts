@@ -416,3 +416,43 @@ describe('hactl list: synchronous mode footer', () => {
     );
   });
 });
+
+describe('hactl list: fast failover footer', () => {
+  const promised = member(5432, { role: 'primary', timeline: 1, xlog_location: 10, sync_promise: 1 });
+  const base = {
+    initialize: '1',
+    leader: 'a',
+    'members/b': member(5433, { timeline: 1, xlog_location: 10 }),
+    sync: { leader: 'a', sync_standby: 'b', quorum: 0 },
+  };
+  it('says nothing while the switch is off', () => {
+    const view = viewOf({ ...base, 'members/a': promised, config: { synchronous_mode: true } });
+    expect(renderList(view, 'table').out).not.toContain('Fast failover');
+  });
+  it('names who may take over when the cluster is ready', () => {
+    const view = viewOf({
+      ...base,
+      'members/a': promised,
+      config: { synchronous_mode: true, fast_failover: true },
+    });
+    expect(renderList(view, 'table').out).toContain(
+      ' Fast failover: ready (b may take over from a before its lease expires)',
+    );
+  });
+  it('says why not when the leader withholds its promise', () => {
+    const withheld = member(5432, {
+      role: 'primary',
+      timeline: 1,
+      xlog_location: 10,
+      sync_promise_withheld: 'synchronous_commit=local for role app',
+    });
+    const view = viewOf({
+      ...base,
+      'members/a': withheld,
+      config: { synchronous_mode: true, fast_failover: true },
+    });
+    expect(renderList(view, 'table').out).toContain(
+      ' Fast failover: unavailable (a withholds its sync promise: synchronous_commit=local for role app)',
+    );
+  });
+});

@@ -121,6 +121,8 @@ export {
   evidenceShortfall,
   fastTakeover,
   type FastFailoverConfig,
+  type FastFailoverReadiness,
+  fastFailoverReadiness,
   keepsSyncPromise,
   SYNC_PROMISE_VERSION,
   type TakeoverEvidence,

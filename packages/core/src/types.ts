@@ -57,6 +57,11 @@ export interface MemberJson {
    * (Patroni, an older hapg): never.
    */
   sync_promise?: number;
+  /**
+   * hapg addition: a hapg primary that cannot keep that promise says why instead of publishing
+   * `sync_promise`, e.g. `synchronous_commit=local for role app` (docs/fast-failover.md).
+   */
+  sync_promise_withheld?: string;
 }
 
 /** A member as the agent reasons about it: parsed, typed, with etcd metadata. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   decide,
   evidenceShortfall,
+  fastFailoverReadiness,
   type Observation,
   type TakeoverEvidence,
   takeoverTarget,
@@ -169,5 +170,69 @@ describe('pause and a view older than our own takeover', () => {
       dcs: { ...o.dcs, ownLeaderWriteRevision: '11' },
     };
     expect(decide(primary, NOW_MS).reason.code).toBe('PAUSED');
+  });
+});
+
+describe('fast failover readiness: what /cluster and hactl list show', () => {
+  const ready = (over: Parameters<typeof obs>[0] = {}) => {
+    const o = obs(over);
+    return fastFailoverReadiness(o.dcs.view!, o.config);
+  };
+  const withLeaderRaw = (raw: Record<string, unknown>) => {
+    const o = obs();
+    const members = new Map(o.dcs.view!.members);
+    members.set('b', member('b', { role: 'primary', raw: { ...members.get('b')!.raw, ...raw } }));
+    return fastFailoverReadiness({ ...o.dcs.view!, members }, o.config);
+  };
+
+  it('ready: names the leader and the standbys that may take over', () => {
+    expect(ready()).toEqual({ state: 'ready', leader: 'b', standbys: ['a'] });
+  });
+
+  it('off when the switch is off', () => {
+    expect(ready({ config: { fastFailover: { ...FAST, enabled: false } } })).toEqual({ state: 'off' });
+  });
+
+  it.each<[string, Parameters<typeof obs>[0], RegExp]>([
+    ['quorum mode', { config: { synchronousMode: 'quorum' } }, /synchronous_mode is quorum/],
+    ['pause', { config: { pause: true } }, /paused/],
+    ['no sync key', { view: { sync: null } }, /sync key does not promise b's commits/],
+    [
+      'a degraded leader',
+      { view: { sync: { leader: 'b', syncStandbys: [], quorum: 0, modRevision: '7' } } },
+      /no synchronous standby/,
+    ],
+  ])('unavailable in %s, with the reason', (_why, over, reason) => {
+    const r = ready(over);
+    expect(r.state).toBe('unavailable');
+    expect(r.state === 'unavailable' && r.reason).toMatch(reason);
+  });
+
+  it('a leader that withholds its promise says why; one that never made it is told apart', () => {
+    const withheld = withLeaderRaw({
+      sync_promise: undefined,
+      sync_promise_withheld: 'synchronous_commit=local for role app',
+    });
+    expect(withheld).toEqual({
+      state: 'unavailable',
+      reason: 'b withholds its sync promise: synchronous_commit=local for role app',
+    });
+    expect(withLeaderRaw({ sync_promise: undefined })).toEqual({
+      state: 'unavailable',
+      reason: 'b publishes no sync promise (Patroni or an older hapg)',
+    });
+  });
+
+  it('a withheld promise stops the takeover itself', () => {
+    const o = obs();
+    const members = new Map(o.dcs.view!.members);
+    const raw = {
+      ...members.get('b')!.raw,
+      sync_promise_withheld: 'synchronous_commit=off (configuration file)',
+    };
+    delete (raw as Record<string, unknown>).sync_promise;
+    members.set('b', member('b', { role: 'primary', raw }));
+    const d = decide({ ...o, dcs: { ...o.dcs, view: { ...o.dcs.view!, members } } }, NOW_MS);
+    expect(d.reason.code).not.toBe('FAST_FAILOVER');
   });
 });

@@ -54,6 +54,12 @@ export interface PgStatus {
   readonly walReceiver: WalReceiver | null;
   readonly replication: readonly ReplicationRow[];
   readonly pendingRestart: Readonly<Record<string, PendingRestartSetting>>;
+  /**
+   * primary: where `synchronous_commit` lets a commit return without waiting for a synchronous
+   * standby (`local`/`off`), e.g. `synchronous_commit=local for role app`; empty when nowhere
+   * the server knows of (a client's own `SET` it cannot know); null on a standby
+   */
+  readonly commitsSkipStandby: readonly string[] | null;
 }
 
 /*
@@ -70,6 +76,23 @@ const REPLICATION_COLUMNS = `SELECT usename, application_name, host(client_addr)
  * its standbys still answer (a few microseconds of work on the server).
  */
 export const REPLICATION_SQL = REPLICATION_COLUMNS;
+
+/**
+ * Where a commit may return before a synchronous standby has it (docs/fast-failover.md,
+ * "Commits that do not wait for S"): the server's own value (configuration file, ALTER SYSTEM,
+ * command line), and every role or database setting — those apply at each new session's start,
+ * without a reload. A few rows of catalogue: cheap enough for every loop. `false`, `no` and `0`
+ * are Postgres's hidden spellings of `off`.
+ */
+const COMMITS_SKIP_STANDBY_SQL = `SELECT COALESCE(json_agg(w.what ORDER BY w.what COLLATE "C"), '[]') FROM (
+    SELECT 'synchronous_commit=' || setting || ' (' || source || ')' AS what FROM pg_settings
+      WHERE name = 'synchronous_commit' AND setting IN ('local', 'off')
+        AND source NOT IN ('database', 'user', 'database user')
+    UNION ALL
+    SELECT c || concat(' for role ' || r.rolname, ' in database ' || d.datname)
+      FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) c
+        LEFT JOIN pg_roles r ON r.oid = s.setrole LEFT JOIN pg_database d ON d.oid = s.setdatabase
+      WHERE lower(c) ~ '^synchronous_commit=(local|off|false|no|0)$') w`;
 
 const STATUS_SQL = `
 SELECT pg_is_in_recovery() AS in_recovery,
@@ -91,7 +114,8 @@ SELECT pg_is_in_recovery() AS in_recovery,
   (SELECT COALESCE(json_agg(r), '[]') FROM (
      SELECT s.name, current_setting(s.name) AS old_value,
        (SELECT f.setting FROM pg_file_settings f WHERE f.name = s.name ORDER BY f.seqno DESC LIMIT 1) AS new_value
-     FROM pg_settings s WHERE s.pending_restart) r) AS pending_restart
+     FROM pg_settings s WHERE s.pending_restart) r) AS pending_restart,
+  CASE WHEN pg_is_in_recovery() THEN NULL ELSE (${COMMITS_SKIP_STANDBY_SQL}) END AS commits_skip_standby
 `;
 
 function lsnOrNull(v: unknown): Lsn | null {
@@ -148,6 +172,11 @@ export function parseStatusRow(row: QueryRow): PgStatus {
     walReceiver: parseWalReceiver(row.wal_receiver),
     replication: ((row.replication as QueryRow[] | null) ?? []).map(parseReplicationRow),
     pendingRestart: pending,
+    commitsSkipStandby: Array.isArray(row.commits_skip_standby)
+      ? row.commits_skip_standby.map(String)
+      : row.in_recovery === true
+        ? null
+        : ['unknown (the probe gave no answer)'],
   };
 }
 

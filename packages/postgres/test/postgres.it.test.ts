@@ -205,4 +205,33 @@ describe('replication: clone, promote, rewind', () => {
     await r.node.setParameters(before);
     expect((await r.node.reload('primary', null)).applied).toBe('all');
   });
+
+  it('a primary reports where synchronous_commit lets a commit skip the standby (docs/fast-failover.md)', async () => {
+    expect((await r.node.probe()).commitsSkipStandby).toEqual([]);
+    expect((await p.node.probe()).commitsSkipStandby).toBeNull();
+    await h.sql(r, 'CREATE ROLE app');
+    await h.sql(r, "ALTER ROLE app SET synchronous_commit = 'local'");
+    await h.sql(r, 'ALTER DATABASE postgres SET synchronous_commit TO OFF');
+    // remote_apply and remote_write wait for the standby: not listed
+    await h.sql(r, 'ALTER ROLE app IN DATABASE template1 SET synchronous_commit = remote_apply');
+    await h.sql(r, 'ALTER SYSTEM SET synchronous_commit = local');
+    await h.sql(r, 'SELECT pg_reload_conf()');
+    await waitFor(async () => ((await r.node.probe()).commitsSkipStandby?.length ?? 0) === 3, {
+      timeoutMs: 10_000,
+      what: 'three places that skip the standby',
+    });
+    expect((await r.node.probe()).commitsSkipStandby).toEqual([
+      'synchronous_commit=local (configuration file)',
+      'synchronous_commit=local for role app',
+      'synchronous_commit=off in database postgres',
+    ]);
+    await h.sql(r, 'ALTER SYSTEM RESET synchronous_commit');
+    await h.sql(r, 'SELECT pg_reload_conf()');
+    await h.sql(r, 'ALTER DATABASE postgres RESET synchronous_commit');
+    await h.sql(r, 'DROP ROLE app');
+    await waitFor(async () => (await r.node.probe()).commitsSkipStandby?.length === 0, {
+      timeoutMs: 10_000,
+      what: 'nothing that skips the standby',
+    });
+  });
 });

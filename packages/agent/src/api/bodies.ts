@@ -62,6 +62,9 @@ export function clusterBody(s: NodeSnapshot): Record<string, unknown> {
   const body: Record<string, unknown> = { members: s.members.map(clusterMemberBody), scope: s.scope };
   if (s.scheduledSwitchover !== null) body.scheduled_switchover = s.scheduledSwitchover;
   if (s.paused) body.pause = true;
+  // hapg addition, absent while the switch is off (Patroni's body then)
+  // ({ state: 'ready', leader, standbys } or { state: 'unavailable', reason })
+  if (s.fastFailover.state !== 'off') body.fast_failover = s.fastFailover;
   return body;
 }
 

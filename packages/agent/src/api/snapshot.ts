@@ -1,4 +1,4 @@
-import type { HistoryEntry } from '@hapg/core';
+import type { FastFailoverReadiness, HistoryEntry } from '@hapg/core';
 
 /**
  * Everything the REST API and the metrics need, as plain data, taken at the
@@ -83,6 +83,13 @@ export interface NodeSnapshot {
   /** the dynamic config JSON from etcd, as stored */
   readonly dynamicConfig: Readonly<Record<string, unknown>> | null;
   readonly scheduledSwitchover: ScheduledSwitchover | null;
+  /** whether the cluster could fail over fast now (`GET /cluster` `fast_failover`, `hactl list`) */
+  readonly fastFailover: FastFailoverReadiness;
+  /**
+   * a primary: why it cannot keep the sync key's promise (`synchronous_commit=local for role app`),
+   * published as `sync_promise_withheld` instead of `sync_promise`; null when it keeps it
+   */
+  readonly syncPromiseWithheld: string | null;
 }
 
 export type NodeRole = 'primary' | 'replica' | 'standby_leader' | 'demoted' | 'uninitialized';

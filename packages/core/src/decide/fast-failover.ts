@@ -1,7 +1,14 @@
 import { type ClusterView, keyRevision, malformedKey, type Member, type MemberName } from '../types.js';
 import { isEligible, selfCandidate } from './candidates.js';
 import { isRunningReplica } from './lease.js';
-import type { Action, Decision, FastFailoverConfig, Observation, TakeoverEvidence } from './types.js';
+import type {
+  Action,
+  Decision,
+  DecideConfig,
+  FastFailoverConfig,
+  Observation,
+  TakeoverEvidence,
+} from './types.js';
 
 /**
  * Fast failover in `on` mode (docs/fast-failover.md): a standby the `sync` key lists may take
@@ -29,25 +36,65 @@ export interface TakeoverTarget {
   readonly config: FastFailoverConfig;
 }
 
+/** Whether the cluster could fail over fast now, as any member or `hactl` reads it from etcd. */
+export type FastFailoverReadiness =
+  | { readonly state: 'off' }
+  | { readonly state: 'unavailable'; readonly reason: string }
+  | { readonly state: 'ready'; readonly leader: MemberName; readonly standbys: readonly MemberName[] };
+
 /**
- * Conditions (a) and (b), which need no probe: fast failover on, `on` mode, no pause, no
- * `failover` key, a live-looking leader key naming another member that keeps the promise, an
- * `on`-mode sync key (quorum 0) naming that leader and listing us, and we a running standby of
- * that leader that could take the key at all. The agent probes only while
- * this holds, and decide() asks it again with the probes' results: one home for the rule.
+ * Condition (a) and the leader's half of (b), from the view alone: fast failover on, `on` mode,
+ * no pause, no `failover` key, a leader key with a lease naming a member that keeps the promise,
+ * and an `on`-mode sync key (quorum 0) naming that leader with standbys listed. One home for the
+ * rule: the takeover asks it, and `/cluster` and `hactl list` show its answer.
+ */
+export function fastFailoverReadiness(
+  view: ClusterView,
+  config: Pick<DecideConfig, 'fastFailover' | 'synchronousMode' | 'pause'>,
+): FastFailoverReadiness {
+  const unavailable = (reason: string): FastFailoverReadiness => ({ state: 'unavailable', reason });
+  if (config.fastFailover === undefined || !config.fastFailover.enabled) return { state: 'off' };
+  if (config.synchronousMode !== 'on')
+    return unavailable(`synchronous_mode is ${config.synchronousMode}, the fast path needs on`);
+  if (config.pause) return unavailable('the cluster is paused');
+  if (view.failover !== null || malformedKey(view, 'failover'))
+    return unavailable('a switchover or failover is pending');
+  const key = view.leader;
+  if (key === null || key.leaseId === null) return unavailable('no leader');
+  const leader = view.members.get(key.name);
+  if (leader === undefined) return unavailable(`${key.name} has no member key`);
+  if (!keepsSyncPromise(leader)) {
+    const withheld = leader.raw.sync_promise_withheld;
+    return unavailable(
+      typeof withheld === 'string'
+        ? `${key.name} withholds its sync promise: ${withheld}`
+        : `${key.name} publishes no sync promise (Patroni or an older hapg)`,
+    );
+  }
+  // A quorum key left over after quorum → on does not qualify: the leader's ssn may still be
+  // `ANY k` (review item 4).
+  const sync = view.sync ?? null;
+  if (sync === null || sync.leader !== key.name || (sync.quorum ?? 0) !== 0)
+    return unavailable(`the sync key does not promise ${key.name}'s commits to a standby`);
+  if (sync.syncStandbys.length === 0) return unavailable('no synchronous standby');
+  return { state: 'ready', leader: key.name, standbys: sync.syncStandbys };
+}
+
+/**
+ * Conditions (a) and (b), which need no probe: the cluster ready for the fast path
+ * (`fastFailoverReadiness`), the key listing us, and we a running standby of that leader that
+ * could take the key at all. The agent probes only while this holds, and decide() asks it again
+ * with the probes' results.
  */
 export function takeoverTarget(obs: Observation): TakeoverTarget | null {
   const { config, pg, self } = obs;
   const view = obs.dcs.view;
   const ff = config.fastFailover;
-  if (ff === undefined || !ff.enabled || config.synchronousMode !== 'on' || config.pause) return null;
-  if (view === null || !obs.dcs.reachable || view.failover !== null || malformedKey(view, 'failover'))
+  if (ff === undefined || view === null || !obs.dcs.reachable) return null;
+  const ready = fastFailoverReadiness(view, config);
+  if (ready.state !== 'ready' || ready.leader === self.name || !ready.standbys.includes(self.name))
     return null;
-  const key = view.leader;
-  if (key === null || key.name === self.name || key.leaseId === null) return null;
-  const leader = view.members.get(key.name);
-  if (leader === undefined || !keepsSyncPromise(leader)) return null;
-  if (!listsUsForLeader(view, key.name, self.name)) return null;
+  const key = view.leader!;
   // No timeline compare: with its walreceiver gone a standby reads its timeline from its last
   // restartpoint, often older than the leader's (the benchmark's runs never took the fast path
   // with one). A standby the key lists streamed the leader's timeline and confirmed each
@@ -55,19 +102,12 @@ export function takeoverTarget(obs: Observation): TakeoverTarget | null {
   if (!isRunningReplica(pg) || pg.following !== key.name) return null;
   if ((self.failsafeHold ?? null) !== null) return null;
   if (!isEligible(selfCandidate(obs), config, view).eligible) return null;
-  return { leader, leaderModRevision: key.modRevision, leaseId: key.leaseId, config: ff };
-}
-
-/**
- * An `on`-mode key (quorum 0: every listed standby confirms each commit) naming `leader` and
- * listing `self`. A quorum key left over after quorum → on does not qualify: the leader's ssn
- * may still be `ANY k` (review item 4).
- */
-function listsUsForLeader(view: ClusterView, leader: MemberName, self: MemberName): boolean {
-  const sync = view.sync ?? null;
-  return (
-    sync !== null && sync.leader === leader && (sync.quorum ?? 0) === 0 && sync.syncStandbys.includes(self)
-  );
+  return {
+    leader: view.members.get(key.name)!,
+    leaderModRevision: key.modRevision,
+    leaseId: key.leaseId!,
+    config: ff,
+  };
 }
 
 /** Why the evidence does not (yet) show the leader gone; null: it does. */

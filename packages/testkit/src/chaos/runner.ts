@@ -1,3 +1,6 @@
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AgentNode } from '../cluster.js';
 import { TestCluster } from '../cluster.js';
 import { sleep, waitFor } from '../proc.js';
@@ -120,9 +123,42 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   } finally {
     reader.stop();
     await writer?.stop();
+    if (failures.length > 0) await keepLogs(cluster, opts, log);
     await cluster.close();
   }
   return { options: opts, results, acks: writer?.acks.length ?? 0, failures };
+}
+
+/**
+ * A failed run's agent logs and what each agent's REST API says, kept past the cluster's removal: a chaos
+ * failure is seldom reproduced by its seed alone (timing differs), so its evidence must survive.
+ */
+async function keepLogs(cluster: TestCluster, opts: ChaosOptions, log: (l: string) => void): Promise<void> {
+  const dir = join(tmpdir(), `hapg-chaos-seed${opts.seed}-${new Date().toISOString().replace(/[:.]/g, '')}`);
+  try {
+    await mkdir(dir, { recursive: true });
+    const base = cluster.baseDir;
+    for (const f of await readdir(base)) {
+      if (f.endsWith('.log') || f.endsWith('.yaml')) await copyFile(join(base, f), join(dir, f));
+    }
+    // each node's Postgres log, fence log and agent state (`<node>/data.log`, ...)
+    for (const n of cluster.nodes) {
+      for (const f of ['data.log', 'data.fence.log', 'data.hapg-state.json']) {
+        await copyFile(join(base, n.name, f), join(dir, `${n.name}.${f}`)).catch(() => {});
+      }
+    }
+    const state: Record<string, unknown> = {};
+    for (const n of cluster.nodes) {
+      state[n.name] = {
+        patroni: await cluster.api(n, '/patroni'),
+        cluster: await cluster.api(n, '/cluster'),
+      };
+    }
+    await writeFile(join(dir, 'rest.json'), `${JSON.stringify(state, null, 2)}\n`);
+    log(`chaos: kept the agents' logs and their /patroni and /cluster answers in ${dir}`);
+  } catch (e) {
+    log(`chaos: could not keep the logs: ${String(e)}`);
+  }
 }
 
 interface OneFault {

@@ -1,4 +1,11 @@
-import { type ClusterView, errorText, formatLsn, keyHasSyncStandbysFor, type Lsn } from '@hapg/core';
+import {
+  type ClusterView,
+  errorText,
+  fastFailoverReadiness,
+  formatLsn,
+  keyHasSyncStandbysFor,
+  type Lsn,
+} from '@hapg/core';
 import { clusterConfigOf } from '../../actions/cluster-config.js';
 import type { Io } from '../../io.js';
 import { type Column, type OutputFormat, renderData, renderTable } from '../../output/index.js';
@@ -137,6 +144,8 @@ export function footer(view: ClusterView): string {
   if (clusterConfigOf(view).pause) lines.push(' Maintenance mode: on');
   const degraded = syncDegradedLine(view);
   if (degraded !== null) lines.push(degraded);
+  const fast = fastFailoverLine(view);
+  if (fast !== null) lines.push(fast);
   const f = view.failover;
   if (f !== null && f.scheduledAt !== null) {
     lines.push(` Switchover scheduled at: ${f.scheduledAt}`);
@@ -155,6 +164,14 @@ function syncDegradedLine(view: ClusterView): string | null {
   return strict
     ? ` Synchronous mode: ${mode}, no synchronous standby (strict: commits wait for one)`
     : ` Synchronous mode: ${mode}, no synchronous standby (degraded: commits are asynchronous, only ${leader} can be promoted)`;
+}
+
+/** hapg's line while `fast_failover` is on: whether a listed standby could take over now, or why not. */
+function fastFailoverLine(view: ClusterView): string | null {
+  const r = fastFailoverReadiness(view, clusterConfigOf(view));
+  if (r.state === 'off') return null;
+  if (r.state === 'unavailable') return ` Fast failover: unavailable (${r.reason})`;
+  return ` Fast failover: ready (${r.standbys.join(', ')} may take over from ${r.leader} before its lease expires)`;
 }
 
 /** Keys whose JSON could not be parsed, as one stderr line (the table silently lacking a member would mislead). */
