@@ -81,7 +81,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     loopWait: 1,
     retryTimeout: Math.max(1, Math.floor((opts.ttlS - 1) / 2)),
     clockControl: true,
-    diskMb: 1024,
+    // Each failover leaves a 16 MB copy of the current WAL segment on every node, one per
+    // timeline; with the writer's little WAL the segment number seldom advances, so checkpoints
+    // remove none of them. 1 GiB filled at the 59th failover (both runs of 2026-12-03 ended in
+    // "No space left on device" during a promotion). tmpfs holds only what is written.
+    diskMb: Math.max(1024, 512 + 24 * opts.faults),
     ...(opts.sync === 'off'
       ? {}
       : {
