@@ -281,6 +281,23 @@ describe('routes', () => {
     });
   });
 
+  it("closing the API ends open streams (an open tab must not hold up the agent's shutdown)", async () => {
+    const { app } = rig();
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as AddressInfo).port;
+    const ended = new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/ui/stream' }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+        res.on('error', () => resolve());
+        void app.close();
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    await ended;
+  });
+
   it('/ui/stream sends the state at once as an SSE frame', async () => {
     const { app } = rig();
     await app.listen({ host: '127.0.0.1', port: 0 });

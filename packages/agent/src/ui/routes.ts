@@ -1,4 +1,5 @@
 import type { Clock } from '@hapg/core';
+import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { NodeSnapshot } from '../api/snapshot.js';
 import type { UiHub } from './hub.js';
@@ -37,7 +38,12 @@ const RECONNECT_MS = 1000;
  */
 export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) => {
   const maxStreams = opts.maxStreams ?? 64;
-  let streams = 0;
+  const streams = new Set<ServerResponse>();
+  // an open stream is an active connection, which server.close() waits for: the agent's
+  // shutdown would hang as long as a browser tab stays open
+  app.addHook('preClose', async () => {
+    for (const res of streams) res.end();
+  });
   const asset = (url: string, name: string) =>
     app.route({
       method: ['GET', 'HEAD'],
@@ -73,10 +79,10 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) =
   });
 
   app.get('/ui/stream', async (req, reply) => {
-    if (streams >= maxStreams)
+    if (streams.size >= maxStreams)
       return reply.code(503).send({ error: `too many open dashboard streams (${maxStreams})` });
-    streams++;
-    openStream(reply, opts.hub, () => streams--);
+    streams.add(reply.raw);
+    openStream(reply, opts.hub, () => streams.delete(reply.raw));
     req.raw.on('close', () => reply.raw.destroy());
     return reply;
   });
