@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { sleep, TestCluster, waitFor } from '@hapg/testkit';
+import { promisify } from 'node:util';
+import { HACTL_MAIN, sleep, TestCluster, waitFor } from '@hapg/testkit';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -111,6 +113,13 @@ describe('dashboard', () => {
     const body = (await page.locator('body').textContent()) ?? '';
     expect(body).not.toContain(AUTH.password);
     await shot('1-healthy');
+    // hactl ui: the leader's dashboard, which answers
+    const hactl = await promisify(execFile)(
+      process.execPath,
+      [HACTL_MAIN, '--etcd', cluster.etcd.endpoints.join(','), '--scope', cluster.scope, '-o', 'json', 'ui'],
+      { timeout: 30_000 },
+    );
+    expect(JSON.parse(hactl.stdout)).toEqual({ url: `${uiBase(primary.apiUrl)}/ui` });
     // a phone: nothing wider than the screen
     await page.setViewportSize({ width: 390, height: 844 });
     await sleep(300);
