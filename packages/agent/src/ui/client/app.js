@@ -221,6 +221,8 @@ function render(s) {
   $('footer').textContent = `hapg ${s.version} · updated ${hhmmss(s.builtAtMs)}`;
   renderLease();
   renderStatus();
+  // the load figure that matters: navigation start → the cluster on screen (docs/rest-api.md)
+  if (performance.getEntriesByName('hapg-first-state').length === 0) performance.mark('hapg-first-state');
 }
 
 function connect() {
