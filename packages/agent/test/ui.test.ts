@@ -1,7 +1,13 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { buildApi } from '../src/api/build.js';
+import { createMetrics } from '../src/metrics.js';
 import { describe, expect, it } from 'vitest';
 import type { ClusterMemberSnapshot, NodeSnapshot } from '../src/api/snapshot.js';
 import { EventJournal } from '../src/events/index.js';
@@ -323,6 +329,70 @@ describe('routes', () => {
       expect(data.leader.name).toBe('node1');
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('over TLS, client certificates optional (GETs stay open without one)', () => {
+  it('serves the page and the stream', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hapg-ui-tls-'));
+    try {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          'k.pem',
+          '-out',
+          'c.pem',
+          '-days',
+          '1',
+        ].concat(['-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']),
+        { cwd: dir, stdio: 'pipe' },
+      );
+      const cert = readFileSync(join(dir, 'c.pem'));
+      const clock = clockAtNow();
+      const hub = new UiHub({
+        snapshot: () => snapshot,
+        view: () => null,
+        onViewChange: () => () => {},
+        ownReason: () => null,
+        clock,
+      });
+      const app = buildApi({
+        snapshot: () => snapshot,
+        metrics: createMetrics({ processMetrics: false, clock }),
+        clock,
+        https: { key: readFileSync(join(dir, 'k.pem')), cert, verifyClient: 'optional' },
+        ui: { hub, snapshot: () => snapshot, ownReason: () => null, clock },
+      });
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const port = (app.server.address() as AddressInfo).port;
+      const firstChunk = (path: string) =>
+        new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const req = httpsRequest({ host: '127.0.0.1', port, path, ca: cert }, (res) => {
+            res.once('data', (c: Buffer) => {
+              resolve({ status: res.statusCode ?? 0, text: c.toString() });
+              req.destroy();
+            });
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      try {
+        expect((await firstChunk('/ui')).status).toBe(200);
+        const stream = await firstChunk('/ui/stream');
+        expect(stream.status).toBe(200);
+        expect(stream.text).toMatch(/^event: state\n/);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
