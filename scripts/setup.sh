@@ -25,6 +25,7 @@ command -v nft >/dev/null || missing+=(nftables)
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || missing+=(faketime)
 command -v promtool >/dev/null || missing+=(prometheus) # promtool checks configs/prometheus/alerts.yml
 command -v patronictl >/dev/null || missing+=(patroni) # e2e/patronictl.it.test.ts drives a hapg cluster with Patroni's own patronictl
+[ -x /usr/bin/chromium ] || missing+=(chromium) # e2e/ui.it.test.ts drives the dashboard headless (playwright-core, no browser download)
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   # Do not let the Debian package create and start its own "main" cluster.
   as_root mkdir -p /etc/postgresql-common

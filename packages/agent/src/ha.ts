@@ -315,6 +315,12 @@ export class HaLoop {
     return this.#publisher.snapshot;
   }
 
+  /** the last iteration's decision reason, as the log last printed its code (the dashboard shows it) */
+  lastDecisionReason(): { readonly code: string; readonly text: string } | null {
+    const d = this.#publisher.lastDecision;
+    return d === null ? null : { code: d.reason.code, text: d.reason.text };
+  }
+
   dynamicConfig(): DynamicConfig {
     return this.#dyn;
   }

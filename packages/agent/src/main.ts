@@ -15,6 +15,7 @@ import { PostgresNode } from '@hapg/postgres';
 import { readFile } from 'node:fs/promises';
 import { configuredAllowList } from './api/allowlist.js';
 import { type ApiTlsOptions, buildApi } from './api/build.js';
+import { dashboard } from './ui/wiring.js';
 import { ClusterOps } from './cluster-ops/cluster-ops.js';
 import { type ActionReply, reply } from './cluster-ops/reply.js';
 import { NodeActions } from './node-actions.js';
@@ -238,8 +239,10 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
     clock: systemClock,
     reloadConfig,
   });
+  const ui = dashboard({ ha, store, events });
   const api = buildApi({
     events,
+    ui,
     failsafe: ha.failsafe,
     snapshot: () => ha.snapshot(),
     metrics,
@@ -274,6 +277,7 @@ async function run(config: NodeConfig, log: Logger, path: string): Promise<numbe
   ha.start();
 
   await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve()));
+  ui.hub.close();
   await shutdown({ ha, pg, store, fenceClient, api, log, roleLabels });
   // the last events (our own demotion) had their chance while the steps above ran
   await webhook?.close();

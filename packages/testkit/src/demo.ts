@@ -112,6 +112,10 @@ async function main(): Promise<void> {
   console.log(
     `  primary, whichever it is: psql "postgres://postgres:${pw}@${hosts}/postgres?target_session_attrs=read-write"`,
   );
+  // every agent serves it; `hactl ui` prints one that answers
+  console.log(
+    `\nDashboard: ${cluster.nodes[0]!.apiUrl}/ui   (live in the browser; \`${hactl.join(' ')} ui\` prints a reachable one)`,
+  );
   console.log(`\nTry:\n  ${hactl.join(' ')} list\n  curl -s ${cluster.nodes[0]!.apiUrl}/cluster | jq`);
   console.log(
     `  kill the primary's agent, fence and Postgres (a host death) and watch another node take over.`,

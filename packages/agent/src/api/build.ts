@@ -18,6 +18,7 @@ import { roleAnswerer, roleFastPath, roleRoutes } from './role-routes.js';
 import { formatSchemaErrors } from './schema-errors.js';
 import type { NodeSnapshot } from './snapshot.js';
 import type { FailsafeApi } from './failsafe-api.js';
+import { type UiRoutesOptions, uiRoutes } from '../ui/routes.js';
 
 export interface ApiOptions {
   /** the last loop iteration's snapshot; called once per request, must not do I/O */
@@ -45,6 +46,8 @@ export interface ApiOptions {
   readonly events?: EventJournal;
   /** failsafe mode (`GET` and `POST /failsafe`); absent: both answer 502, as with the mode off */
   readonly failsafe?: FailsafeApi;
+  /** the dashboard (`GET /ui`, `/ui/stream`, ...), read-only and open like `/cluster`; absent: none */
+  readonly ui?: UiRoutesOptions;
 }
 
 export interface ApiTlsOptions {
@@ -137,6 +140,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     ...(opts.failsafe === undefined ? {} : { failsafe: opts.failsafe }),
   });
   if (opts.events !== undefined) app.register(eventRoutes, { journal: opts.events });
+  if (opts.ui !== undefined) app.register(uiRoutes, opts.ui);
   const actionsOptions: ActionsPluginOptions = {
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),
     ...(opts.actions === undefined ? {} : { actions: opts.actions }),

@@ -14,6 +14,7 @@ import { restartCommand } from './restart/command.js';
 import { showConfigCommand } from './show-config/command.js';
 import { switchoverCommand } from './switchover/command.js';
 import { topologyCommand } from './topology/command.js';
+import { uiCommand } from './ui/command.js';
 
 export type { Command, CommandContext } from './command.js';
 
@@ -35,6 +36,7 @@ export const COMMANDS: readonly Command[] = [
   reloadCommand,
   reinitCommand,
   removeCommand,
+  uiCommand,
 ];
 
 export function findCommand(name: string): Command | undefined {
