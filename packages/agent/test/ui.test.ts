@@ -152,6 +152,11 @@ describe('dashboard state', () => {
     ]);
     expect(s.leader).toEqual({ name: 'node1', leaseRemainingMs: 20_000, ttlMs: 30_000 });
     expect(s.syncStandbys).toEqual(['node2']);
+    expect(s.fastFailover).toEqual({ state: 'off' });
+    const ready = { state: 'ready', leader: 'node1', standbys: ['node2'] } as const;
+    expect(buildUiState({ ...input, snapshot: { ...snapshot, fastFailover: ready } }).fastFailover).toEqual(
+      ready,
+    );
     expect(s.members[1]!.lagBytes).toBe(10_000);
     expect(s.members[2]!.failoverReason).toBe('tagged nofailover');
     expect(s.members[0]!.uiUrl).toBe('http://127.0.0.1:801/ui');

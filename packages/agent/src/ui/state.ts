@@ -70,6 +70,8 @@ export interface UiState {
     readonly ttlMs: number;
   };
   readonly syncStandbys: readonly string[];
+  /** `/cluster`'s `fast_failover`, as `hactl list` prints it: ready, unavailable (why) or off */
+  readonly fastFailover: NodeSnapshot['fastFailover'];
   readonly members: readonly UiMember[];
   readonly history: readonly UiHistoryRow[];
   readonly events: readonly WireEvent[];
@@ -136,6 +138,7 @@ export function buildUiState(i: UiStateInput): UiState {
       ttlMs: s.ttlMs,
     },
     syncStandbys: s.syncStandbys,
+    fastFailover: s.fastFailover,
     members,
     history: s.history.slice(-UI_HISTORY_ROWS).map((h) => ({
       timeline: h.timeline,

@@ -216,6 +216,15 @@ function render(s) {
   $('lease-holder').textContent = s.leader.name ?? 'nobody (no leader key)';
   $('sync-standbys').textContent = s.syncStandbys.length ? s.syncStandbys.join(', ') : 'none';
   $('paused').hidden = !s.paused;
+  // shown only while the switch is on, in hactl list's words
+  const ff = s.fastFailover;
+  $('fast-failover').hidden = ff.state === 'off';
+  $('fast-failover-state').textContent =
+    ff.state === 'ready'
+      ? `ready: ${ff.standbys.join(', ')} may take over from ${ff.leader} before its lease expires`
+      : ff.state === 'unavailable'
+        ? `unavailable: ${ff.reason}`
+        : '';
   $('topology').replaceChildren(topology(s));
   $('events').replaceChildren(...timeline(s));
   $('footer').textContent = `hapg ${s.version} · updated ${hhmmss(s.builtAtMs)}`;
