@@ -142,22 +142,27 @@ describe('peer status', () => {
   });
 });
 
+/** The snapshot a loop would publish for this node, with nothing but Postgres known. */
+function snapshotOf(pg: PgObservation, status: PgStatus | null, holdsLeaderKey: boolean) {
+  return buildSnapshot({
+    version: '1.0',
+    config,
+    dyn: defaultDynamicConfig(),
+    view: null,
+    pg,
+    status,
+    decision: null,
+    holdsLeaderKey,
+    leaseDeadlineMs: null,
+    dcsReachable: true,
+    dcsLastSeenS: null,
+    nowMonotonicMs: 0,
+  });
+}
+
 describe('member JSON', () => {
   it('publishes a replica the Patroni way', () => {
-    const snap = buildSnapshot({
-      version: '1.0',
-      config,
-      dyn: defaultDynamicConfig(),
-      view: null,
-      pg: pgObs(),
-      status: null,
-      decision: null,
-      holdsLeaderKey: false,
-      leaseDeadlineMs: null,
-      dcsReachable: true,
-      dcsLastSeenS: null,
-      nowMonotonicMs: 0,
-    });
+    const snap = snapshotOf(pgObs(), null, false);
     expect(memberJson(config, pgObs(), snap, '1.0')).toEqual({
       conn_url: 'postgres://127.0.0.1:5432/postgres',
       api_url: 'http://127.0.0.1:8008/patroni',
@@ -174,21 +179,7 @@ describe('member JSON', () => {
   });
   it('a primary publishes its sync promise, or why it withholds it', () => {
     const primary = pgObs({ inRecovery: false });
-    const snapWith = (status: PgStatus) =>
-      buildSnapshot({
-        version: '1.0',
-        config,
-        dyn: defaultDynamicConfig(),
-        view: null,
-        pg: primary,
-        status,
-        decision: null,
-        holdsLeaderKey: true,
-        leaseDeadlineMs: null,
-        dcsReachable: true,
-        dcsLastSeenS: null,
-        nowMonotonicMs: 0,
-      });
+    const snapWith = (status: PgStatus) => snapshotOf(primary, status, true);
     const status = (commitsSkipStandby: string[] | null): PgStatus => ({
       inRecovery: false,
       timeline: null,

@@ -1,5 +1,6 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { selfSignedCert } from './self-signed.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from 'node:net';
@@ -124,20 +125,8 @@ describe.runIf(haveOpenssl)('restAnswers over https', () => {
   it('a self-signed certificate still counts: liveness, not trust', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hapg-probe-tls-'));
     try {
-      execFileSync(
-        'openssl',
-        [
-          ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
-          ...['-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=somewhere.else'],
-        ],
-        { cwd: dir, stdio: 'pipe' },
-      );
-      const port = await listen(
-        createHttpsServer(
-          { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
-          (_req, res) => res.writeHead(503).end(),
-        ),
-      );
+      const { key, cert } = selfSignedCert(dir, { cn: 'somewhere.else' });
+      const port = await listen(createHttpsServer({ key, cert }, (_req, res) => res.writeHead(503).end()));
       expect(await restAnswers(`https://127.0.0.1:${port}/patroni`, 2000)).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });

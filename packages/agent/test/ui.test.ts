@@ -1,5 +1,6 @@
+import { selfSignedCert } from './self-signed.js';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -342,24 +343,7 @@ describe('over TLS, client certificates optional (GETs stay open without one)', 
   it('serves the page and the stream', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hapg-ui-tls-'));
     try {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-keyout',
-          'k.pem',
-          '-out',
-          'c.pem',
-          '-days',
-          '1',
-        ].concat(['-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']),
-        { cwd: dir, stdio: 'pipe' },
-      );
-      const cert = readFileSync(join(dir, 'c.pem'));
+      const { key, cert } = selfSignedCert(dir, { cn: '127.0.0.1', ip: '127.0.0.1' });
       const clock = clockAtNow();
       const hub = new UiHub({
         snapshot: () => snapshot,
@@ -372,7 +356,7 @@ describe('over TLS, client certificates optional (GETs stay open without one)', 
         snapshot: () => snapshot,
         metrics: createMetrics({ processMetrics: false, clock }),
         clock,
-        https: { key: readFileSync(join(dir, 'k.pem')), cert, verifyClient: 'optional' },
+        https: { key, cert, verifyClient: 'optional' },
         ui: { hub, snapshot: () => snapshot, ownReason: () => null, clock },
       });
       await app.listen({ host: '127.0.0.1', port: 0 });

@@ -297,7 +297,7 @@ function writableAgainMs(writer: Writer, old: AgentNode, t0: number): number {
  * writer's table identical (count and sum of ids) on every node.
  */
 async function converge(cluster: TestCluster, writer: Writer, sync: SyncMode): Promise<AgentNode> {
-  const primary = await healthy(cluster, sync);
+  await healthy(cluster, sync);
   // every agent reads etcd again: a fault must not leave a stuck etcd connection to the next
   await waitFor(
     async () => {
@@ -310,6 +310,10 @@ async function converge(cluster: TestCluster, writer: Writer, sync: SyncMode): P
     },
     { timeoutMs: 60_000, intervalMs: 200, what: 'every agent reading etcd' },
   );
+  // The primary again, now that every agent has a fresh view: a primary that was just cut off
+  // can still answer /primary alone for a moment before the new one is promoted (fast failover
+  // deposes it while its lease lives); the first look then names a node about to demote.
+  const primary = await healthy(cluster, sync);
   await writer.pause();
   try {
     const rows = await cluster.sql<{ lsn: string }>(
