@@ -353,27 +353,30 @@ export class TestCluster {
 
   /** Waits until every node (or the given ones) runs Postgres and every replica streams from the primary. */
   async waitHealthy(timeoutMs = 120_000, nodes: readonly AgentNode[] = this.nodes): Promise<AgentNode> {
-    const primary = await this.waitForPrimary(timeoutMs);
-    await waitFor(
+    // The primary is asked again on every poll: one picked once may be a primary just cut off
+    // that answered /primary alone for a moment before the new one was promoted (fast failover
+    // deposes it while its lease lives); waiting for the new primary to stream would never end.
+    return waitFor(
       async () => {
+        const primary = await this.primary();
+        if (primary === null) return null;
         if (this.#manager === 'patroni') {
           // Patroni 3.0.2 has no `replication_state` filter: ask the primary who streams from it
           const rows = await this.sql<{ n: string }>(
             primary,
             "SELECT application_name AS n FROM pg_stat_replication WHERE state = 'streaming'",
           );
-          return nodes.every((n) => n === primary || rows.some((r) => r.n === n.name));
+          return nodes.every((n) => n === primary || rows.some((r) => r.n === n.name)) ? primary : null;
         }
         for (const n of nodes) {
           if (n === primary) continue;
           const r = await this.api(n, '/replica?replication_state=streaming');
-          if (r?.status !== 200) return false;
+          if (r?.status !== 200) return null;
         }
-        return true;
+        return primary;
       },
-      { timeoutMs, intervalMs: 200, what: 'all replicas streaming' },
+      { timeoutMs, intervalMs: 200, what: 'a primary and all replicas streaming' },
     );
-    return primary;
   }
 
   /** Runs SQL on a node's Postgres as the superuser. */
