@@ -425,17 +425,15 @@ describe('hactl list: fast failover footer', () => {
     'members/b': member(5433, { timeline: 1, xlog_location: 10 }),
     sync: { leader: 'a', sync_standby: 'b', quorum: 0 },
   };
+  const ON = { synchronous_mode: true, fast_failover: true };
+  /** the table of a cluster whose leader `a` has this member key, under this config */
+  const table = (leader: unknown, config: Record<string, unknown>) =>
+    renderList(viewOf({ ...base, 'members/a': leader, config }), 'table').out;
   it('says nothing while the switch is off', () => {
-    const view = viewOf({ ...base, 'members/a': promised, config: { synchronous_mode: true } });
-    expect(renderList(view, 'table').out).not.toContain('Fast failover');
+    expect(table(promised, { synchronous_mode: true })).not.toContain('Fast failover');
   });
   it('names who may take over when the cluster is ready', () => {
-    const view = viewOf({
-      ...base,
-      'members/a': promised,
-      config: { synchronous_mode: true, fast_failover: true },
-    });
-    expect(renderList(view, 'table').out).toContain(
+    expect(table(promised, ON)).toContain(
       ' Fast failover: ready (b may take over from a before its lease expires)',
     );
   });
@@ -446,12 +444,7 @@ describe('hactl list: fast failover footer', () => {
       xlog_location: 10,
       sync_promise_withheld: 'synchronous_commit=local for role app',
     });
-    const view = viewOf({
-      ...base,
-      'members/a': withheld,
-      config: { synchronous_mode: true, fast_failover: true },
-    });
-    expect(renderList(view, 'table').out).toContain(
+    expect(table(withheld, ON)).toContain(
       ' Fast failover: unavailable (a withholds its sync promise: synchronous_commit=local for role app)',
     );
   });

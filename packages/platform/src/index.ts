@@ -1,2 +1,3 @@
 export { systemClock } from './clock.js';
 export { loadNodeConfigFile } from './config-file.js';
+export { memberApiBase } from './member-url.js';

@@ -1,4 +1,5 @@
 import type { ClusterView } from '@hapg/core';
+import { memberApiBase } from '@hapg/platform';
 import type { NodeSnapshot } from '../api/snapshot.js';
 import { type HapgEvent, type WireEvent, toWireEvent } from '../events/index.js';
 import type { LagClock } from './lag-clock.js';
@@ -166,10 +167,7 @@ function leaseRemainingMs(i: UiStateInput): number | null {
 /** `http://host:port/patroni` → `http://host:port/ui`; null when it is no URL. */
 export function uiUrlOf(apiUrl: string): string | null {
   try {
-    const url = new URL(apiUrl);
-    url.pathname = `${url.pathname.replace(/\/patroni\/?$/, '').replace(/\/$/, '')}/ui`;
-    url.search = '';
-    url.hash = '';
+    const url = new URL(`${memberApiBase(apiUrl)}/ui`);
     // never a userinfo part: a member key is no place for credentials, and the page shows this
     url.username = '';
     url.password = '';

@@ -1,4 +1,5 @@
 import { errorText } from '@hapg/core';
+import { memberApiBase } from '@hapg/platform';
 import type { HttpFn } from './http.js';
 
 /** Basic-auth credentials for the members' unsafe REST methods. */
@@ -38,17 +39,8 @@ export const DEFAULT_API_TIMEOUT_MS = 5000;
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/**
- * The REST base of a member: its `api_url` is `http://host:port/patroni`
- * (Patroni's status endpoint), the actions live at the root.
- */
-export function apiBaseUrl(apiUrl: string): string {
-  const url = new URL(apiUrl);
-  url.pathname = url.pathname.replace(/\/patroni\/?$/, '').replace(/\/$/, '');
-  url.search = '';
-  url.hash = '';
-  return url.toString().replace(/\/$/, '');
-}
+/** The REST base of a member (platform's rule): the actions live at the root. */
+export const apiBaseUrl = memberApiBase;
 
 export function basicAuthHeader(auth: ApiAuth): string {
   return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;

@@ -145,14 +145,12 @@ async function keepLogs(cluster: TestCluster, opts: ChaosOptions, log: (l: strin
     for (const f of await readdir(base)) {
       if (f.endsWith('.log') || f.endsWith('.yaml')) await copyFile(join(base, f), join(dir, f));
     }
-    // each node's Postgres log, fence log and agent state (`<node>/data.log`, ...)
+    const state: Record<string, unknown> = {};
     for (const n of cluster.nodes) {
+      // its Postgres log, fence log and agent state (`<node>/data.log`, ...)
       for (const f of ['data.log', 'data.fence.log', 'data.hapg-state.json']) {
         await copyFile(join(base, n.name, f), join(dir, `${n.name}.${f}`)).catch(() => {});
       }
-    }
-    const state: Record<string, unknown> = {};
-    for (const n of cluster.nodes) {
       state[n.name] = {
         patroni: await cluster.api(n, '/patroni'),
         cluster: await cluster.api(n, '/cluster'),
