@@ -22,6 +22,7 @@ import {
 } from '@hapg/postgres';
 import { ConnectFailures } from './connect-failures.js';
 import type { Logger } from './logger.js';
+import { ReceivedTimeline } from './received-timeline.js';
 
 /** What the agent remembers about its Postgres between loops (and, for `wasPrimary`, across restarts). */
 interface Persisted {
@@ -123,6 +124,9 @@ export class LocalPostgres {
   /** replica: when it was first seen not streaming from `following` (see PgObservation.notStreamingSinceMs) */
   #notStreaming: { readonly following: string | null; readonly sinceMs: number } | null = null;
 
+  /** replica: the timeline of its received WAL (see PgObservation.timelineExact) */
+  readonly #received = new ReceivedTimeline();
+
   /** whether our standbys still answer (design rule 2): fed by every probe and by `sampleReplication` */
   readonly #evidence = new ReplicaEvidence();
   /** set by the loop from the replication timing in force; until then the defaults' */
@@ -204,6 +208,7 @@ export class LocalPostgres {
     if (status === null || !status.inRecovery || streaming) this.#notStreaming = null;
     else if (this.#notStreaming === null || this.#notStreaming.following !== this.following)
       this.#notStreaming = { following: this.following, sinceMs: nowMs };
+    const received = this.#received.observe(status);
     return {
       dataDir,
       systemId: status?.systemId ?? control?.systemId ?? null,
@@ -211,7 +216,8 @@ export class LocalPostgres {
       crashedAtMs: this.crashedAtMs,
       inRecovery: status === null ? null : status.inRecovery,
       wasPrimary: this.wasPrimary && (status === null || status.inRecovery),
-      timeline: status?.timeline ?? control?.timeline ?? null,
+      timeline: received ?? status?.timeline ?? control?.timeline ?? null,
+      timelineExact: received !== null,
       flushLsn: status?.flushLsn ?? null,
       receiveLsn: status?.receiveLsn ?? null,
       replayLsn: status?.replayLsn ?? null,

@@ -237,6 +237,30 @@ const rows: Row[] = [
     '-',
   ],
   [
+    "same, but our timeline is our WAL receiver's (exact): rewind at once, without the wait",
+    replicaObs({
+      pg: {
+        streaming: false,
+        timeline: toTimeline(1),
+        timelineExact: true,
+        receiveLsn: toLsn(1200),
+        notStreamingSinceMs: NOW_MS - 1_000,
+      },
+      view: {
+        members: new Map([
+          ['a', member('a')],
+          ['b', member('b', { role: 'primary', timeline: toTimeline(2) })],
+        ]),
+        history: {
+          entries: [{ timeline: 1, switchLsn: 1100, reason: 'x', time: '', newLeader: 'b' }],
+          modRevision: '1',
+        },
+      },
+    }),
+    'REJOINING',
+    'rejoin(b)',
+  ],
+  [
     'not streaming but at or before the fork point: keep following (nothing to rewind)',
     replicaObs({
       pg: {

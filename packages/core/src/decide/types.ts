@@ -123,6 +123,12 @@ export interface PgObservation {
    */
   readonly wasPrimary: boolean;
   readonly timeline: Timeline | null;
+  /**
+   * replica: `timeline` is the timeline of the WAL it received (its WAL receiver's, now or
+   * earlier in this server's run), not pg_control's, which stays on the last restartpoint's
+   * timeline and lags a timeline switch; absent or false when unknown
+   */
+  readonly timelineExact?: boolean;
   /** primary: pg_current_wal_flush_lsn(); replica: null */
   readonly flushLsn: Lsn | null;
   readonly receiveLsn: Lsn | null;
