@@ -129,29 +129,32 @@ describe('synchronous mode', () => {
     }
   }
 
-  /** `fast_failover` on for `fn` (docs/fast-failover.md), off again after it. */
-  async function withFastFailover<T>(fn: () => Promise<T>): Promise<T> {
-    await cluster.patchConfig({ fast_failover: true });
+  /**
+   * `fast_failover` set to `on` for `fn` (docs/fast-failover.md), back to its default (on)
+   * after it. The lease-bound tests switch it off: they prove the path a cluster takes without it.
+   */
+  async function withFastFailover<T>(on: boolean, fn: () => Promise<T>): Promise<T> {
+    await cluster.patchConfig({ fast_failover: on });
     try {
       return await fn();
     } finally {
-      await cluster.patchConfig({ fast_failover: false });
+      await cluster.patchConfig({ fast_failover: null });
     }
   }
 
   it('kill -9 of the primary: the sync standby takes over with every acknowledged commit', async () => {
-    await syncStandbyTakesOver('kill', ['failover']);
+    await withFastFailover(false, () => syncStandbyTakesOver('kill', ['failover']));
   });
 
   it('primary frozen (agent and Postgres stopped, fence alive): the sync standby takes over, nothing lost', async () => {
-    await syncStandbyTakesOver('freeze', ['failover']);
+    await withFastFailover(false, () => syncStandbyTakesOver('freeze', ['failover']));
   });
 
   it('fast failover: kill -9 of the primary host, the sync standby takes the key before the old lease expires, nothing lost', async () => {
     // docs/fast-failover.md: the stream, REST API and Postgres port of the dead primary are
     // silent and its keepalives stopped, so the listed standby takes over through the guarded
     // takeover transaction instead of waiting for the lease
-    await withFastFailover(() => syncStandbyTakesOver('kill', ['failover (fast)']));
+    await withFastFailover(true, () => syncStandbyTakesOver('kill', ['failover (fast)']));
   });
 
   it('fast failover on, primary frozen: no takeover while its Postgres port still accepts connections', async () => {
@@ -160,7 +163,7 @@ describe('synchronous mode', () => {
     // stopped its Postgres (at its lease deadline, ttl − 1 s after its last renewal) the port
     // refuses, and the standby may take the fast path in the last second of the old lease (CI
     // saw both) — never before that deadline.
-    const tookMs = await withFastFailover(() =>
+    const tookMs = await withFastFailover(true, () =>
       syncStandbyTakesOver('freeze', ['failover', 'failover (fast)']),
     );
     expect(tookMs).toBeGreaterThanOrEqual((TTL_S - 1) * 1000 - 500);
@@ -261,7 +264,8 @@ describe('synchronous mode', () => {
       return;
     }
     // the async replica received WAL past the fork point: it streams from the new primary again,
-    // on its timeline, either after a rewind (it had replayed past the fork: after ttl + loop_wait)
+    // on its timeline, either after a rewind (it had replayed past the fork: at once, since its
+    // WAL receiver told it its timeline; after ttl + loop_wait when only pg_control did)
     // or at once (it had not replayed that far: Postgres itself then switches timelines and drops
     // the unreplayed WAL of the old one — seen on a loaded CI machine)
     const newTimeline = (await cluster.patroni(next)).timeline;

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     throw new Error('--fast needs --sync on (fast failover is on mode only)');
   const started = Date.now();
   console.log(
-    `chaos: ${opts.faults} faults, seed ${opts.seed}, synchronous_mode ${sync}${opts.strict ? ' strict' : ''}${opts.fastFailover ? ', fast_failover' : ''}, ttl ${opts.ttlS} s`,
+    `chaos: ${opts.faults} faults, seed ${opts.seed}, synchronous_mode ${sync}${opts.strict ? ' strict' : ''}${opts.fastFailover ? ', fast_failover' : sync === 'off' ? '' : ', lease path'}, ttl ${opts.ttlS} s`,
   );
   const report = await runChaos(opts);
   console.log(`\n${chaosTable(report)}\n`);

@@ -429,8 +429,10 @@ describe('hactl list: fast failover footer', () => {
   /** the table of a cluster whose leader `a` has this member key, under this config */
   const table = (leader: unknown, config: Record<string, unknown>) =>
     renderList(viewOf({ ...base, 'members/a': leader, config }), 'table').out;
-  it('says nothing while the switch is off', () => {
-    expect(table(promised, { synchronous_mode: true })).not.toContain('Fast failover');
+  it('says nothing while the switch is off, or in asynchronous mode (the switch is on by default)', () => {
+    expect(table(promised, { synchronous_mode: true, fast_failover: false })).not.toContain('Fast failover');
+    expect(table(promised, { synchronous_mode: false })).not.toContain('Fast failover');
+    expect(table(promised, { synchronous_mode: true })).toContain(' Fast failover: ready');
   });
   it('names who may take over when the cluster is ready', () => {
     expect(table(promised, ON)).toContain(

@@ -42,7 +42,7 @@ describe('parseDynamicConfig', () => {
       pause: false,
       failsafeMode: false,
       failsafeTimeoutMs: 2_000,
-      fastFailover: { enabled: false, streamSilenceMs: 1_000, probeTimeoutMs: 500 },
+      fastFailover: { enabled: true, streamSilenceMs: 1_000, probeTimeoutMs: 500 },
       memberSlotsTtlMs: 1_800_000,
       slots: {},
       ignoreSlots: [],
@@ -162,7 +162,7 @@ describe('toDecideConfig', () => {
       synchronousMode: 'on',
       synchronousModeStrict: true,
       usePgRewind: true,
-      fastFailover: { enabled: false, streamSilenceMs: 1_000, probeTimeoutMs: 500 },
+      fastFailover: { enabled: true, streamSilenceMs: 1_000, probeTimeoutMs: 500 },
     });
   });
 });
@@ -196,16 +196,16 @@ describe('failsafe_timeout', () => {
 describe('fast_failover keys', () => {
   it('convert to milliseconds, with their documented defaults', () => {
     expect(parseDynamicConfig({}, SOURCE).config.fastFailover).toEqual({
-      enabled: false,
+      enabled: true,
       streamSilenceMs: 1_000,
       probeTimeoutMs: 500,
     });
     expect(
       parseDynamicConfig(
-        { fast_failover: true, fast_failover_stream_silence: 0.3, fast_failover_probe_timeout: 2 },
+        { fast_failover: false, fast_failover_stream_silence: 0.3, fast_failover_probe_timeout: 2 },
         SOURCE,
       ).config.fastFailover,
-    ).toEqual({ enabled: true, streamSilenceMs: 300, probeTimeoutMs: 2_000 });
+    ).toEqual({ enabled: false, streamSilenceMs: 300, probeTimeoutMs: 2_000 });
   });
   it('reject a probe timeout of 0 or of ttl and more, and a silence of 0', () => {
     expect(problems({ fast_failover_probe_timeout: 0 })).toMatch(

@@ -189,8 +189,9 @@ describe('fast failover readiness: what /cluster and hactl list show', () => {
     expect(ready()).toEqual({ state: 'ready', leader: 'b', standbys: ['a'] });
   });
 
-  it('off when the switch is off', () => {
+  it('off when the switch is off, and in asynchronous mode (nothing to take over on)', () => {
     expect(ready({ config: { fastFailover: { ...FAST, enabled: false } } })).toEqual({ state: 'off' });
+    expect(ready({ config: { synchronousMode: 'off' } })).toEqual({ state: 'off' });
   });
 
   it.each<[string, Parameters<typeof obs>[0], RegExp]>([

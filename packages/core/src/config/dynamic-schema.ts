@@ -122,7 +122,7 @@ export const DEFAULT_DYNAMIC_CONFIG = Object.freeze({
   pause: false,
   failsafe_mode: false,
   failsafe_timeout: 2,
-  fast_failover: false,
+  fast_failover: true,
   fast_failover_stream_silence: 1,
   fast_failover_probe_timeout: 0.5,
   member_slots_ttl: '30min',

@@ -53,7 +53,10 @@ export function fastFailoverReadiness(
   config: Pick<DecideConfig, 'fastFailover' | 'synchronousMode' | 'pause'>,
 ): FastFailoverReadiness {
   const unavailable = (reason: string): FastFailoverReadiness => ({ state: 'unavailable', reason });
+  // Asynchronous mode has no promise to take over on, so the switch (on by default) is off
+  // there rather than a reason shown on every asynchronous cluster.
   if (config.fastFailover === undefined || !config.fastFailover.enabled) return { state: 'off' };
+  if (config.synchronousMode === 'off') return { state: 'off' };
   if (config.synchronousMode !== 'on')
     return unavailable(`synchronous_mode is ${config.synchronousMode}, the fast path needs on`);
   if (config.pause) return unavailable('the cluster is paused');
