@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, writeFile } from 'node:fs/promises';
 import {
   type EvidenceBounds,
   errorText,
@@ -7,6 +7,7 @@ import {
   type PgObservation,
   type PgProcessState,
   ReplicaEvidence,
+  type StreamReleaseState,
 } from '@hapg/core';
 import { systemClock } from '@hapg/platform';
 import {
@@ -27,7 +28,22 @@ import { ReceivedTimeline } from './received-timeline.js';
 /** What the agent remembers about its Postgres between loops (and, for `wasPrimary`, across restarts). */
 interface Persisted {
   /** ran as a primary since its last rejoin/clone: must rewind before following anyone */
-  wasPrimary: boolean;
+  readonly wasPrimary: boolean;
+  /** quorum fast failover: our promise not to stream from a leader key (core `SelfInfo.streamRelease`) */
+  readonly streamRelease: StreamReleaseState | null;
+}
+
+const NOTHING_PERSISTED: Persisted = { wasPrimary: false, streamRelease: null };
+
+/** A persisted release, or null for anything else (a file an older agent wrote has none). */
+function releaseFrom(v: unknown): StreamReleaseState | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const { leader, leaderRevision } = v as Record<string, unknown>;
+  return typeof leader === 'string' &&
+    typeof leaderRevision === 'string' &&
+    /^[1-9][0-9]*$/.test(leaderRevision)
+    ? { leader, leaderRevision }
+    : null;
 }
 
 /**
@@ -39,7 +55,7 @@ export class LocalPostgres {
   readonly node: PostgresNode;
   readonly #log: Logger;
   readonly #statePath: string;
-  #persisted: Persisted = { wasPrimary: false };
+  #persisted: Persisted = NOTHING_PERSISTED;
   /** the member this node's primary_conninfo points at */
   following: MemberName | null = null;
   /** monotonic ms of an unexpected exit while it ran as a primary */
@@ -64,10 +80,13 @@ export class LocalPostgres {
 
   async load(): Promise<void> {
     try {
-      const raw = JSON.parse(await readFile(this.#statePath, 'utf8')) as Partial<Persisted>;
-      this.#persisted = { wasPrimary: raw.wasPrimary === true };
+      const raw = JSON.parse(await readFile(this.#statePath, 'utf8')) as Record<string, unknown>;
+      this.#persisted = {
+        wasPrimary: raw.wasPrimary === true,
+        streamRelease: releaseFrom(raw.streamRelease),
+      };
     } catch {
-      this.#persisted = { wasPrimary: false };
+      this.#persisted = NOTHING_PERSISTED;
     }
   }
 
@@ -77,10 +96,31 @@ export class LocalPostgres {
 
   async setWasPrimary(value: boolean): Promise<void> {
     if (this.#persisted.wasPrimary === value) return;
-    this.#persisted = { wasPrimary: value };
+    await this.#save({ ...this.#persisted, wasPrimary: value });
+  }
+
+  get streamRelease(): StreamReleaseState | null {
+    return this.#persisted.streamRelease;
+  }
+
+  /** Persisted before the walreceiver stops: a restarted agent keeps the promise. */
+  async setStreamRelease(value: StreamReleaseState | null): Promise<void> {
+    if (value === null && this.#persisted.streamRelease === null) return;
+    await this.#save({ ...this.#persisted, streamRelease: value });
+  }
+
+  async #save(next: Persisted): Promise<void> {
     const tmp = `${this.#statePath}.tmp`;
-    await writeFile(tmp, JSON.stringify(this.#persisted), { mode: 0o600 });
+    await writeFile(tmp, JSON.stringify(next), { mode: 0o600 });
+    // durable before we act on it: the release is a promise other members count
+    const fh = await open(tmp, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, this.#statePath);
+    this.#persisted = next;
   }
 
   /** Stops Postgres on purpose: its exit is expected, and observers see `stopping` meanwhile. */

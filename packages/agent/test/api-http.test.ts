@@ -121,9 +121,14 @@ describe('information endpoints', () => {
     expect(off.json()).not.toHaveProperty('fast_failover');
     const ready = await api({
       ...snapshots.primaryHealthy,
-      fastFailover: { state: 'ready', leader: 'node1', standbys: ['node2'] },
+      fastFailover: { state: 'ready', leader: 'node1', standbys: ['node2'], releasesNeeded: 0 },
     }).inject({ method: 'GET', url: '/cluster' });
-    expect(ready.json().fast_failover).toEqual({ state: 'ready', leader: 'node1', standbys: ['node2'] });
+    expect(ready.json().fast_failover).toEqual({
+      state: 'ready',
+      leader: 'node1',
+      standbys: ['node2'],
+      releases_needed: 0,
+    });
     const unavailable = await api({
       ...snapshots.primaryHealthy,
       fastFailover: { state: 'unavailable', reason: 'no synchronous standby' },

@@ -51,9 +51,13 @@ describe('gatherTakeoverEvidence', () => {
     expect(calls).toEqual(['silence']);
   });
 
-  it('a leader that answers a probe costs no etcd request', async () => {
+  it('a leader that answers a probe costs no etcd request, and is evidence that it lives', async () => {
     const { p, calls } = probes({ silenceMs: null, port: true });
-    expect(await gatherTakeoverEvidence(p, standbyObs())).toBeNull();
+    // what a standby that released its stream (quorum mode) takes its release back on
+    expect(await gatherTakeoverEvidence(p, standbyObs())).toMatchObject({
+      portAnswered: true,
+      lease: 'unasked',
+    });
     expect(calls).not.toContain('ttl 2');
   });
 

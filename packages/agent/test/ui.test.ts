@@ -154,7 +154,7 @@ describe('dashboard state', () => {
     expect(s.leader).toEqual({ name: 'node1', leaseRemainingMs: 20_000, ttlMs: 30_000 });
     expect(s.syncStandbys).toEqual(['node2']);
     expect(s.fastFailover).toEqual({ state: 'off' });
-    const ready = { state: 'ready', leader: 'node1', standbys: ['node2'] } as const;
+    const ready = { state: 'ready', leader: 'node1', standbys: ['node2'], releasesNeeded: 0 } as const;
     expect(buildUiState({ ...input, snapshot: { ...snapshot, fastFailover: ready } }).fastFailover).toEqual(
       ready,
     );

@@ -439,6 +439,21 @@ describe('hactl list: fast failover footer', () => {
       ' Fast failover: ready (b may take over from a before its lease expires)',
     );
   });
+  it('in quorum mode, says how many of the other standbys must release their stream first', () => {
+    const quorum = renderList(
+      viewOf({
+        ...base,
+        'members/a': promised,
+        'members/c': member(5434, { timeline: 1, xlog_location: 10 }),
+        sync: { leader: 'a', sync_standby: 'b,c', quorum: 1 },
+        config: { synchronous_mode: 'quorum' },
+      }),
+      'table',
+    ).out;
+    expect(quorum).toContain(
+      ' Fast failover: ready (b, c may take over from a before its lease expires, once 1 of the others released their stream)',
+    );
+  });
   it('says why not when the leader withholds its promise', () => {
     const withheld = member(5432, {
       role: 'primary',

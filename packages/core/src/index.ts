@@ -128,6 +128,10 @@ export {
   type TakeoverEvidence,
   type TakeoverTarget,
   takeoverTarget,
+  probesUseful,
+  releaseBinding,
+  streamReleaseStep,
+  type StreamReleaseState,
 } from './decide/index.js';
 export { ERROR_CODES, type ErrorCode, errorText, HapgError, isHapgError } from './errors.js';
 export {
@@ -159,6 +163,7 @@ export {
   type MemberName,
   type MemberRole,
   type MemberState,
+  type StreamRelease,
   type SwitchReason,
   type SyncState,
   type Tags,

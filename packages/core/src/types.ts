@@ -157,6 +157,12 @@ export interface ClusterView {
    * (undefined) in views built before it was read, null when there is none
    */
   readonly failsafe?: FailsafeKey | null;
+  /**
+   * the `release/<member>` keys (hapg only; docs/fast-failover.md, quorum mode): listed standbys
+   * that stopped streaming from a leader shown gone and promised not to stream from it again
+   * while its leader key stays at one revision. Absent in views built before they were read.
+   */
+  readonly releases?: ReadonlyMap<MemberName, StreamRelease>;
   /** keys whose JSON could not be parsed: reported and otherwise ignored */
   readonly malformed: readonly MalformedKey[];
 }
@@ -167,8 +173,31 @@ export interface FailsafeKey {
   readonly modRevision: string;
 }
 
+/**
+ * `release/<member>`, under the member's lease: `member` stopped its walreceiver from `leader`
+ * (flushed up to `flushLsn`) and streams from it no more while the leader key still holds
+ * `leader` at mod revision `leaderRevision`. A fast takeover in quorum mode counts these: with
+ * enough of them the old leader cannot gather the confirmations a commit needs.
+ */
+export interface StreamRelease {
+  readonly member: MemberName;
+  readonly leader: MemberName;
+  readonly leaderRevision: string;
+  readonly timeline: Timeline | null;
+  readonly flushLsn: Lsn;
+  readonly modRevision: string;
+}
+
 /** Kinds of key whose value is parsed (the leader and initialize keys are plain strings). */
-export type MalformedKind = 'member' | 'config' | 'failover' | 'sync' | 'history' | 'status' | 'failsafe';
+export type MalformedKind =
+  | 'member'
+  | 'release'
+  | 'config'
+  | 'failover'
+  | 'sync'
+  | 'history'
+  | 'status'
+  | 'failsafe';
 
 /**
  * A key whose value could not be parsed. Its mod revision lets a writer replace or delete it
@@ -185,7 +214,7 @@ export interface MalformedKey {
 /** The malformed key of `kind` (a singleton: config, failover, sync, history, status), if any. */
 export function malformedKey(
   view: ClusterView | null,
-  kind: Exclude<MalformedKind, 'member'>,
+  kind: Exclude<MalformedKind, 'member' | 'release'>,
 ): MalformedKey | null {
   return view?.malformed.find((m) => m.kind === kind) ?? null;
 }

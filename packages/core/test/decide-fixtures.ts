@@ -242,6 +242,11 @@ export function formatAction(a: Action): string {
       return `removeLeaderKey(${a.modRevision})`;
     case 'takeOverLeader':
       return `takeOverLeader(${a.leader}@${a.leaderModRevision},sync@${a.syncModRevision})`;
+    case 'releaseStream':
+    case 'withdrawRelease':
+      return `${a.kind}(${a.leader}@${a.leaderRevision})`;
+    case 'dropRelease':
+      return a.kind;
   }
 }
 

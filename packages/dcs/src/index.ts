@@ -41,15 +41,18 @@ export {
   parseFailsafe,
   parseHistory,
   parseMember,
+  parseRelease,
   parseStatus,
   parseSync,
 } from './parse.js';
 export {
   type FailoverValue,
   type FailsafeMembers,
+  type ReleaseValue,
   serializeFailover,
   serializeFailsafe,
   serializeHistory,
+  serializeRelease,
   serializeStatus,
   serializeSync,
   type SyncValue,

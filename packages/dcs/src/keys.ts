@@ -2,7 +2,8 @@ import type { MemberName } from '@hapg/core';
 
 /**
  * The Patroni-compatible key layout (contract/README.md):
- * `/<namespace>/<scope>/{leader,members/<name>,config,initialize,history,sync,failover,status,failsafe}`.
+ * `/<namespace>/<scope>/{leader,members/<name>,config,initialize,history,sync,failover,status,failsafe}`,
+ * and hapg's own `release/<name>` (quorum fast failover; Patroni ignores keys it does not know).
  */
 export interface ClusterKeys {
   /** `/<namespace>/<scope>/`, with the trailing slash: a list of it matches only this scope */
@@ -16,7 +17,9 @@ export interface ClusterKeys {
   readonly failover: string;
   readonly status: string;
   readonly failsafe: string;
+  readonly releasePrefix: string;
   member(name: MemberName): string;
+  release(name: MemberName): string;
 }
 
 export const DEFAULT_NAMESPACE = '/service';
@@ -45,7 +48,7 @@ const SINGLETONS: readonly SingletonKind[] = [
 
 export type KeyKind =
   | { readonly kind: SingletonKind }
-  | { readonly kind: 'member'; readonly name: MemberName };
+  | { readonly kind: 'member' | 'release'; readonly name: MemberName };
 
 /** `namespace` may be given as `service`, `/service` or `/service/`. */
 export function clusterKeys(namespace: string, scope: string): ClusterKeys {
@@ -53,6 +56,12 @@ export function clusterKeys(namespace: string, scope: string): ClusterKeys {
   if (scope === '' || scope.includes('/')) throw new RangeError(`invalid scope: ${JSON.stringify(scope)}`);
   const prefix = ns === '' ? `/${scope}/` : `/${ns}/${scope}/`;
   const membersPrefix = `${prefix}members/`;
+  const releasePrefix = `${prefix}release/`;
+  const named = (under: string) => (name: MemberName) => {
+    if (name === '' || name.includes('/'))
+      throw new RangeError(`invalid member name: ${JSON.stringify(name)}`);
+    return `${under}${name}`;
+  };
   return {
     prefix,
     membersPrefix,
@@ -64,20 +73,22 @@ export function clusterKeys(namespace: string, scope: string): ClusterKeys {
     failover: `${prefix}failover`,
     status: `${prefix}status`,
     failsafe: `${prefix}failsafe`,
-    member: (name) => {
-      if (name === '' || name.includes('/'))
-        throw new RangeError(`invalid member name: ${JSON.stringify(name)}`);
-      return `${membersPrefix}${name}`;
-    },
+    releasePrefix,
+    member: named(membersPrefix),
+    release: named(releasePrefix),
   };
 }
 
 /** What a key under the prefix is; null for keys hapg does not know (ignored). */
 export function classifyKey(keys: ClusterKeys, key: string): KeyKind | null {
   if (!key.startsWith(keys.prefix)) return null;
-  if (key.startsWith(keys.membersPrefix)) {
-    const name = key.slice(keys.membersPrefix.length);
-    return name === '' || name.includes('/') ? null : { kind: 'member', name };
+  for (const [under, kind] of [
+    [keys.membersPrefix, 'member'],
+    [keys.releasePrefix, 'release'],
+  ] as const) {
+    if (!key.startsWith(under)) continue;
+    const name = key.slice(under.length);
+    return name === '' || name.includes('/') ? null : { kind, name };
   }
   const rest = key.slice(keys.prefix.length);
   return (SINGLETONS as readonly string[]).includes(rest) ? { kind: rest as SingletonKind } : null;

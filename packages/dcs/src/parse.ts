@@ -8,6 +8,7 @@ import {
   type Member,
   type MemberJson,
   type MemberName,
+  type StreamRelease,
   type SyncState,
   type Timeline,
   toLsn,
@@ -221,5 +222,32 @@ export function parseFailsafe(text: string, meta: KeyMeta): Parsed<FailsafeKey> 
       members.set(name, apiUrl);
     }
     return { members, modRevision: meta.modRevision };
+  });
+}
+
+/**
+ * `release/<member>` (hapg only): `{"leader", "leader_revision", "timeline", "flush_lsn"}`, a
+ * listed standby's promise not to stream again from `leader` while the leader key stays at
+ * `leader_revision` (docs/fast-failover.md, quorum mode). A value without a leader, revision or
+ * flush position is malformed: a takeover must never count it.
+ */
+export function parseRelease(member: MemberName, text: string, meta: KeyMeta): Parsed<StreamRelease> {
+  return guard(() => {
+    const o = object(json(text), 'release');
+    const leaderRevision = str(o, 'leader_revision');
+    if (!/^[1-9][0-9]*$/.test(leaderRevision))
+      throw new ParseError(
+        `leader_revision is not an etcd revision: ${JSON.stringify(leaderRevision.slice(0, 32))}`,
+      );
+    const flushLsn = optLsn(o, 'flush_lsn');
+    if (flushLsn === null) throw new ParseError('flush_lsn is missing');
+    return {
+      member,
+      leader: str(o, 'leader'),
+      leaderRevision,
+      timeline: optTimeline(o, 'timeline'),
+      flushLsn,
+      modRevision: meta.modRevision,
+    };
   });
 }

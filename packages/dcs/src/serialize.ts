@@ -1,4 +1,12 @@
-import type { FailoverRequest, HistoryEntry, LeaderStatus, MemberName, SyncState } from '@hapg/core';
+import {
+  type FailoverRequest,
+  type HistoryEntry,
+  type LeaderStatus,
+  lsnToJson,
+  type MemberName,
+  type StreamRelease,
+  type SyncState,
+} from '@hapg/core';
 
 /** The inverse of parse.ts: domain records to the JSON other tools (Patroni's) read. */
 
@@ -42,6 +50,18 @@ export function serializeStatus(v: LeaderStatus): string {
   o.slots = v.slots;
   if (v.retainSlots.length > 0) o.retain_slots = v.retainSlots;
   return JSON.stringify(o);
+}
+
+export type ReleaseValue = Pick<StreamRelease, 'leader' | 'leaderRevision' | 'timeline' | 'flushLsn'>;
+
+/** `release/<member>`: the LSN as an integer, as member keys carry theirs. */
+export function serializeRelease(v: ReleaseValue): string {
+  return JSON.stringify({
+    leader: v.leader,
+    leader_revision: v.leaderRevision,
+    timeline: v.timeline,
+    flush_lsn: lsnToJson(v.flushLsn),
+  });
 }
 
 /** The failsafe key's members, as a map or a plain object of member name → `api_url`. */

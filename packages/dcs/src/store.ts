@@ -20,10 +20,12 @@ import { defaultCallTimeoutMs, withRetry } from './retry.js';
 import {
   type FailoverValue,
   type FailsafeMembers,
+  type ReleaseValue,
   type SyncValue,
   serializeFailover,
   serializeFailsafe,
   serializeHistory,
+  serializeRelease,
   serializeStatus,
   serializeSync,
 } from './serialize.js';
@@ -441,6 +443,8 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     readonly syncModRevision: string;
     readonly configModRevision: string | null;
     readonly failsafeModRevision: string | null;
+    /** quorum mode: the release keys counted, at the revisions read (a withdrawn one fails the txn) */
+    readonly releases?: readonly { readonly member: MemberName; readonly modRevision: string }[];
   }): Promise<boolean> {
     const name = this.#requireName();
     const leaseId = this.#requireLease();
@@ -453,6 +457,9 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
         { key: this.keys.sync, target: 'mod', revision: t.syncModRevision },
         ...this.#revisionCompare(this.keys.config, t.configModRevision),
         ...this.#revisionCompare(this.keys.failsafe, t.failsafeModRevision),
+        ...(t.releases ?? []).map(
+          (r): Compare => ({ key: this.keys.release(r.member), target: 'mod', revision: r.modRevision }),
+        ),
       ],
       [
         { op: 'put', key: leader, value: name, lease: leaseId },
@@ -466,6 +473,64 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     if (res.succeeded || ours)
       this.#ownLeaderKey(holder?.createRevision ?? null, holder?.modRevision ?? null);
     return this.#afterLeaderWrite(res.succeeded || ours);
+  }
+
+  // ---- stream release (quorum fast failover, docs/fast-failover.md) ---------
+
+  /**
+   * Puts `release/<name>` under our lease, only while the leader key still holds `leader` at
+   * `leaderRevision`: a release for a key already gone could never be counted. False: the key
+   * changed (the release is void).
+   */
+  async putRelease(r: ReleaseValue): Promise<boolean> {
+    const name = this.#requireName();
+    const leaseId = this.#requireLease();
+    const res = await this.#txn(
+      'put release',
+      this.#leaderAt(r.leader, r.leaderRevision),
+      [{ op: 'put', key: this.keys.release(name), value: serializeRelease(r), lease: leaseId }],
+      [],
+    );
+    if (res.succeeded) this.#afterWrite(res.revision);
+    return res.succeeded;
+  }
+
+  /**
+   * Takes our release back: deletes it only while the leader key is still the one we released
+   * from. Once that commits no takeover can count it, and none has before (a takeover changes
+   * the key). False: the key changed, and the release is void anyway. A plain delete would be
+   * unsafe: a takeover may have counted it a moment before.
+   */
+  async withdrawRelease(r: {
+    readonly leader: MemberName;
+    readonly leaderRevision: string;
+  }): Promise<boolean> {
+    const res = await this.#txn(
+      'withdraw release',
+      this.#leaderAt(r.leader, r.leaderRevision),
+      [{ op: 'delete', key: this.keys.release(this.#requireName()) }],
+      [],
+    );
+    if (res.succeeded) this.#afterWrite(res.revision);
+    return res.succeeded;
+  }
+
+  /** Deletes a release the leader key has moved past (void: nothing may count it any more). */
+  async deleteRelease(): Promise<void> {
+    const res = await this.#txn(
+      'delete release',
+      [],
+      [{ op: 'delete', key: this.keys.release(this.#requireName()) }],
+      [],
+    );
+    this.#afterWrite(res.revision);
+  }
+
+  #leaderAt(leader: MemberName, modRevision: string): Compare[] {
+    return [
+      { key: this.keys.leader, target: 'mod', revision: modRevision },
+      { key: this.keys.leader, target: 'value', value: leader },
+    ];
   }
 
   /** A write of ours changed the leader key: the watch brings it within ms; without one, re-list now. */

@@ -1,4 +1,12 @@
-import type { ClusterView, LeaderRecord, MalformedKey, MalformedKind, Member, MemberName } from '@hapg/core';
+import type {
+  ClusterView,
+  LeaderRecord,
+  MalformedKey,
+  MalformedKind,
+  Member,
+  MemberName,
+  StreamRelease,
+} from '@hapg/core';
 import type { Kv } from './backend.js';
 import { type ClusterKeys, classifyKey } from './keys.js';
 import {
@@ -7,6 +15,7 @@ import {
   parseFailsafe,
   parseHistory,
   parseMember,
+  parseRelease,
   parseStatus,
   parseSync,
 } from './parse.js';
@@ -24,6 +33,7 @@ export function buildView(
   kvs: readonly Kv[],
 ): ClusterView {
   const members = new Map<MemberName, Member>();
+  const releases = new Map<MemberName, StreamRelease>();
   const malformed: MalformedKey[] = [];
   const view: Mutable<ClusterView> = {
     scope,
@@ -37,6 +47,7 @@ export function buildView(
     history: null,
     status: null,
     failsafe: null,
+    releases,
     malformed,
   };
   const bad = (kv: Kv, kind: MalformedKind, error: string) =>
@@ -50,6 +61,12 @@ export function buildView(
         const p = parseMember(kind.name, kv.value, meta);
         if (p.ok) members.set(kind.name, p.value);
         else bad(kv, 'member', p.error);
+        break;
+      }
+      case 'release': {
+        const p = parseRelease(kind.name, kv.value, meta);
+        if (p.ok) releases.set(kind.name, p.value);
+        else bad(kv, 'release', p.error);
         break;
       }
       case 'leader':

@@ -346,3 +346,102 @@ describe('EtcdStore fast takeover and the sync compare (in-memory etcd)', () => 
     expect(await s.acquireLeader({ syncModRevision: newer })).toBe(true);
   });
 });
+
+/** docs/fast-failover.md, quorum mode: `release/<member>` keys and the takeover that counts them. */
+describe('EtcdStore stream releases (in-memory etcd)', () => {
+  async function quorum() {
+    const etcd = new SpyEtcd();
+    const p = await open(etcd, 'p');
+    const s = await open(etcd, 's');
+    const t = await open(etcd, 't');
+    expect(await p.store.acquireLeader()).toBe(true);
+    const syncRev = await p.store.casSync({ leader: 'p', syncStandbys: ['s', 't'], quorum: 1 }, null);
+    const leader = etcd.get(keys.leader)!;
+    const bound = { leader: 'p', leaderRevision: leader.modRevision };
+    const release = { ...bound, timeline: 3 as never, flushLsn: 0x3000060n as never };
+    return { etcd, p: p.store, s: s.store, t: t.store, leader, syncRev, bound, release };
+  }
+
+  it('putRelease writes the key under our lease, guarded by the released leader key, and parses back', async () => {
+    const { etcd, t, leader, release } = await quorum();
+    expect(await t.putRelease(release)).toBe(true);
+    const kv = etcd.get(keys.release('t'))!;
+    expect(kv.lease).toBe(t.leaseId());
+    expect(etcd.txns.at(-1)?.compares).toEqual([
+      { key: keys.leader, target: 'mod', revision: leader.modRevision },
+      { key: keys.leader, target: 'value', value: 'p' },
+    ]);
+    const view = buildView(keys, 'demo', '99', [kv]);
+    expect(view.releases?.get('t')).toEqual({
+      member: 't',
+      leader: 'p',
+      leaderRevision: leader.modRevision,
+      timeline: 3,
+      flushLsn: 0x3000060n,
+      modRevision: kv.modRevision,
+    });
+  });
+
+  it('a release for a leader key that moved is refused (a promise nobody could count)', async () => {
+    const { t, release } = await quorum();
+    expect(await t.putRelease({ ...release, leaderRevision: '1' })).toBe(false);
+  });
+
+  it('the takeover compares each counted release: a withdrawn one fails it', async () => {
+    const { etcd, s, t, leader, syncRev, bound, release } = await quorum();
+    await t.putRelease(release);
+    const counted = [{ member: 't', modRevision: etcd.get(keys.release('t'))!.modRevision }];
+    const takeover = {
+      leader: 'p',
+      leaderModRevision: leader.modRevision,
+      syncModRevision: syncRev,
+      configModRevision: null,
+      failsafeModRevision: null,
+      releases: counted,
+    };
+    expect(await t.withdrawRelease(bound)).toBe(true);
+    expect(etcd.get(keys.release('t'))).toBeNull();
+    expect(await s.takeOverLeader(takeover)).toBe(false);
+    // released again: a new revision, which a takeover must have read
+    await t.putRelease(release);
+    expect(await s.takeOverLeader(takeover)).toBe(false);
+    const again = [{ member: 't', modRevision: etcd.get(keys.release('t'))!.modRevision }];
+    expect(await s.takeOverLeader({ ...takeover, releases: again })).toBe(true);
+    expect(etcd.txns.at(-1)?.compares).toContainEqual({
+      key: keys.release('t'),
+      target: 'mod',
+      revision: again[0]!.modRevision,
+    });
+  });
+
+  it('after a takeover the withdrawal fails (the release was counted), and the void one can be deleted', async () => {
+    const { etcd, s, t, leader, syncRev, bound, release } = await quorum();
+    await t.putRelease(release);
+    const releases = [{ member: 't', modRevision: etcd.get(keys.release('t'))!.modRevision }];
+    const takeover = {
+      leader: 'p',
+      leaderModRevision: leader.modRevision,
+      syncModRevision: syncRev,
+      configModRevision: null,
+      failsafeModRevision: null,
+      releases,
+    };
+    expect(await s.takeOverLeader(takeover)).toBe(true);
+    expect(await t.withdrawRelease(bound)).toBe(false);
+    expect(etcd.get(keys.release('t'))).not.toBeNull();
+    await t.deleteRelease();
+    expect(etcd.get(keys.release('t'))).toBeNull();
+  });
+
+  it('a malformed release is recorded, never counted', () => {
+    const view = buildView(keys, 'demo', '99', [
+      kv('release/t', '{"leader":"p","leader_revision":"7"}'),
+      kv('release/u', '{"leader":"p","leader_revision":"x7","flush_lsn":5}'),
+    ]);
+    expect(view.releases?.size).toBe(0);
+    expect(view.malformed.map((m) => [m.kind, m.error])).toEqual([
+      ['release', 'flush_lsn is missing'],
+      ['release', 'leader_revision is not an etcd revision: "x7"'],
+    ]);
+  });
+});

@@ -5,6 +5,7 @@ import {
   describeParameterProblems,
   HapgError,
   type KnownParameters,
+  type Lsn,
   PG15_PARAMETERS,
   type ParameterProblem,
   splitParameters,
@@ -32,6 +33,7 @@ import { type PgStatus, probeStatus } from './probe.js';
 import { promote } from './promote.js';
 import { ensureCleanShutdown, rewind } from './rewind.js';
 import { ensureReplicationUser } from './roles.js';
+import { awaitReceiverGone } from './stop-receiving.js';
 import { knownParameterNames, type ReloadCheck, reloadConf, reloadConfAndCheck } from './settings.js';
 import { createPhysicalSlot, dropPhysicalSlot, listPhysicalSlots, type SlotInfo } from './slots.js';
 import { readTimelineHistory, type TimelineSwitch } from './timeline-history.js';
@@ -417,6 +419,17 @@ export class PostgresNode extends EventEmitter<Events> {
   async followPrimary(follow: FollowTarget): Promise<void> {
     await this.writeConfig('replica', follow);
     if (this.running) await reloadConf(this.#session);
+  }
+
+  /**
+   * Stops the walreceiver for good (quorum fast failover's release): renders the config as a
+   * standby of nobody, reloads (PG 13+ stops the walreceiver on it), waits until none runs, and
+   * returns the final received position (`stop-receiving.ts`).
+   */
+  async stopReceiving(): Promise<Lsn> {
+    await this.writeConfig('replica', null);
+    await reloadConf(this.#session);
+    return awaitReceiverGone(this.#session, { timeoutMs: this.timeouts.queryMs });
   }
 
   /**

@@ -63,8 +63,12 @@ export function clusterBody(s: NodeSnapshot): Record<string, unknown> {
   if (s.scheduledSwitchover !== null) body.scheduled_switchover = s.scheduledSwitchover;
   if (s.paused) body.pause = true;
   // hapg addition, absent while the switch is off (Patroni's body then)
-  // ({ state: 'ready', leader, standbys } or { state: 'unavailable', reason })
-  if (s.fastFailover.state !== 'off') body.fast_failover = s.fastFailover;
+  // ({ state: 'ready', leader, standbys, releases_needed } or { state: 'unavailable', reason })
+  const ff = s.fastFailover;
+  if (ff.state === 'ready') {
+    const { releasesNeeded, ...rest } = ff;
+    body.fast_failover = { ...rest, releases_needed: releasesNeeded };
+  } else if (ff.state !== 'off') body.fast_failover = ff;
   return body;
 }
 

@@ -184,11 +184,52 @@ export const HANDLERS: ActionHandlers = {
     if (f) await ctx.store.deleteFailover(f.modRevision);
   },
   removeLeaderKey: (a, ctx) => removeLeaderKey(ctx, a.modRevision, a.member),
+  releaseStream: (a, ctx) => releaseStream(ctx, a.leader, a.leaderRevision),
+  withdrawRelease: async (a, ctx) => {
+    const still = await ctx.store.withdrawRelease(a);
+    // either way the release is void now: taken back, or the key moved past it
+    await ctx.pg.setStreamRelease(null);
+    if (!still)
+      throw new ActionFailed(a, `the leader key is no longer ${a.leader}'s at revision ${a.leaderRevision}`);
+    ctx.log.info({ leader: a.leader }, 'stream release taken back: streaming from the leader again');
+  },
+  dropRelease: async (_a, ctx) => {
+    await ctx.pg.setStreamRelease(null);
+    // best effort: the key names a leader key that is gone, so nothing can count it
+    await ctx.store.deleteRelease().catch((e: unknown) => {
+      ctx.log.warn(
+        { err: errorText(e) },
+        'could not delete our void stream release (it expires with our lease)',
+      );
+    });
+  },
   reinitialize: async (a, ctx) => {
     await ctx.fence.disarm();
     await reclone(ctx, a.leader);
   },
 };
+
+/**
+ * Quorum fast failover's release (docs/fast-failover.md): the promise is persisted before the
+ * walreceiver stops, so that a crash anywhere after leaves a standby that keeps it; the key goes
+ * last, once our final position is known. A put refused because the leader key moved leaves a
+ * void release, which the next decision drops.
+ */
+async function releaseStream(ctx: ExecContext, leader: MemberName, leaderRevision: string): Promise<void> {
+  await ctx.pg.setStreamRelease({ leader, leaderRevision });
+  ctx.pg.memory.following = null;
+  const flushLsn = await ctx.pg.stopReceiving();
+  const timeline = (await ctx.pg.probe()).timeline;
+  if (!(await ctx.store.putRelease({ leader, leaderRevision, timeline, flushLsn })))
+    throw new HapgError(
+      'DCS_CAS_CONFLICT',
+      `the leader key is no longer ${leader}'s at revision ${leaderRevision}`,
+    );
+  ctx.log.warn(
+    { leader, flushLsn: formatLsn(flushLsn) },
+    'quorum fast failover: stopped streaming from a leader shown gone, and said so in etcd',
+  );
+}
 
 /** M3: refused while we promised a primary cut off from etcd not to lead (FAILSAFE_PROMISED). */
 function beginLeadership(ctx: ExecContext): void {

@@ -39,6 +39,11 @@ export function localPostgresControl(
       (await createReplicaFrom({ config: o.config(), node, log: o.log }, source)).method,
     emptyDataDir: () => emptyDataDir(node.dataDir),
     setWasPrimary: (value) => pg.setWasPrimary(value),
+    stopReceiving: () => node.stopReceiving(),
+    get streamRelease() {
+      return pg.streamRelease;
+    },
+    setStreamRelease: (value) => pg.setStreamRelease(value),
     // LocalPostgres keeps these facts itself
     memory: pg,
   };

@@ -1,4 +1,4 @@
-import type { Lsn, Member, MemberName, PeerStatus, Timeline } from '@hapg/core';
+import type { Lsn, Member, MemberName, PeerStatus, StreamReleaseState, Timeline } from '@hapg/core';
 import type { EtcdStore } from '@hapg/dcs';
 import type { FollowTarget, StartRole, StopMode } from '@hapg/postgres';
 
@@ -23,6 +23,9 @@ export type ClusterStorePort = Pick<
   | 'deleteSync'
   | 'casHistory'
   | 'deleteFailover'
+  | 'putRelease'
+  | 'withdrawRelease'
+  | 'deleteRelease'
   | 'view'
   | 'readView'
   | 'leaseDeadlineMs'
@@ -71,6 +74,14 @@ export interface PostgresControl {
   emptyDataDir(): Promise<void>;
   /** ran as a primary since its last rejoin or clone (persisted across agent restarts) */
   setWasPrimary(value: boolean): Promise<void>;
+  /**
+   * Quorum fast failover: stop the walreceiver for good (a standby of nobody, reloaded), wait
+   * until it is gone; the final received position (at least every flush we ever confirmed).
+   */
+  stopReceiving(): Promise<Lsn>;
+  /** the stream release we made (`SelfInfo.streamRelease`), persisted across agent restarts; null: none */
+  readonly streamRelease: StreamReleaseState | null;
+  setStreamRelease(value: StreamReleaseState | null): Promise<void>;
   /** what the agent knows of its Postgres that Postgres does not say (the executor updates it) */
   readonly memory: PgMemory;
 }

@@ -1,4 +1,10 @@
-import { type Member, type Observation, type TakeoverEvidence, takeoverTarget } from '@hapg/core';
+import {
+  type Member,
+  type Observation,
+  probesUseful,
+  type TakeoverEvidence,
+  takeoverTarget,
+} from '@hapg/core';
 import type { LeaseRemaining } from '@hapg/dcs';
 
 /**
@@ -18,18 +24,19 @@ export interface TakeoverProbes {
 }
 
 /**
- * The evidence for decide()'s fast takeover, or null when there is none to give: the
- * preconditions do not hold (no probe is made), our stream is live, the leader answers a
- * probe, or a probe failed. The probes run in order of cost, each only once the one before
- * showed the leader silent: a healthy cluster costs one local query per call and no etcd
- * request at all; a suspected failure one `LeaseTimeToLive`.
+ * The evidence for decide()'s fast takeover (and quorum mode's release), or null when there is
+ * none to give: the preconditions do not hold (no probe is made), our stream is live, or a
+ * probe failed. A leader that answers a probe is evidence too (`lease: 'unasked'`): a standby
+ * that released its stream takes the release back on it. The probes run in order of cost, each
+ * only once the one before showed the leader silent: a healthy cluster costs one local query
+ * per call and no etcd request at all; a suspected failure one `LeaseTimeToLive`.
  */
 export async function gatherTakeoverEvidence(
   probes: TakeoverProbes,
   obs: Observation,
 ): Promise<TakeoverEvidence | null> {
   const target = takeoverTarget(obs);
-  if (target === null) return null;
+  if (!probesUseful(target)) return null;
   try {
     const streamSilenceMs = await probes.streamSilenceMs();
     if (streamSilenceMs !== null && streamSilenceMs < target.config.streamSilenceMs) return null;
@@ -38,8 +45,7 @@ export async function gatherTakeoverEvidence(
       probes.restAnswers(target.leader, timeoutMs),
       probes.portAnswers(target.leader, timeoutMs),
     ]);
-    if (restAnswered || portAnswered) return null;
-    const lease = await probes.leaseTimeToLive(target.leaseId);
+    const lease = restAnswered || portAnswered ? 'unasked' : await probes.leaseTimeToLive(target.leaseId);
     return {
       leader: target.leader.name,
       leaderModRevision: target.leaderModRevision,

@@ -1,4 +1,4 @@
-import { type Observation, takeoverTarget } from '@hapg/core';
+import { type Observation, probesUseful, takeoverTarget } from '@hapg/core';
 import type { TakeoverProbes } from './evidence.js';
 
 /** How often a listed sync standby looks at its stream from the leader (docs/fast-failover.md). */
@@ -44,7 +44,7 @@ export class SilenceWatch {
     if (this.#busy) return;
     const obs = this.deps.lastObservation();
     const target = obs === null ? null : takeoverTarget(obs);
-    if (target === null) {
+    if (!probesUseful(target)) {
       this.#silentSamples = null;
       return;
     }

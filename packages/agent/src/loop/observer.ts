@@ -74,6 +74,7 @@ export async function observe(
       ...(watchdogFailure === null ? {} : { watchdogFailure }),
       prePromoteFailure: prePromoteFailure(seen.memory, clock.monotonicMs(), dyn.ttlMs),
       failsafeHold: deps.failsafe?.hold(clock.monotonicMs()) ?? null,
+      streamRelease: pg.streamRelease,
     },
     config: toDecideConfig(dyn),
     pg: seen.pg,

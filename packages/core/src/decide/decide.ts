@@ -13,7 +13,7 @@ import {
   selfCandidate,
 } from './candidates.js';
 import { cannotConnect } from './cannot-connect.js';
-import { fastTakeover } from './fast-failover.js';
+import { fastTakeover, releaseBinding, streamReleaseStep } from './fast-failover.js';
 import { type InvalidLeader, invalidLeader } from './leader-key.js';
 import {
   classifyLease,
@@ -36,6 +36,22 @@ function decision(role: DecidedRole, actions: readonly Action[], code: ReasonCod
  * report-only states, then the holder, the follower and the election cases.
  */
 export function decide(obs: Observation, nowMs: number): Decision {
+  const d = decideOnce(obs, nowMs);
+  return releaseVoid(obs) ? { ...d, actions: [{ kind: 'dropRelease' }, ...d.actions] } : d;
+}
+
+/**
+ * A stream release of ours (quorum fast failover) for a leader key the view shows moved past:
+ * nothing can count it any more, so whatever else is decided, it is forgotten first (the
+ * action never fails).
+ */
+function releaseVoid(obs: Observation): boolean {
+  const rel = obs.self.streamRelease ?? null;
+  const view = obs.dcs.view;
+  return rel !== null && view !== null && obs.dcs.reachable && releaseBinding(view, rel) === 'void';
+}
+
+function decideOnce(obs: Observation, nowMs: number): Decision {
   const { pg, dcs, config } = obs;
   const view = dcs.view;
 
@@ -147,6 +163,9 @@ function paused(obs: Observation, nowMs: number): Decision {
     )
       return demoteForOtherLeader(leader.name, ' (pause does not suspend this)');
   }
+  // a stream release serves no takeover in pause (the fast path is never taken): take it back
+  const release = view !== null && obs.dcs.reachable && leader !== null ? streamReleaseStep(obs) : null;
+  if (release?.reason.code === 'STREAM_WITHDRAWING') return release;
   return decision(currentRole(obs), [], 'PAUSED', 'maintenance mode: reporting only, no automatic action');
 }
 
@@ -482,6 +501,8 @@ function withOtherLeader(obs: Observation, view: ClusterView, leader: MemberName
   }
   const fast = fastTakeover(obs);
   if (fast !== null) return fast;
+  const release = streamReleaseStep(obs);
+  if (release !== null) return release;
   const forked = pastForkPoint(obs, view, leader, nowMs);
   if (forked !== null) return decision('replica', [{ kind: 'rejoin', leader }], 'REJOINING', forked);
   // cascading: a replica streams from its `replicatefrom` member while that one can feed it

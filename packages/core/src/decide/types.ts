@@ -49,7 +49,8 @@ export interface TakeoverEvidence {
   readonly restAnswered: boolean;
   readonly portAnswered: boolean;
   /** LeaseTimeToLive of the leader key's lease, whole seconds; null: etcd has no such lease */
-  readonly lease: { readonly remainingS: number; readonly grantedS: number } | null;
+  /** 'unasked': REST or the port answered first, so etcd was not asked */
+  readonly lease: { readonly remainingS: number; readonly grantedS: number } | null | 'unasked';
 }
 
 /** This node's own identity and tags. */
@@ -82,6 +83,18 @@ export interface SelfInfo {
     readonly code: 'FAILSAFE_PROMISED' | 'FAILSAFE_STARTUP_HOLD';
     readonly text: string;
   } | null;
+  /**
+   * quorum fast failover (docs/fast-failover.md): we stopped our walreceiver from `leader` and
+   * promised not to stream from it again while the leader key holds it at `leaderRevision`
+   * (persisted by the agent, so a restart keeps the promise). Absent/null: no release.
+   */
+  readonly streamRelease?: StreamReleaseState | null;
+}
+
+/** A release this node made (`SelfInfo.streamRelease`): the leader key it is bound to. */
+export interface StreamReleaseState {
+  readonly leader: MemberName;
+  readonly leaderRevision: string;
 }
 
 export type PgProcessState = 'running' | 'starting' | 'stopping' | 'stopped' | 'crashed';
@@ -327,7 +340,22 @@ export type Action =
       readonly syncModRevision: string;
       readonly configModRevision: string | null;
       readonly failsafeModRevision: string | null;
+      /** quorum mode: the release keys counted, at the revisions read; each compared */
+      readonly releases?: readonly { readonly member: MemberName; readonly modRevision: string }[];
     }
+  /**
+   * Quorum fast failover: persist the release, stop our walreceiver (no `primary_conninfo`,
+   * reload), wait until it is gone, read our final flush LSN and put `release/<us>` under our
+   * lease while the leader key still holds `leader` at `leaderRevision`.
+   */
+  | { readonly kind: 'releaseStream'; readonly leader: MemberName; readonly leaderRevision: string }
+  /**
+   * Take the release back: delete `release/<us>` in a transaction comparing the leader key
+   * (still `leader` at `leaderRevision`), then forget it. Fails when the key changed.
+   */
+  | { readonly kind: 'withdrawRelease'; readonly leader: MemberName; readonly leaderRevision: string }
+  /** forget a release the leader key has moved past, and delete its key (best effort) */
+  | { readonly kind: 'dropRelease' }
   /**
    * An operator's request, never decided: wipe the data directory and clone from `leader`
    * again (REST `POST /reinitialize`, `hactl reinit`). Refused while we hold the leader key.
@@ -420,7 +448,13 @@ export type ReasonCode =
   /** a listed sync standby takes the key from a leader shown gone before its lease expired */
   | 'FAST_FAILOVER'
   /** our view is older than our own last leader key write: nothing is decided on it */
-  | 'VIEW_BEHIND_OWN_WRITE';
+  | 'VIEW_BEHIND_OWN_WRITE'
+  /** quorum mode: the leader is shown gone; we stop streaming from it and say so in etcd */
+  | 'STREAM_RELEASING'
+  /** quorum mode: we released our stream from the leader and wait for a takeover or its return */
+  | 'STREAM_RELEASED'
+  /** quorum mode: the leader we released is back (or the fast path no longer applies): stream again */
+  | 'STREAM_WITHDRAWING';
 
 export interface Decision {
   readonly role: DecidedRole;

@@ -43,6 +43,18 @@ export interface EtcdSnapshot {
   readonly syncMode: SyncMode;
   /** the `config` key's mod revision: pause, failsafe_mode and synchronous_mode live in it */
   readonly configRevision: string;
+  /** `release/<member>` keys (quorum fast failover), each bound to its member's lease */
+  readonly releases: ReadonlyMap<string, SimRelease>;
+}
+
+/** A `release/<member>` key in the model. */
+export interface SimRelease {
+  readonly member: string;
+  readonly leader: string;
+  readonly leaderRevision: string;
+  readonly flushLsn: bigint;
+  readonly leaseId: string;
+  readonly modRevision: string;
 }
 
 /** `synchronous_mode` as a node reads it from its view of the `config` key; null: not there. */
@@ -74,7 +86,7 @@ export class SimEtcd {
   constructor(
     initial: Omit<
       EtcdSnapshot,
-      'atMs' | 'revision' | 'sync' | 'failsafe' | 'failsafeMode' | 'syncMode' | 'configRevision'
+      'atMs' | 'revision' | 'sync' | 'failsafe' | 'failsafeMode' | 'syncMode' | 'configRevision' | 'releases'
     >,
     syncMode: SyncMode = 'off',
   ) {
@@ -86,6 +98,7 @@ export class SimEtcd {
         failsafeMode: false,
         syncMode,
         configRevision: '1',
+        releases: new Map(),
         atMs: 0,
         revision: 1,
       },
@@ -168,6 +181,7 @@ export class SimEtcd {
       readonly syncModRevision: string;
       readonly configModRevision: string | null;
       readonly failsafeModRevision: string | null;
+      readonly releases?: readonly { readonly member: string; readonly modRevision: string }[];
     },
     nowMs: number,
   ): boolean {
@@ -178,6 +192,8 @@ export class SimEtcd {
     if (cur.sync?.modRevision !== t.syncModRevision) return false;
     if (cur.configRevision !== t.configModRevision) return false;
     if ((cur.failsafe?.modRevision ?? null) !== t.failsafeModRevision) return false;
+    if ((t.releases ?? []).some((r) => cur.releases.get(r.member)?.modRevision !== r.modRevision))
+      return false;
     const rev = String(cur.revision + 1);
     this.#commit(nowMs, { leader: { name, leaseId, modRevision: rev, createRevision: l.createRevision } });
     return true;
@@ -195,7 +211,41 @@ export class SimEtcd {
     const cur = this.current;
     const leader = cur.leader !== null && dead.includes(cur.leader.leaseId ?? '') ? null : cur.leader;
     const members = new Map([...cur.members].filter(([, m]) => !dead.includes(m.leaseId)));
-    this.#commit(nowMs, { leader, members });
+    const releases = new Map([...cur.releases].filter(([, r]) => !dead.includes(r.leaseId)));
+    this.#commit(nowMs, { leader, members, releases });
+  }
+
+  /** The store's putRelease: under `leaseId`, only while the leader key is `leader` at `leaderRevision`. */
+  putRelease(
+    member: string,
+    leaseId: string,
+    r: { readonly leader: string; readonly leaderRevision: string; readonly flushLsn: bigint },
+    nowMs: number,
+  ): boolean {
+    const cur = this.current;
+    if (!this.#leases.has(leaseId) || !this.#leaderAt(r.leader, r.leaderRevision)) return false;
+    const record: SimRelease = { member, leaseId, ...r, modRevision: String(cur.revision + 1) };
+    this.#commit(nowMs, { releases: new Map(cur.releases).set(member, record) });
+    return true;
+  }
+
+  /** The store's withdrawRelease: delete, only while the leader key is still the released one. */
+  withdrawRelease(member: string, leader: string, leaderRevision: string, nowMs: number): boolean {
+    if (!this.#leaderAt(leader, leaderRevision)) return false;
+    this.deleteRelease(member, nowMs);
+    return true;
+  }
+
+  deleteRelease(member: string, nowMs: number): void {
+    if (!this.current.releases.has(member)) return;
+    const releases = new Map(this.current.releases);
+    releases.delete(member);
+    this.#commit(nowMs, { releases });
+  }
+
+  #leaderAt(leader: string, modRevision: string): boolean {
+    const l = this.current.leader;
+    return l !== null && l.name === leader && l.modRevision === modRevision;
   }
 
   /**
@@ -426,6 +476,19 @@ export function toClusterView(s: EtcdSnapshot): ClusterView {
       s.failsafe === null
         ? null
         : { members: new Map(s.failsafe.members), modRevision: s.failsafe.modRevision },
+    releases: new Map(
+      [...s.releases.values()].map((r) => [
+        r.member,
+        {
+          member: r.member,
+          leader: r.leader,
+          leaderRevision: r.leaderRevision,
+          timeline: null,
+          flushLsn: toLsn(r.flushLsn),
+          modRevision: r.modRevision,
+        },
+      ]),
+    ),
     malformed: [],
   };
 }

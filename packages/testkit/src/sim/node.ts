@@ -6,6 +6,7 @@ import {
   type Observation,
   type PeerStatus,
   type PgObservation,
+  type StreamReleaseState,
   toLsn,
   toTimeline,
 } from '@hapg/core';
@@ -29,6 +30,8 @@ export interface PgModel {
   crashedAtMs: number | null;
   /** the agent's memory: why the last rejoin failed */
   rejoinFailure: string | null;
+  /** the agent's persisted stream release (quorum fast failover): survives agent restarts */
+  streamRelease: StreamReleaseState | null;
   streaming: boolean;
   streamingReplicas: string[];
   /** `synchronous_standby_names` as last rendered (the value a start or promotion runs with) */
@@ -266,6 +269,7 @@ export class SimNode {
         nosync: false,
         failoverPriority: this.failoverPriority,
         prePromoteFailure: this.prePromoteFailure,
+        streamRelease: this.pg.streamRelease,
       },
       // pause and synchronous_mode as this node's (lagging) view of the config key has them
       config: {

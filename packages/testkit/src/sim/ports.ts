@@ -159,6 +159,21 @@ export function simStore(world: SimWorld, node: SimNode): ClusterStorePort {
       up();
       etcd.setFailover(null, world.nowMs());
     },
+    putRelease: async (r) => {
+      up();
+      return (
+        node.leaseId !== null &&
+        etcd.putRelease(node.name, node.leaseId, { ...r, flushLsn: BigInt(r.flushLsn) }, world.nowMs())
+      );
+    },
+    withdrawRelease: async (r) => {
+      up();
+      return etcd.withdrawRelease(node.name, r.leader, r.leaderRevision, world.nowMs());
+    },
+    deleteRelease: async () => {
+      up();
+      etcd.deleteRelease(node.name, world.nowMs());
+    },
     view: (): ClusterView | null => node.cachedView,
     readView: async () => {
       up();
@@ -316,6 +331,20 @@ export function simPostgres(world: SimWorld, node: SimNode): PostgresControl {
     },
     setWasPrimary: async (value) => {
       pg.wasPrimary = value;
+    },
+    stopReceiving: async () => {
+      mustRun('stop receiving');
+      // no primary_conninfo: the walreceiver exits and is not restarted
+      pg.upstream = null;
+      pg.streaming = false;
+      pg.lastMsgAtMs = null;
+      return toLsn(pg.lsn);
+    },
+    get streamRelease() {
+      return pg.streamRelease;
+    },
+    setStreamRelease: async (value) => {
+      pg.streamRelease = value;
     },
     // the model keeps the agent's memory beside the server's state
     memory: pg,

@@ -1532,6 +1532,7 @@ function initialPg(primary: boolean): PgModel {
     upstream: primary ? null : 'n0',
     incarnation: 1,
     rejoinFailure: null,
+    streamRelease: null,
     wasPrimary: primary,
     crashedAtMs: null,
     streaming: false,

@@ -171,7 +171,9 @@ function fastFailoverLine(view: ClusterView): string | null {
   const r = fastFailoverReadiness(view, clusterConfigOf(view));
   if (r.state === 'off') return null;
   if (r.state === 'unavailable') return ` Fast failover: unavailable (${r.reason})`;
-  return ` Fast failover: ready (${r.standbys.join(', ')} may take over from ${r.leader} before its lease expires)`;
+  const after =
+    r.releasesNeeded === 0 ? '' : `, once ${r.releasesNeeded} of the others released their stream`;
+  return ` Fast failover: ready (${r.standbys.join(', ')} may take over from ${r.leader} before its lease expires${after})`;
 }
 
 /** Keys whose JSON could not be parsed, as one stderr line (the table silently lacking a member would mislead). */
