@@ -51,6 +51,23 @@ describe('which view changes wake the loop (loop/wake.ts)', () => {
     expect(viewChangeWakes(base, { ...base, leader: leaderKey('a', '8') })).toBe(true);
     expect(viewChangeWakes(base, { ...base, initialize: 'other' })).toBe(true);
   });
+  it('a stream release put or withdrawn wakes it (the furthest standby takes over on it)', () => {
+    const rel = {
+      member: 'b',
+      leader: 'a',
+      leaderRevision: '5',
+      timeline: null,
+      flushLsn: 10n as never,
+      modRevision: '9',
+    };
+    const released = { ...base, releases: new Map([['b', rel]]) };
+    expect(viewChangeWakes(base, released)).toBe(true);
+    expect(viewChangeWakes(released, { ...base, releases: new Map() })).toBe(true);
+    expect(
+      viewChangeWakes(released, { ...released, releases: new Map([['b', { ...rel, modRevision: '11' }]]) }),
+    ).toBe(true);
+    expect(viewChangeWakes(released, released)).toBe(false);
+  });
   it('a member key of a non-leader does not', () => {
     const b = base.members.get('b')!;
     expect(viewChangeWakes(base, withMembers(base, { ...b, xlogLocation: b.xlogLocation }))).toBe(false);

@@ -24,6 +24,10 @@ export const ERROR_CODES = {
   TIMEOUT: { retryable: true, text: 'the operation timed out' },
   HOOK_FAILED: { retryable: false, text: 'an operator script (pre_promote) failed' },
   FAILSAFE_PROMISED: { retryable: false, text: 'a failsafe promise or the startup hold forbids leading now' },
+  STREAM_RELEASED: {
+    retryable: false,
+    text: 'this standby promised not to stream from the leader again (a quorum fast failover release)',
+  },
   INTERNAL: { retryable: false, text: 'internal error' },
 } as const;
 

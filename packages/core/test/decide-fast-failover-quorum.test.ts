@@ -168,6 +168,14 @@ describe('quorum fast failover: a release we made', () => {
     expect(d.actions[1]).toEqual({ kind: 'followLeader', leader: 'c' });
   });
 
+  it('taken back before an emptied data directory is cloned again (a fresh copy streams from the leader)', () => {
+    const d = decide(
+      obs({ self: RELEASED, pg: { dataDir: 'empty', process: 'stopped', inRecovery: null } }),
+      NOW_MS,
+    );
+    expect(d.actions.map((a) => a.kind)).toEqual(['withdrawRelease', 'clone']);
+  });
+
   it('kept on a view older than the released key (it shows an earlier key, not a later one)', () => {
     const leader = { name: 'c', leaseId: '3', modRevision: '2', createRevision: '2' };
     const self = { streamRelease: { leader: 'b', leaderRevision: '12' } };

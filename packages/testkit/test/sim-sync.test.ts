@@ -345,6 +345,30 @@ describe('seeded simulator, fast failover', () => {
     expect(lost.length).toBeGreaterThan(0);
   }, 60_000);
 
+  it('has teeth: a standby that forgets its stream release and streams again loses a commit (seed 377); the executor alone refuses it', async () => {
+    // n1 released its stream from n0 and n2 counted it; a forgetful n1 streamed from n0 again
+    // and confirmed commits n2, taking over on n1's release, never had
+    const opts: SimOptions = { sync: MODES['quorum-1']!, fastFailover: true };
+    const forgets: typeof decide = (obs, nowMs) =>
+      decide({ ...obs, self: { ...obs.self, streamRelease: null } }, nowMs);
+    const unguarded: ActionHandlers = {
+      ...HANDLERS,
+      followLeader: async (a, ctx, run) => {
+        await ctx.pg.setStreamRelease(null);
+        return HANDLERS.followLeader(a, ctx, run);
+      },
+      startPostgres: async (a, ctx, run) => {
+        await ctx.pg.setStreamRelease(null);
+        return HANDLERS.startPostgres(a, ctx, run);
+      },
+    };
+    expect((await runSimulation(377, opts)).violations).toEqual([]);
+    // decide() forgetting alone: the executor's own guard (upstreamTarget) keeps the promise
+    expect((await runSimulation(377, { ...opts, decide: forgets })).violations).toEqual([]);
+    const r = await runSimulation(377, { ...opts, decide: forgets, handlers: unguarded });
+    expect(r.violations.join('\n')).toMatch(/acknowledged commit lost/);
+  });
+
   it('has teeth: a leader that sets its ssn before its guarded key write breaks the promise', async () => {
     const ssnFirst = (input: PlanSyncInput): SyncStep[] => {
       const steps = planSyncUpdate(input);

@@ -13,6 +13,7 @@ import {
   maxLsn,
   type MemberName,
   type PromoteReason,
+  releaseBinding,
 } from '@hapg/core';
 import type { FollowTarget } from '@hapg/postgres';
 import { pgAddressOf } from '../conn.js';
@@ -175,7 +176,7 @@ export const HANDLERS: ActionHandlers = {
   demote: (a, ctx) => demote(ctx, a.mode),
   startPostgres: (a, ctx, run) => startPostgres(ctx, run, a.as, a.follow),
   followLeader: async (a, ctx) => {
-    await ctx.pg.followPrimary(followTarget(ctx, a.leader));
+    await ctx.pg.followPrimary(upstreamTarget(ctx, a.leader));
     ctx.pg.memory.following = a.leader;
   },
   rejoin: (a, ctx) => rejoin(ctx, a.leader),
@@ -191,7 +192,7 @@ export const HANDLERS: ActionHandlers = {
     await ctx.pg.setStreamRelease(null);
     if (!still)
       throw new ActionFailed(a, `the leader key is no longer ${a.leader}'s at revision ${a.leaderRevision}`);
-    ctx.log.info({ leader: a.leader }, 'stream release taken back: streaming from the leader again');
+    ctx.log.info({ leader: a.leader }, 'stream release taken back');
   },
   dropRelease: async (_a, ctx) => {
     await ctx.pg.setStreamRelease(null);
@@ -204,6 +205,8 @@ export const HANDLERS: ActionHandlers = {
     });
   },
   reinitialize: async (a, ctx) => {
+    // a fresh copy streams from the leader again: our stream release must be void first
+    await releaseBeforeStreaming(ctx);
     await ctx.fence.disarm();
     await reclone(ctx, a.leader);
   },
@@ -229,6 +232,35 @@ async function releaseStream(ctx: ExecContext, leader: MemberName, leaderRevisio
     { leader, flushLsn: formatLsn(flushLsn) },
     'quorum fast failover: stopped streaming from a leader shown gone, and said so in etcd',
   );
+}
+
+/**
+ * Where to stream from (`followTarget`), refused while our stream release (quorum fast
+ * failover) binds us to `leader`'s key: a takeover may count that release, and a standby
+ * that streamed again could confirm commits the taker lacks. Only a release the view shows
+ * void (the key moved past it) no longer binds; decide() withdraws or drops it first.
+ */
+function upstreamTarget(ctx: ExecContext, leader: MemberName): FollowTarget {
+  const rel = ctx.pg.streamRelease;
+  if (
+    rel !== null &&
+    rel.leader === leader &&
+    (ctx.view === null || releaseBinding(ctx.view, rel) !== 'void')
+  )
+    throw new HapgError(
+      'STREAM_RELEASED',
+      `not streaming from ${leader}: we released our stream from its leader key at revision ${rel.leaderRevision}`,
+    );
+  return followTarget(ctx, leader);
+}
+
+/** Before anything that streams again whatever decide() saw (an operator's reinitialize): take the release back or find it void. */
+async function releaseBeforeStreaming(ctx: ExecContext): Promise<void> {
+  const rel = ctx.pg.streamRelease;
+  if (rel === null) return;
+  // false: the key moved past it, void either way; an unreachable etcd throws and refuses
+  await ctx.store.withdrawRelease(rel);
+  await ctx.pg.setStreamRelease(null);
 }
 
 /** M3: refused while we promised a primary cut off from etcd not to lead (FAILSAFE_PROMISED). */
@@ -518,7 +550,7 @@ async function startPostgres(
     await ctx.hooks.beforeStop();
     await pg.stop('fast');
   }
-  const target = follow === null ? null : followTarget(ctx, follow);
+  const target = follow === null ? null : upstreamTarget(ctx, follow);
   if (as === 'primary') assertLeaseAhead(ctx);
   try {
     await pg.start(as, target);
@@ -538,7 +570,7 @@ async function startReplica(ctx: ExecContext, leader: MemberName): Promise<void>
   await ctx.pg.setWasPrimary(false);
   ctx.pg.memory.rejoinFailure = null;
   ctx.pg.memory.crashedAtMs = null;
-  await ctx.pg.start('replica', followTarget(ctx, leader));
+  await ctx.pg.start('replica', upstreamTarget(ctx, leader));
   ctx.pg.memory.following = leader;
   ctx.hooks.changed('started', 'replica');
 }

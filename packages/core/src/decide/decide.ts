@@ -214,9 +214,15 @@ function emptyDataDir(obs: Observation, view: ClusterView): Decision {
       from === leader
         ? `cloning from leader ${leader}`
         : `cloning from ${from} (clonefrom), leader ${leader}`;
+    // a fresh copy streams again: a stream release we hold on this key is taken back first
+    const rel = self.streamRelease ?? null;
+    const withdraw: Action[] =
+      rel !== null && releaseBinding(view, rel) === 'current'
+        ? [{ kind: 'withdrawRelease', leader: rel.leader, leaderRevision: rel.leaderRevision }]
+        : [];
     return decision(
       'replica',
-      [{ kind: 'clone', leader: upstream, ...(from === leader ? {} : { from }) }],
+      [...withdraw, { kind: 'clone', leader: upstream, ...(from === leader ? {} : { from }) }],
       'CLONING',
       text,
     );

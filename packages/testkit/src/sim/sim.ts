@@ -739,10 +739,11 @@ class Simulation {
     return this.etcd.current.syncMode !== 'off' && this.etcd.current.sync?.leader === node.name;
   }
 
-  /** Leader-key changes wake every connected agent after its watch delay. */
+  /** Leader-key and stream release changes wake every connected agent after its watch delay (loop/wake.ts). */
   wakeOnWatch(): void {
     const leader = this.etcd.current.leader;
-    const rev = leader === null ? 'none' : leader.modRevision;
+    const releases = [...this.etcd.current.releases.values()].map((r) => r.modRevision).join(',');
+    const rev = `${leader === null ? 'none' : leader.modRevision}|${releases}`;
     if (rev === this.lastLeaderRevision) return;
     this.lastLeaderRevision = rev;
     for (const node of this.nodes) {
