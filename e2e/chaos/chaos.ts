@@ -34,8 +34,8 @@ async function main(): Promise<void> {
     strict: process.argv.includes('--strict'),
     ...(kinds ? { kinds } : {}),
   };
-  if (opts.fastFailover && sync !== 'on')
-    throw new Error('--fast needs --sync on (fast failover is on mode only)');
+  if (opts.fastFailover && sync === 'off')
+    throw new Error('--fast needs --sync on or quorum (fast failover is for synchronous mode)');
   const started = Date.now();
   console.log(
     `chaos: ${opts.faults} faults, seed ${opts.seed}, synchronous_mode ${sync}${opts.strict ? ' strict' : ''}${opts.fastFailover ? ', fast_failover' : sync === 'off' ? '' : ', lease path'}, ttl ${opts.ttlS} s`,

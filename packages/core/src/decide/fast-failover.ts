@@ -1,3 +1,4 @@
+import { upstreamOf } from '../cluster/upstream.js';
 import { formatLsn } from '../lsn.js';
 import { acksPerCommit } from '../sync/key.js';
 import {
@@ -306,9 +307,10 @@ export function streamReleaseStep(obs: Observation): Decision | null {
   }
   const withdraw = (why: string): Decision => ({
     role: 'replica',
+    // our upstream may be a `replicatefrom` member: we stream where decide() would point us
     actions: [
       { kind: 'withdrawRelease', ...bound },
-      { kind: 'followLeader', leader },
+      { kind: 'followLeader', leader: upstreamOf(view, obs.self.name, leader) },
     ],
     reason: { code: 'STREAM_WITHDRAWING', text: `taking back our stream release from ${leader}: ${why}` },
   });
