@@ -11,6 +11,23 @@ import {
   replicaObs,
 } from './decide-fixtures.js';
 
+/** Replica `a`, not streaming, on timeline 1; leader `b` on timeline 2, which forked off 1 at 1100. */
+function forkedReplica(pg: Partial<Observation['pg']>): Observation {
+  return replicaObs({
+    pg: { streaming: false, timeline: toTimeline(1), ...pg },
+    view: {
+      members: new Map([
+        ['a', member('a')],
+        ['b', member('b', { role: 'primary', timeline: toTimeline(2) })],
+      ]),
+      history: {
+        entries: [{ timeline: 1, switchLsn: 1100, reason: 'x', time: '', newLeader: 'b' }],
+        modRevision: '1',
+      },
+    },
+  });
+}
+
 type Row = readonly [name: string, obs: Observation, code: string, actions: string, nowMs?: number];
 
 const past = NOW_MS - 1;
@@ -192,94 +209,38 @@ const rows: Row[] = [
   ['replica following the leader: nothing to do', replicaObs(), 'FOLLOWING', '-'],
   [
     "replica past the fork point of the leader's timeline, not streaming for ttl + loop_wait: rewind",
-    replicaObs({
-      pg: {
-        streaming: false,
-        timeline: toTimeline(1),
-        receiveLsn: toLsn(1200),
-        notStreamingSinceMs: NOW_MS - 41_000,
-      },
-      view: {
-        members: new Map([
-          ['a', member('a')],
-          ['b', member('b', { role: 'primary', timeline: toTimeline(2) })],
-        ]),
-        history: {
-          entries: [{ timeline: 1, switchLsn: 1100, reason: 'x', time: '', newLeader: 'b' }],
-          modRevision: '1',
-        },
-      },
+    forkedReplica({
+      receiveLsn: toLsn(1200),
+      notStreamingSinceMs: NOW_MS - 41_000,
     }),
     'REJOINING',
     'rejoin(b)',
   ],
   [
     'same, not streaming for less than ttl + loop_wait (a leader that just died looks the same): wait',
-    replicaObs({
-      pg: {
-        streaming: false,
-        timeline: toTimeline(1),
-        receiveLsn: toLsn(1200),
-        notStreamingSinceMs: NOW_MS - 39_000,
-      },
-      view: {
-        members: new Map([
-          ['a', member('a')],
-          ['b', member('b', { role: 'primary', timeline: toTimeline(2) })],
-        ]),
-        history: {
-          entries: [{ timeline: 1, switchLsn: 1100, reason: 'x', time: '', newLeader: 'b' }],
-          modRevision: '1',
-        },
-      },
+    forkedReplica({
+      receiveLsn: toLsn(1200),
+      notStreamingSinceMs: NOW_MS - 39_000,
     }),
     'FOLLOWING',
     '-',
   ],
   [
     "same, but our timeline is our WAL receiver's (exact): rewind at once, without the wait",
-    replicaObs({
-      pg: {
-        streaming: false,
-        timeline: toTimeline(1),
-        timelineExact: true,
-        receiveLsn: toLsn(1200),
-        notStreamingSinceMs: NOW_MS - 1_000,
-      },
-      view: {
-        members: new Map([
-          ['a', member('a')],
-          ['b', member('b', { role: 'primary', timeline: toTimeline(2) })],
-        ]),
-        history: {
-          entries: [{ timeline: 1, switchLsn: 1100, reason: 'x', time: '', newLeader: 'b' }],
-          modRevision: '1',
-        },
-      },
+    forkedReplica({
+      timelineExact: true,
+      receiveLsn: toLsn(1200),
+      notStreamingSinceMs: NOW_MS - 1_000,
     }),
     'REJOINING',
     'rejoin(b)',
   ],
   [
     'not streaming but at or before the fork point: keep following (nothing to rewind)',
-    replicaObs({
-      pg: {
-        streaming: false,
-        timeline: toTimeline(1),
-        receiveLsn: toLsn(1100),
-        replayLsn: toLsn(1100),
-        notStreamingSinceMs: NOW_MS - 41_000,
-      },
-      view: {
-        members: new Map([
-          ['a', member('a')],
-          ['b', member('b', { role: 'primary', timeline: toTimeline(2) })],
-        ]),
-        history: {
-          entries: [{ timeline: 1, switchLsn: 1100, reason: 'x', time: '', newLeader: 'b' }],
-          modRevision: '1',
-        },
-      },
+    forkedReplica({
+      receiveLsn: toLsn(1100),
+      replayLsn: toLsn(1100),
+      notStreamingSinceMs: NOW_MS - 41_000,
     }),
     'FOLLOWING',
     '-',

@@ -359,7 +359,16 @@ describe('EtcdStore stream releases (in-memory etcd)', () => {
     const leader = etcd.get(keys.leader)!;
     const bound = { leader: 'p', leaderRevision: leader.modRevision };
     const release = { ...bound, timeline: 3 as never, flushLsn: 0x3000060n as never };
-    return { etcd, p: p.store, s: s.store, t: t.store, leader, syncRev, bound, release };
+    /** s's takeover from p, counting t's release at its current revision */
+    const takeover = () => ({
+      leader: 'p',
+      leaderModRevision: leader.modRevision,
+      syncModRevision: syncRev,
+      configModRevision: null,
+      failsafeModRevision: null,
+      releases: [{ member: 't', modRevision: etcd.get(keys.release('t'))!.modRevision }],
+    });
+    return { etcd, p: p.store, s: s.store, t: t.store, leader, bound, release, takeover };
   }
 
   it('putRelease writes the key under our lease, guarded by the released leader key, and parses back', async () => {
@@ -388,45 +397,28 @@ describe('EtcdStore stream releases (in-memory etcd)', () => {
   });
 
   it('the takeover compares each counted release: a withdrawn one fails it', async () => {
-    const { etcd, s, t, leader, syncRev, bound, release } = await quorum();
+    const { etcd, s, t, bound, release, takeover } = await quorum();
     await t.putRelease(release);
-    const counted = [{ member: 't', modRevision: etcd.get(keys.release('t'))!.modRevision }];
-    const takeover = {
-      leader: 'p',
-      leaderModRevision: leader.modRevision,
-      syncModRevision: syncRev,
-      configModRevision: null,
-      failsafeModRevision: null,
-      releases: counted,
-    };
+    const counted = takeover();
     expect(await t.withdrawRelease(bound)).toBe(true);
     expect(etcd.get(keys.release('t'))).toBeNull();
-    expect(await s.takeOverLeader(takeover)).toBe(false);
+    expect(await s.takeOverLeader(counted)).toBe(false);
     // released again: a new revision, which a takeover must have read
     await t.putRelease(release);
-    expect(await s.takeOverLeader(takeover)).toBe(false);
-    const again = [{ member: 't', modRevision: etcd.get(keys.release('t'))!.modRevision }];
-    expect(await s.takeOverLeader({ ...takeover, releases: again })).toBe(true);
+    expect(await s.takeOverLeader(counted)).toBe(false);
+    const again = takeover();
+    expect(await s.takeOverLeader(again)).toBe(true);
     expect(etcd.txns.at(-1)?.compares).toContainEqual({
       key: keys.release('t'),
       target: 'mod',
-      revision: again[0]!.modRevision,
+      revision: again.releases[0]!.modRevision,
     });
   });
 
   it('after a takeover the withdrawal fails (the release was counted), and the void one can be deleted', async () => {
-    const { etcd, s, t, leader, syncRev, bound, release } = await quorum();
+    const { etcd, s, t, bound, release, takeover } = await quorum();
     await t.putRelease(release);
-    const releases = [{ member: 't', modRevision: etcd.get(keys.release('t'))!.modRevision }];
-    const takeover = {
-      leader: 'p',
-      leaderModRevision: leader.modRevision,
-      syncModRevision: syncRev,
-      configModRevision: null,
-      failsafeModRevision: null,
-      releases,
-    };
-    expect(await s.takeOverLeader(takeover)).toBe(true);
+    expect(await s.takeOverLeader(takeover())).toBe(true);
     expect(await t.withdrawRelease(bound)).toBe(false);
     expect(etcd.get(keys.release('t'))).not.toBeNull();
     await t.deleteRelease();
