@@ -49,6 +49,7 @@ import { LoopScheduler } from './loop/scheduler.js';
 import { viewChangeWakes } from './loop/wake.js';
 import { EMPTY_PG_OBSERVATION } from './snapshot-build.js';
 import { ownUrls } from './member.js';
+import { rememberSilence } from './fast-failover/recent-silence.js';
 import { agentTakeoverProbes } from './fast-failover/agent-probes.js';
 import type { TakeoverProbes } from './fast-failover/evidence.js';
 import { SilenceWatch } from './fast-failover/silence-watch.js';
@@ -259,7 +260,9 @@ export class HaLoop {
       },
       replicationSampleMs(this.#dyn.primaryIsolationTimeoutMs),
     );
-    this.#takeoverProbes = agentTakeoverProbes({ pg: o.pg.node, store: o.store });
+    this.#takeoverProbes = rememberSilence(agentTakeoverProbes({ pg: o.pg.node, store: o.store }), () =>
+      o.clock.monotonicMs(),
+    );
     this.#silenceWatch = new SilenceWatch({
       lastObservation: () => this.#lastObs,
       probes: this.#takeoverProbes,
