@@ -152,7 +152,7 @@ async function fleet(
   const per = Math.ceil(n / o.workers);
   const run = `${Date.now().toString(36)}`;
   const children: ChildProcess[] = [];
-  for (let w = 0, from = 0; from < n; w++, from += per) {
+  for (let from = 0; from < n; from += per) {
     const count = Math.min(per, n - from);
     const args = [
       '--worker',

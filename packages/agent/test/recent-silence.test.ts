@@ -6,11 +6,15 @@ const leader = { name: 'b', apiUrl: 'http://b:8008/patroni', connUrl: 'postgres:
 
 function counting(answers: { rest: boolean; port: boolean }) {
   const calls: string[] = [];
+  const called = <T>(what: string, answer: T) => {
+    calls.push(what);
+    return answer;
+  };
   const probes: TakeoverProbes = {
-    streamSilenceMs: async () => (calls.push('silence'), null),
-    restAnswers: async () => (calls.push('rest'), answers.rest),
-    portAnswers: async () => (calls.push('port'), answers.port),
-    leaseTimeToLive: async () => (calls.push('ttl'), null),
+    streamSilenceMs: async () => called('silence', null),
+    restAnswers: async () => called('rest', answers.rest),
+    portAnswers: async () => called('port', answers.port),
+    leaseTimeToLive: async () => called('ttl', null),
   };
   return { probes, calls };
 }

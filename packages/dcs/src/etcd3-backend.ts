@@ -13,6 +13,8 @@ import {
   type WatchHandlers,
 } from './backend.js';
 import { cappedBackoff, hostBreaker, passThroughPolicy } from './fault-policy.js';
+import { type HostFailure, HostHealth, probeAwayHosts } from './host-health.js';
+import { type Logger, silentLogger } from './logger.js';
 
 export interface Etcd3BackendOptions {
   /** `host:port`, `http://host:port` accepted */
@@ -22,49 +24,93 @@ export interface Etcd3BackendOptions {
   /** gRPC keepalive; never below 5000 ms or etcd 3.4 answers with GOAWAY (stack-notes #6) */
   readonly grpcKeepaliveTimeMs?: number;
   readonly grpcKeepaliveTimeoutMs?: number;
-  /** per-host circuit breaker, only with several hosts (stack-notes #8) */
-  readonly breakerHalfOpenAfterMs?: number;
+  /**
+   * with several hosts: a member gone away (host-health.ts) is first probed this long after,
+   * then at doubling intervals (stack-notes #8: etcd3's own breaker stayed open 5 s)
+   */
+  readonly firstProbeAfterMs?: number;
   readonly watchBackoffMaxMs?: number;
+  /** told when a member starts being skipped, and where the lease keepalive stream goes */
+  readonly logger?: Logger;
+}
+
+/** The etcd3 backend, with what it knows of the members for diagnostics. */
+export interface Etcd3Backend extends EtcdBackend {
+  /** `host:port` of the member carrying the lease keepalive stream; null without one */
+  keepAliveHost(): string | null;
 }
 
 const GRPC_KEEPALIVE_TIME_MS = 5000;
 const GRPC_KEEPALIVE_TIMEOUT_MS = 2000;
-const BREAKER_HALF_OPEN_AFTER_MS = 1000;
+const FIRST_PROBE_AFTER_MS = 1000;
 const BREAKER_FAILURES_TO_OPEN = 3;
+/** a member that stays away is probed at least this often (the intervals double from the first) */
+const MAX_PROBE_INTERVAL_MS = 8000;
+/** a probe (Status of that member) waits at most this long, never more than the call timeout */
+const PROBE_TIMEOUT_MS = 1000;
 const WATCH_BACKOFF_INITIAL_MS = 100;
 const WATCH_BACKOFF_MAX_MS = 1000;
 
 const COMPARE_TARGET = { create: 'Create', mod: 'Mod', value: 'Value', lease: 'Lease' } as const;
 
 /** The etcd3 (1.1.2) implementation of {@link EtcdBackend}. */
-export function createEtcd3Backend(opts: Etcd3BackendOptions): EtcdBackend {
+export function createEtcd3Backend(opts: Etcd3BackendOptions): Etcd3Backend {
   const hosts = opts.hosts.map((h) => (h.includes('://') ? h : `http://${h}`));
-  const client = new Etcd3({
-    hosts,
-    // No call without a deadline (stack-notes #5); streams get theirs per call.
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + opts.defaultCallTimeoutMs }),
-    grpcOptions: {
-      'grpc.keepalive_time_ms': opts.grpcKeepaliveTimeMs ?? GRPC_KEEPALIVE_TIME_MS,
-      'grpc.keepalive_timeout_ms': opts.grpcKeepaliveTimeoutMs ?? GRPC_KEEPALIVE_TIMEOUT_MS,
-    },
-    faultHandling: {
-      host: (host) =>
-        hosts.length === 1
-          ? passThroughPolicy()
-          : hostBreaker(host, {
-              failuresToOpen: BREAKER_FAILURES_TO_OPEN,
-              halfOpenAfterMs: opts.breakerHalfOpenAfterMs ?? BREAKER_HALF_OPEN_AFTER_MS,
-              nowMs: () => performance.now(),
-            }),
-      // the store retries with its own budget (retry_timeout)
-      global: passThroughPolicy(),
-      watchBackoff: cappedBackoff(WATCH_BACKOFF_INITIAL_MS, opts.watchBackoffMaxMs ?? WATCH_BACKOFF_MAX_MS),
+  const log = opts.logger ?? silentLogger;
+  let prober: { kick(): void; stop(): void } | null = null;
+  const health = new HostHealth(hosts, {
+    failuresToOpen: BREAKER_FAILURES_TO_OPEN,
+    awayMs: opts.firstProbeAfterMs ?? FIRST_PROBE_AFTER_MS,
+    maxAwayMs: MAX_PROBE_INTERVAL_MS,
+    nowMs: () => performance.now(),
+    onAway: (host, e) => {
+      prober?.kick();
+      // once per spell at warn; the failed probes of a member that stays away at debug
+      log[e.again ? 'debug' : 'warn'](
+        { etcdHost: bare(host), probeInMs: e.probeInMs, failure: e.how },
+        'etcd member not answering: calls go to the others until it answers a probe',
+      );
     },
   });
+  const clientFor = (members: string[], breakers: boolean) =>
+    new Etcd3({
+      hosts: members,
+      // No call without a deadline (stack-notes #5); streams get theirs per call.
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + opts.defaultCallTimeoutMs }),
+      grpcOptions: {
+        'grpc.keepalive_time_ms': opts.grpcKeepaliveTimeMs ?? GRPC_KEEPALIVE_TIME_MS,
+        'grpc.keepalive_timeout_ms': opts.grpcKeepaliveTimeoutMs ?? GRPC_KEEPALIVE_TIMEOUT_MS,
+      },
+      faultHandling: {
+        host: (host) => (breakers ? hostBreaker(host, health) : passThroughPolicy()),
+        // the store retries with its own budget (retry_timeout)
+        global: passThroughPolicy(),
+        watchBackoff: cappedBackoff(WATCH_BACKOFF_INITIAL_MS, opts.watchBackoffMaxMs ?? WATCH_BACKOFF_MAX_MS),
+      },
+    });
+  const client = clientFor(hosts, hosts.length > 1);
   const deadline = (limits: CallLimits) => ({ deadline: Date.now() + limits.timeoutMs });
-  const keepAlives = keepAliveStreams(client);
+  // One client per member for the keepalive stream and the probes, so that we, not etcd3's
+  // random pick, choose the member they go to (etcd3 offers no way to pick a host).
+  const perMember = hosts.length === 1 ? null : new Map(hosts.map((h) => [h, clientFor([h], false)]));
+  if (perMember !== null) {
+    const probeTimeoutMs = Math.min(PROBE_TIMEOUT_MS, opts.defaultCallTimeoutMs);
+    prober = probeAwayHosts(health, async (h) => {
+      const status = await perMember.get(h)!.maintenance.status({ deadline: Date.now() + probeTimeoutMs });
+      // a member cut off from the others answers for itself but serves no request
+      if (status.leader === '0') throw new Error(`etcd member ${bare(h)} has no leader`);
+    });
+  }
+  const keepAlives = keepAliveStreams(
+    perMember === null
+      ? { members: new Map([[hosts[0]!, client]]), health: null }
+      : { members: perMember, health },
+    log,
+  );
 
   return {
+    keepAliveHost: () => keepAlives.host(),
+
     async grantLease(ttlSeconds, limits) {
       const res = await client.leaseClient.leaseGrant({ TTL: ttlSeconds }, deadline(limits));
       if (res.error) throw new Error(`lease grant failed: ${res.error}`);
@@ -136,7 +182,9 @@ export function createEtcd3Backend(opts: Etcd3BackendOptions): EtcdBackend {
     watchPrefix: (prefix, handlers) => watchPrefix(client, prefix, handlers),
 
     close() {
+      prober?.stop();
       keepAlives.close();
+      for (const c of perMember?.values() ?? []) c.close();
       client.close();
     },
   };
@@ -189,6 +237,13 @@ interface PendingRenewal {
   readonly timer: NodeJS.Timeout;
 }
 
+/** What a keepalive stream tells of its member. */
+interface StreamReport {
+  answered(): void;
+  /** `hard`: a renewal unanswered within its deadline, or the stream broke */
+  failed(how: HostFailure): void;
+}
+
 /**
  * One LeaseKeepAlive stream kept open for the node's lease: each renewal is a message on it,
  * not a new stream (issue 15: a stream per renewal cost etcd a stream start, a message and a
@@ -204,10 +259,12 @@ class KeepAliveStream {
   readonly #leaseId: string;
   readonly #open: Promise<KeepAliveCall>;
   readonly #pending: PendingRenewal[] = [];
+  readonly #report: StreamReport;
   #ended = false;
 
-  constructor(client: Etcd3, leaseId: string) {
+  constructor(client: Etcd3, leaseId: string, report: StreamReport) {
     this.#leaseId = leaseId;
+    this.#report = report;
     this.#open = client.leaseClient.leaseKeepAlive();
     this.#open.then(
       (stream) => {
@@ -217,12 +274,13 @@ class KeepAliveStream {
           if (head === undefined)
             return this.end(new Error('lease keepalive answer with no request waiting'));
           clearTimeout(head.timer);
+          this.#report.answered();
           head.resolve({ ttlSeconds: Number(res.TTL) });
         });
-        stream.on('error', (err: unknown) => this.end(err));
-        stream.on('end', () => this.end(new Error('lease keepalive stream ended')));
+        stream.on('error', (err: unknown) => this.#broken(err, 'hard'));
+        stream.on('end', () => this.#broken(new Error('lease keepalive stream ended'), 'soft'));
       },
-      (err: unknown) => this.end(err),
+      (err: unknown) => this.#broken(err, 'hard'),
     );
   }
 
@@ -237,7 +295,7 @@ class KeepAliveStream {
   renew(limits: CallLimits): Promise<{ ttlSeconds: number }> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => this.end(new Error(`lease keepalive timed out after ${limits.timeoutMs} ms`)),
+        () => this.#broken(new Error(`lease keepalive timed out after ${limits.timeoutMs} ms`), 'hard'),
         limits.timeoutMs,
       );
       this.#pending.push({ resolve, reject, timer });
@@ -248,6 +306,13 @@ class KeepAliveStream {
         () => undefined, // the stream's own handler ended it and failed this request
       );
     });
+  }
+
+  /** The member failed us (not our own end, whose cancel comes back as an error too). */
+  #broken(why: unknown, how: HostFailure): void {
+    if (this.#ended) return;
+    this.#report.failed(how);
+    this.end(why);
   }
 
   /** Fails every waiting request with `why` and cancels the stream; idempotent. */
@@ -266,17 +331,39 @@ class KeepAliveStream {
   }
 }
 
-/** The one open keepalive stream, replaced when it ended or the lease changed. */
-function keepAliveStreams(client: Etcd3): {
+/**
+ * The one open keepalive stream, replaced when it ended or the lease changed. A new stream
+ * goes to the member `health` ranks first: the one the last stream was on while it has not
+ * failed, else the member that answered anything last — never back to a member that just let
+ * a renewal go unanswered while another is not known to be gone.
+ */
+function keepAliveStreams(
+  clients: { members: ReadonlyMap<string, Etcd3>; health: HostHealth | null },
+  log: Logger,
+): {
   once(leaseId: string, limits: CallLimits): Promise<{ ttlSeconds: number }>;
   close(leaseId?: string): void;
+  host(): string | null;
 } {
   let current: KeepAliveStream | null = null;
+  let host: string | null = null;
+  const { members, health } = clients;
+  const pick = () => health?.ranked(host)[0] ?? [...members.keys()][0]!;
   return {
     once(leaseId, limits) {
       if (current === null || current.ended || current.leaseId !== leaseId) {
         current?.end(new Error('lease keepalive stream replaced'));
-        current = new KeepAliveStream(client, leaseId);
+        const next = pick();
+        if (host !== null && next !== host)
+          log.info(
+            { from: bare(host), to: bare(next) },
+            'lease keepalive stream moved to another etcd member',
+          );
+        host = next;
+        current = new KeepAliveStream(members.get(next)!, leaseId, {
+          answered: () => health?.succeeded(next),
+          failed: (how) => health?.failed(next, how),
+        });
       }
       return current.renew(limits);
     },
@@ -285,7 +372,13 @@ function keepAliveStreams(client: Etcd3): {
       current.end(new Error('lease keepalive stream closed'));
       current = null;
     },
+    host: () => (host === null ? null : bare(host)),
   };
+}
+
+/** `host:port` without etcd3's scheme prefix. */
+function bare(host: string): string {
+  return host.replace(/^[a-z]+:\/\//, '');
 }
 
 function watchPrefix(client: Etcd3, prefix: string, handlers: WatchHandlers): WatchHandle {

@@ -1,4 +1,5 @@
-import { type IOptions, isRecoverableError } from 'etcd3';
+import { GRPCCancelledError, type IOptions, isRecoverableError } from 'etcd3';
+import type { HostHealth } from './host-health.js';
 
 /**
  * etcd3's fault handling, tuned (stack-notes #8) without importing cockatiel
@@ -23,37 +24,40 @@ export function passThroughPolicy(): HostPolicy {
 }
 
 /**
- * Per-host breaker: after `failuresToOpen` consecutive recoverable failures the
- * host is skipped for `halfOpenAfterMs`, then tried again. The default (5 s open)
- * delayed recovery after an outage by 3–5 s.
+ * Per-host breaker over the shared {@link HostHealth}: a member away is skipped while another
+ * is not (etcd3 then tries the next), a recoverable failure is recorded, a unary answer marks
+ * the member up. A stream
+ * that merely opened proves nothing — grpc opens it without a round trip — so it is not
+ * counted (it was, and a cut member looked healthy again at every new stream); nor is
+ * CANCELLED, which is our own cancel of a stream etcd3 reports back through here.
  */
-export function hostBreaker(
-  host: string,
-  opts: { failuresToOpen: number; halfOpenAfterMs: number; nowMs: () => number },
-): HostPolicy {
-  let failures = 0;
-  let openUntilMs = 0;
+export function hostBreaker(host: string, health: HostHealth): HostPolicy {
   const execute = async (fn: (ctx: unknown) => unknown) => {
-    if (opts.nowMs() < openUntilMs) throw new CircuitOpenError(host);
+    if (health.skip(host)) throw new CircuitOpenError(host);
     try {
       const result = await fn({});
-      failures = 0;
+      if (!isStream(result)) health.succeeded(host);
       return result;
     } catch (e) {
-      if (e instanceof Error && isRecoverableError(e)) {
-        failures++;
-        // A refused connection means the member is down, not slow: skip it at
-        // once, or etcd3's random host pick keeps spending retries (and their
-        // growing backoff) on it.
-        if (failures >= opts.failuresToOpen || isRefused(e)) {
-          failures = 0;
-          openUntilMs = opts.nowMs() + opts.halfOpenAfterMs;
-        }
+      if (e instanceof Error && isRecoverableError(e) && !(e instanceof GRPCCancelledError)) {
+        // A refused connection means the member is down, not slow: skip it at once, or
+        // etcd3's random host pick keeps spending retries (and their growing backoff) on it.
+        health.failed(host, isRefused(e) ? 'hard' : 'soft');
       }
       throw e;
     }
   };
   return { execute } as unknown as HostPolicy;
+}
+
+/** A grpc stream (what etcd3's stream calls resolve to) rather than a unary answer. */
+function isStream(result: unknown): boolean {
+  return (
+    typeof result === 'object' &&
+    result !== null &&
+    typeof (result as { on?: unknown }).on === 'function' &&
+    typeof (result as { cancel?: unknown }).cancel === 'function'
+  );
 }
 
 /** grpc-js reports a connect that failed (ECONNREFUSED etc.) as UNAVAILABLE "No connection established". */

@@ -22,7 +22,8 @@ export {
   MIN_MARGIN_MS,
   msUntil,
 } from './deadline.js';
-export { createEtcd3Backend, type Etcd3BackendOptions } from './etcd3-backend.js';
+export { createEtcd3Backend, type Etcd3Backend, type Etcd3BackendOptions } from './etcd3-backend.js';
+export { type HostFailure, HostHealth, type HostHealthOptions } from './host-health.js';
 export {
   classifyKey,
   type ClusterKeys,

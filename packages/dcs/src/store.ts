@@ -120,7 +120,8 @@ export class EtcdStore extends EventEmitter<StoreEvents> {
     this.#log = opts.logger ?? silentLogger;
     this.#watch = opts.watch ?? true;
     this.#backend =
-      opts.backend ?? createEtcd3Backend({ hosts: opts.hosts, defaultCallTimeoutMs: this.#callTimeoutMs });
+      opts.backend ??
+      createEtcd3Backend({ hosts: opts.hosts, defaultCallTimeoutMs: this.#callTimeoutMs, logger: this.#log });
     this.#cache = new ViewCache({
       backend: this.#backend,
       keys: this.keys,
