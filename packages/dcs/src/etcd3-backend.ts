@@ -45,7 +45,7 @@ const GRPC_KEEPALIVE_TIMEOUT_MS = 2000;
 const FIRST_PROBE_AFTER_MS = 1000;
 const BREAKER_FAILURES_TO_OPEN = 3;
 /** a member that stays away is probed at least this often (the intervals double from the first) */
-const MAX_PROBE_INTERVAL_MS = 8000;
+const MAX_PROBE_INTERVAL_MS = 4000;
 /** a probe (Status of that member) waits at most this long, never more than the call timeout */
 const PROBE_TIMEOUT_MS = 1000;
 const WATCH_BACKOFF_INITIAL_MS = 100;

@@ -104,15 +104,18 @@ export class HostHealth {
 
   /**
    * Every member, best first: `prefer` (the member a stream was on) while it is not away, then
-   * the members not away, the one that answered last first, then the away ones, the one whose
-   * probe comes first first — with every member away a stream still has somewhere to go.
+   * the members not away, then the away ones — each group the one that answered last first.
+   * With every member away a stream still has somewhere to go: the member that answered last
+   * is the likeliest to be back (say, one whose keepalives only waited out an etcd election),
+   * not the one probed next (which may be the member that was killed).
    */
   ranked(prefer: string | null = null): string[] {
     const entries = [...this.#hosts.entries()];
+    const lastOkFirst = (x: HostState, y: HostState) => y.lastOkMs - x.lastOkMs;
     const up = entries.filter(([, s]) => s.away === null);
     const away = entries.filter(([, s]) => s.away !== null);
-    up.sort(([a, x], [b, y]) => Number(b === prefer) - Number(a === prefer) || y.lastOkMs - x.lastOkMs);
-    away.sort(([, x], [, y]) => x.away!.probeAtMs - y.away!.probeAtMs);
+    up.sort(([a, x], [b, y]) => Number(b === prefer) - Number(a === prefer) || lastOkFirst(x, y));
+    away.sort(([, x], [, y]) => lastOkFirst(x, y));
     return [...up, ...away].map(([h]) => h);
   }
 
