@@ -71,6 +71,8 @@ export function createEtcd3Backend(opts: Etcd3BackendOptions): Etcd3Backend {
         'etcd member not answering: calls go to the others until it answers a probe',
       );
     },
+    onBack: (host, e) =>
+      log.info({ etcdHost: bare(host), awayMs: Math.round(e.awayMs) }, 'etcd member answers again'),
   });
   const clientFor = (members: string[], breakers: boolean) =>
     new Etcd3({

@@ -24,6 +24,8 @@ export interface HostHealthOptions {
   readonly nowMs: () => number;
   /** told each time a member goes (or stays) away, with when to probe it: `probeInMs` from now */
   readonly onAway?: (host: string, e: { probeInMs: number; how: HostFailure; again: boolean }) => void;
+  /** told when a member away answers again, and for how long it was away */
+  readonly onBack?: (host: string, e: { awayMs: number }) => void;
 }
 
 /**
@@ -36,7 +38,7 @@ export type HostFailure = 'soft' | 'hard';
 interface HostState {
   failures: number;
   /** null while the member is not away */
-  away: { probeAtMs: number; nextAwayMs: number } | null;
+  away: { sinceMs: number; probeAtMs: number; nextAwayMs: number } | null;
   /** when it last answered; -Infinity: never */
   lastOkMs: number;
 }
@@ -52,9 +54,12 @@ export class HostHealth {
 
   succeeded(host: string): void {
     const s = this.#state(host);
+    const now = this.#o.nowMs();
+    const away = s.away;
     s.failures = 0;
     s.away = null;
-    s.lastOkMs = this.#o.nowMs();
+    s.lastOkMs = now;
+    if (away !== null) this.#o.onBack?.(host, { awayMs: now - away.sinceMs });
   }
 
   /** Records a failure; returns true when the member is away after it. */
@@ -64,14 +69,14 @@ export class HostHealth {
     if (s.away !== null) {
       // a failed probe, or a call let through because every member was away
       const waitMs = s.away.nextAwayMs;
-      s.away = { probeAtMs: now + waitMs, nextAwayMs: this.#double(waitMs) };
+      s.away = { sinceMs: s.away.sinceMs, probeAtMs: now + waitMs, nextAwayMs: this.#double(waitMs) };
       this.#o.onAway?.(host, { probeInMs: waitMs, how, again: true });
       return true;
     }
     s.failures++;
     if (how === 'soft' && s.failures < this.#o.failuresToOpen) return false;
     s.failures = 0;
-    s.away = { probeAtMs: now + this.#o.awayMs, nextAwayMs: this.#double(this.#o.awayMs) };
+    s.away = { sinceMs: now, probeAtMs: now + this.#o.awayMs, nextAwayMs: this.#double(this.#o.awayMs) };
     this.#o.onAway?.(host, { probeInMs: this.#o.awayMs, how, again: false });
     return true;
   }

@@ -20,6 +20,20 @@ describe('HostHealth', () => {
       h.failed('a', 'hard'); // the probe failed
     }
     expect(intervals).toEqual([1000, 2000, 4000, 8000, 8000, 8000]);
+    const backs: number[] = [];
+    const told = new HostHealth(HOSTS, {
+      failuresToOpen: 3,
+      awayMs: 1000,
+      maxAwayMs: 8000,
+      nowMs: () => clock.t,
+      onBack: (_h, e) => backs.push(e.awayMs),
+    });
+    told.failed('a', 'hard');
+    clock.t += 2500;
+    told.failed('a', 'hard');
+    told.succeeded('a');
+    told.succeeded('a'); // already back: said once
+    expect(backs).toEqual([2500]);
     h.succeeded('a');
     expect(h.isAway('a')).toBe(false);
     expect(h.probes()).toEqual({ due: [], nextInMs: null });

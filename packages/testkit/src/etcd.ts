@@ -45,6 +45,12 @@ export interface EtcdMember {
   pause(): void;
   /** SIGCONT */
   resume(): void;
+  /**
+   * How many peers it is connected to (etcd's `etcd_network_active_peers`); null when it does
+   * not answer. After a cut heals, etcd's peer links come back on their own TCP backoff: a
+   * member answering /health may still be unable to reach one of its peers.
+   */
+  activePeers(): Promise<number | null>;
 }
 
 export interface EtcdCluster {
@@ -198,7 +204,24 @@ function makeMember(spec: MemberSpec, settings: ClusterSettings): EtcdMember {
     },
     pause: () => proc?.signal('SIGSTOP'),
     resume: () => proc?.signal('SIGCONT'),
+    activePeers: () => activePeers(clientUrl),
   };
+}
+
+/** `etcd_network_active_peers` summed over its peers (1 each while connected); null: no answer. */
+async function activePeers(clientUrl: string): Promise<number | null> {
+  try {
+    const res = await fetch(`${clientUrl}/metrics`, { signal: AbortSignal.timeout(HEALTH_PROBE_TIMEOUT_MS) });
+    if (!res.ok) return null;
+    let sum = 0;
+    for (const line of (await res.text()).split('\n')) {
+      const m = /^etcd_network_active_peers\{[^}]*\} (\S+)$/.exec(line);
+      if (m) sum += Number(m[1]);
+    }
+    return sum;
+  } catch {
+    return null;
+  }
 }
 
 async function isHealthy(clientUrl: string): Promise<boolean> {

@@ -332,6 +332,17 @@ async function converge(cluster: TestCluster, writer: Writer, sync: SyncMode): P
     },
     { timeoutMs: 60_000, intervalMs: 200, what: 'every agent reading etcd' },
   );
+  // etcd whole again: every member linked to both others. A member cut off comes back on its
+  // peers' TCP backoff, seconds after the heal; a second etcd fault before then took quorum
+  // (seed 111 #41: a member lost 13 s after another healed cost the primary its lease).
+  const members = cluster.etcd.members;
+  await waitFor(
+    async () => {
+      for (const m of members) if ((await m.activePeers()) !== members.length - 1) return false;
+      return true;
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: 'every etcd member linked to every other' },
+  );
   // The primary again, now that every agent has a fresh view: a primary that was just cut off
   // can still answer /primary alone for a moment before the new one is promoted (fast failover
   // deposes it while its lease lives); the first look then names a node about to demote.
