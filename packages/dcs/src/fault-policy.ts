@@ -26,10 +26,9 @@ export function passThroughPolicy(): HostPolicy {
 /**
  * Per-host breaker over the shared {@link HostHealth}: a member away is skipped while another
  * is not (etcd3 then tries the next), a recoverable failure is recorded, a unary answer marks
- * the member up. A stream
- * that merely opened proves nothing — grpc opens it without a round trip — so it is not
- * counted (it was, and a cut member looked healthy again at every new stream); nor is
- * CANCELLED, which is our own cancel of a stream etcd3 reports back through here.
+ * the member up. A stream that merely opened proves nothing — grpc opens it without a round
+ * trip — so it is not counted (it was, and a cut member looked healthy again at every new
+ * stream); nor is CANCELLED, which is our own cancel of a stream etcd3 reports back here.
  */
 export function hostBreaker(host: string, health: HostHealth): HostPolicy {
   const execute = async (fn: (ctx: unknown) => unknown) => {

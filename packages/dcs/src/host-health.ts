@@ -13,6 +13,10 @@
  * no call or new stream goes to it while another member is not away, and it comes back only
  * when a probe (a cheap call of its own, with a short deadline) is answered. Probes come after
  * `awayMs`, doubled each time one fails, up to `maxAwayMs`.
+ *
+ * A healthy member can look away too: etcd forwards keepalives to its raft leader, so while
+ * the leader is lost every member lets them time out. That member is then back at its first
+ * probe after the election (1 s), and meanwhile nothing else would have answered either.
  */
 
 export interface HostHealthOptions {
