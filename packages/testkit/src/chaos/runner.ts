@@ -180,6 +180,10 @@ async function keepLogs(cluster: TestCluster, opts: ChaosOptions, log: (l: strin
       };
     }
     await writeFile(join(dir, 'rest.json'), `${JSON.stringify(state, null, 2)}\n`);
+    // what each etcd member said (warnings: lost peers, slow applies), since its last start
+    for (const m of cluster.etcd.members) {
+      await writeFile(join(dir, `${m.name}.etcd.log`), m.process()?.output() ?? '(not running)\n');
+    }
     log(`chaos: kept the agents' logs and their /patroni and /cluster answers in ${dir}`);
   } catch (e) {
     log(`chaos: could not keep the logs: ${String(e)}`);
