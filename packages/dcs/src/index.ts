@@ -23,7 +23,6 @@ export {
   msUntil,
 } from './deadline.js';
 export { createEtcd3Backend, type Etcd3Backend, type Etcd3BackendOptions } from './etcd3-backend.js';
-export { type HostFailure, HostHealth, type HostHealthOptions } from './host-health.js';
 export {
   classifyKey,
   type ClusterKeys,

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HostHealth, probeAwayHosts } from '../src/host-health.js';
+import { HostHealth, type HostHealthOptions, probeAwayHosts } from '../src/host-health.js';
 
 const HOSTS = ['a', 'b', 'c'];
-const make = (clock: { t: number }) =>
-  new HostHealth(HOSTS, { failuresToOpen: 3, awayMs: 1000, maxAwayMs: 8000, nowMs: () => clock.t });
+const make = (clock: { t: number }, extra: Partial<HostHealthOptions> = {}) =>
+  new HostHealth(HOSTS, { failuresToOpen: 3, awayMs: 1000, maxAwayMs: 8000, nowMs: () => clock.t, ...extra });
 
 describe('HostHealth', () => {
   it('a member away stays away until it answers; its probes come at doubling intervals up to the cap', () => {
@@ -21,13 +21,7 @@ describe('HostHealth', () => {
     }
     expect(intervals).toEqual([1000, 2000, 4000, 8000, 8000, 8000]);
     const backs: number[] = [];
-    const told = new HostHealth(HOSTS, {
-      failuresToOpen: 3,
-      awayMs: 1000,
-      maxAwayMs: 8000,
-      nowMs: () => clock.t,
-      onBack: (_h, e) => backs.push(e.awayMs),
-    });
+    const told = make(clock, { onBack: (_h, e) => backs.push(e.awayMs) });
     told.failed('a', 'hard');
     clock.t += 2500;
     told.failed('a', 'hard');
@@ -106,12 +100,7 @@ describe('probeAwayHosts', () => {
   it('probes a member away when due, brings it back when the probe is answered, doubles when not', async () => {
     let answers = false;
     const probed: string[] = [];
-    const h = new HostHealth(HOSTS, {
-      failuresToOpen: 3,
-      awayMs: 20,
-      maxAwayMs: 80,
-      nowMs: () => performance.now(),
-    });
+    const h = make({ t: 0 }, { awayMs: 20, maxAwayMs: 80, nowMs: () => performance.now() });
     const p = probeAwayHosts(h, async (host) => {
       probed.push(host);
       if (!answers) throw new Error('no answer');

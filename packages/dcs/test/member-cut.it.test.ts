@@ -1,6 +1,7 @@
 import { type EtcdCluster, NetLab, sleep, startEtcd } from '@hapg/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEtcd3Backend, type Etcd3Backend, type EtcdStore, keepaliveTimeoutMs } from '../src/index.js';
+import { defaultCallTimeoutMs } from '../src/retry.js';
 import { freshScope, member, openStore } from './helpers.js';
 
 /**
@@ -14,6 +15,8 @@ import { freshScope, member, openStore } from './helpers.js';
  */
 const TTL_S = 10;
 const RETRY_TIMEOUT_MS = 10_000;
+/** the store's own split of retry_timeout over three members */
+const CALL_TIMEOUT_MS = defaultCallTimeoutMs(RETRY_TIMEOUT_MS, 3);
 const ACTIVE_RENEWAL_MS = 250; // a leader with writes to protect (primary_isolation_timeout 1 s / 4)
 const CUT_MS = 8000;
 const ROUNDS = 3;
@@ -27,8 +30,7 @@ describe('one etcd member cut off (packets dropped)', () => {
   beforeAll(async () => {
     lab = await NetLab.create(['etcd1', 'etcd2', 'etcd3']);
     etcd = await startEtcd({ members: 3, hosts: lab.hosts });
-    const callTimeoutMs = Math.round(RETRY_TIMEOUT_MS / 3);
-    backend = createEtcd3Backend({ hosts: etcd.endpoints, defaultCallTimeoutMs: callTimeoutMs });
+    backend = createEtcd3Backend({ hosts: etcd.endpoints, defaultCallTimeoutMs: CALL_TIMEOUT_MS });
     store = await openStore(etcd.endpoints, {
       scope: freshScope('cut'),
       name: 'L',
@@ -56,7 +58,7 @@ describe('one etcd member cut off (packets dropped)', () => {
 
     const byEndpoint = new Map(etcd.members.map((m) => [m.endpoint, m.host!.name]));
     const everyone = [...lab.hosts.map((h) => h.name), 'clients'];
-    const keepaliveTimeout = keepaliveTimeoutMs(TTL_S * 1000, Math.round(RETRY_TIMEOUT_MS / 3));
+    const keepaliveTimeout = keepaliveTimeoutMs(TTL_S * 1000, CALL_TIMEOUT_MS);
     const rounds: {
       cut: string;
       gapMs: number;
